@@ -85,6 +85,7 @@ noise_protocol_parse(const char *name, struct noise_protocol *out)
 	const char *p = name;
 	const struct pattern_def *pd = NULL;
 	size_t np = 0;
+	bool more = true;
 
 	if (name == NULL || strlen(name) >= NOISE_NAME_MAX)
 		return WEFT_EINVAL;
@@ -94,11 +95,12 @@ noise_protocol_parse(const char *name, struct noise_protocol *out)
 		parts[np] = p;
 		lens[np] = u ? (size_t)(u - p) : strlen(p);
 		np++;
-		if (u == NULL)
+		more = u != NULL;
+		if (!more)
 			break;
 		p = u + 1;
 	}
-	if (np != 5 || strchr(p, '_') != NULL)
+	if (np != 5 || more)
 		return WEFT_EINVAL;
 	if (lens[0] != 5 || memcmp(parts[0], "Noise", 5) != 0)
 		return WEFT_EINVAL;
