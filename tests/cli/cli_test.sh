@@ -1,0 +1,627 @@
+#!/usr/bin/env bash
+# CLI tests: run the real `weft` binary.
+#
+#   cli_test.sh WEFT JSON_GET CASE
+#
+# Each CASE is one function below and one meson test, in its own temporary
+# directory, removed on exit.
+set -euo pipefail
+
+WEFT=$1
+JSON_GET=$2
+CASE=$3
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/weft-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+fail() {
+	echo "FAIL [$CASE]: $*" >&2
+	for f in out err; do
+		if [[ -s $T/$f ]]; then
+			echo "--- std$f of the last command:" >&2
+			cat "$T/$f" >&2
+		fi
+	done
+	exit 1
+}
+
+# run RC CMD...: runs weft with CMD, expects exit status RC; its stdout and
+# stderr are left in $T/out and $T/err.
+run() {
+	local want=$1 got=0
+	shift
+	"$WEFT" "$@" >"$T/out" 2>"$T/err" || got=$?
+	[[ $got == "$want" ]] || fail "weft $*: exit $got, want $want"
+}
+
+# has FILE TEXT: FILE contains TEXT (fixed string).
+has() {
+	grep -qF -- "$2" "$1" || fail "$1 lacks '$2'"
+}
+hasnt() {
+	if grep -qF -- "$2" "$1"; then fail "$1 has '$2'"; fi
+}
+# line_is FILE REGEX: some line of FILE matches REGEX entirely.
+line_is() {
+	grep -qE -- "^$2\$" "$1" || fail "$1 has no line matching '$2'"
+}
+# json PATH: the value at PATH of the JSON in $T/out.
+json() {
+	"$JSON_GET" "$1" <"$T/out" || fail "no JSON value at $1"
+}
+eq() {
+	[[ $1 == "$2" ]] || fail "${3:-value}: got '$1', want '$2'"
+}
+mode() {
+	stat -c %a "$1"
+}
+# The key id of the first certificate in a file.
+key_id() {
+	run 0 cert inspect "$1" --json
+	json certificates.0.key_id
+}
+
+make_ca() { # DIR NAME [args]
+	local dir=$1 name=$2
+	shift 2
+	run 0 ca init --name "$name" --out "$dir" "$@"
+}
+make_node() { # CA NAME [args]
+	local ca=$1 name=$2
+	shift 2
+	run 0 cert issue --ca "$ca" --name "$name" --out nodes "$@"
+}
+
+# unhex HEX: the bytes.  (xxd may not be installed.)
+unhex() {
+	printf '%b' "$(sed 's/../\\x&/g' <<<"$1")"
+}
+body_hex() {
+	sed -e '/^-----/d' "$1" | tr -d '\n' | base64 -d | od -An -v -tx1 |
+		tr -d ' \n'
+}
+# tamper HEX OUT OFFSET: OUT is the certificate whose bytes are HEX (see
+# body_hex), with the byte at OFFSET flipped, armoured again.
+tamper() {
+	local hex=$1 out=$2 off=$3 b
+	b=${hex:$((off * 2)):2}
+	b=$(printf '%02x' $((0x$b ^ 0x01)))
+	{
+		echo "-----BEGIN WEFT CERTIFICATE-----"
+		unhex "${hex:0:$((off * 2))}$b${hex:$((off * 2 + 2))}" |
+			base64 -w 64
+		echo "-----END WEFT CERTIFICATE-----"
+	} >"$out"
+}
+
+case_help() {
+	run 0 --help
+	has out "usage: weft"
+	for c in "ca init" "cert issue" "cert inspect" "cert verify" \
+		"cert revoke"; do
+		has out "$c"
+	done
+	[[ ! -s $T/err ]] || fail "--help wrote to stderr"
+	run 0 --version
+	line_is out 'weft [0-9]+\.[0-9]+\.[0-9]+'
+	run 0 ca --help
+	has out "init"
+	run 0 cert --help
+	has out "revoke"
+	run 0 ca init --help
+	has out "usage: weft ca init --name NAME --out DIR"
+	has out "--valid"
+	for c in issue inspect verify revoke; do
+		run 0 cert "$c" --help
+		has out "usage: weft cert $c"
+	done
+	run 0 cert issue -h
+	has out "--services"
+}
+
+case_usage() {
+	run 2
+	has err "missing command"
+	has err "usage: weft"
+	run 2 frob
+	has err "unknown command 'frob'"
+	run 2 cert frob
+	has err "unknown command 'frob'"
+	has err "usage: weft cert"
+	run 2 ca
+	has err "missing command"
+	run 2 --bogus
+	has err "unknown option --bogus"
+	run 2 ca init --name x --out d --bogus
+	has err "unknown option --bogus"
+	has err "usage: weft ca init"
+	[[ ! -s $T/out ]] || fail "a usage error wrote to stdout"
+	[[ ! -e d ]] || fail "a usage error created the output directory"
+	run 2 ca init --name x --out d --bogus=1
+	has err "unknown option --bogus"
+	run 2 ca init --name x
+	has err "missing --out DIR"
+	run 2 ca init --out d
+	has err "missing --name NAME"
+	run 2 ca init --out d --name
+	has err "--name needs a value"
+	run 2 ca init --name x --out d stray
+	has err "unexpected argument 'stray'"
+	run 2 ca init --name x --name y --out d
+	has err "--name given twice"
+	run 2 ca init --name x --out d -v
+	has err "unknown option -v"
+	run 2 ca init --name x --out d --valid 10x
+	has err "--valid '10x' is not a duration"
+	run 2 ca init --name x --out d --valid 0
+	run 2 ca init --name x --out d --valid 5
+	run 2 ca init --name x --out d --valid ''
+	run 2 ca init --name x --out d --valid 99999999999999999999y
+	run 2 cert inspect
+	has err "missing argument"
+	run 2 cert inspect a b
+	has err "unexpected argument 'b'"
+	run 2 cert inspect a --json=yes
+	has err "--json takes no value"
+	run 2 cert verify x.crt
+	has err "missing --ca BUNDLE"
+	run 2 cert verify --ca b.crt
+	has err "missing argument"
+	run 2 cert verify --ca b.crt x.crt --skew 5q
+	has err "--skew '5q' is not a duration"
+	run 2 cert revoke --ca d --key-id zz --out r
+	has err "--key-id 'zz' is not a key id"
+	run 2 cert revoke --ca d --out r
+	has err "missing --key-id HEX"
+	run 2 --version extra
+	[[ ! -e d ]] || fail "a usage error created the output directory"
+}
+
+case_ca_init() {
+	make_ca ca acme
+	has out "created CA acme (key id"
+	[[ -f ca/ca.crt && -f ca/ca.key ]] || fail "ca.crt or ca.key missing"
+	eq "$(mode ca/ca.key)" 600 "mode of ca.key"
+	eq "$(mode ca/ca.crt)" 644 "mode of ca.crt"
+	eq "$(mode ca)" 700 "mode of the new CA directory"
+	line_is ca/ca.crt '-----BEGIN WEFT CERTIFICATE-----'
+	line_is ca/ca.key '-----BEGIN WEFT PRIVATE KEY-----'
+	run 0 cert inspect ca/ca.crt --json
+	eq "$(json certificates.length)" 1 "certificates"
+	eq "$(json certificates.0.name)" acme name
+	eq "$(json certificates.0.kind)" ca kind
+	eq "$(json certificates.0.issuer)" "$(json certificates.0.key_id)" \
+		"issuer of a self-signed CA"
+	eq "$(json certificates.0.x25519)" null x25519
+	local nb na
+	nb=$(json certificates.0.not_before_unix)
+	na=$(json certificates.0.not_after_unix)
+	# Default 10 years of 365 days, plus the minute of backdating.
+	eq "$((na - nb))" "$((10 * 365 * 86400 + 60))" "default validity"
+
+	# Nested output directories are created; --valid=VALUE works.
+	make_ca a/b/c short --valid=30d
+	run 0 cert inspect a/b/c/ca.crt --json
+	nb=$(json certificates.0.not_before_unix)
+	na=$(json certificates.0.not_after_unix)
+	eq "$((na - nb))" "$((30 * 86400 + 60))" "--valid 30d"
+
+	# A bad CA name is refused before anything is written.
+	run 2 ca init --name Acme_Corp --out bad
+	has err "--name 'Acme_Corp' is not a valid name"
+	[[ ! -e bad ]] || fail "a refused ca init created its directory"
+}
+
+case_no_overwrite() {
+	make_ca ca acme
+	local before
+	before=$(cat ca/ca.crt ca/ca.key | cksum)
+	run 1 ca init --name acme --out ca
+	has err "ca/ca.key: already exists; refusing to overwrite it"
+	eq "$(cat ca/ca.crt ca/ca.key | cksum)" "$before" "CA files"
+
+	# A lone ca.crt is not overwritten either, and no key appears.
+	mkdir half
+	echo keep >half/ca.crt
+	run 1 ca init --name acme --out half
+	has err "half/ca.crt: already exists"
+	[[ ! -e half/ca.key ]] || fail "ca.key written next to a kept ca.crt"
+	eq "$(cat half/ca.crt)" keep "the existing ca.crt"
+
+	make_node ca web-1
+	before=$(cat nodes/web-1.crt nodes/web-1.key | cksum)
+	run 1 cert issue --ca ca --name web-1 --out nodes
+	has err "nodes/web-1.key: already exists; refusing to overwrite it"
+	eq "$(cat nodes/web-1.crt nodes/web-1.key | cksum)" "$before" \
+		"node files"
+	rm nodes/web-1.key
+	run 1 cert issue --ca ca --name web-1 --out nodes
+	has err "nodes/web-1.crt: already exists"
+	[[ ! -e nodes/web-1.key ]] || fail "key written next to a kept cert"
+
+	run 0 cert revoke --ca ca --key-id 0011223344556677 --out rev
+	before=$(cksum <rev)
+	run 1 cert revoke --ca ca --key-id 0011223344556677 --out rev
+	has err "rev: already exists"
+	eq "$(cksum <rev)" "$before" "revocation file"
+}
+
+case_issue() {
+	make_ca ca acme
+	local ca_id
+	ca_id=$(key_id ca/ca.crt)
+	make_node ca web-1 --services web,api --groups prod,edge
+	has out "issued web-1 (key id"
+	has out "by CA acme (key id $ca_id)"
+	make_node ca db-1 --services postgres --valid 90d
+	eq "$(mode nodes/web-1.key)" 600 "mode of web-1.key"
+	eq "$(mode nodes/web-1.crt)" 644 "mode of web-1.crt"
+	eq "$(mode nodes)" 700 "mode of the new output directory"
+	line_is nodes/web-1.key '-----BEGIN WEFT PRIVATE KEY-----'
+
+	run 0 cert inspect nodes/web-1.crt --json
+	eq "$(json certificates.0.name)" web-1 name
+	eq "$(json certificates.0.kind)" node kind
+	eq "$(json certificates.0.issuer)" "$ca_id" issuer
+	eq "$(json certificates.0.services.length)" 2 "number of services"
+	eq "$(json certificates.0.groups.length)" 2 "number of groups"
+	# The certificate's order is its own (canonical); compare as sets.
+	eq "$(json certificates.0.services | tr , '\n' | sort | paste -sd,)" \
+		api,web services
+	eq "$(json certificates.0.groups | tr , '\n' | sort | paste -sd,)" \
+		edge,prod groups
+	local nb na
+	nb=$(json certificates.0.not_before_unix)
+	na=$(json certificates.0.not_after_unix)
+	eq "$((na - nb))" "$((365 * 86400 + 60))" "default node validity"
+	run 0 cert inspect nodes/db-1.crt --json
+	nb=$(json certificates.0.not_before_unix)
+	na=$(json certificates.0.not_after_unix)
+	eq "$((na - nb))" "$((90 * 86400 + 60))" "--valid 90d"
+	eq "$(json certificates.0.groups.length)" 0 "groups when none given"
+
+	# Each node gets its own keys.
+	[[ $(key_id nodes/web-1.crt) != "$(key_id nodes/db-1.crt)" ]] ||
+		fail "two nodes share a key id"
+
+	# Without services or groups.
+	make_node ca bare
+	run 0 cert inspect nodes/bare.crt --json
+	eq "$(json certificates.0.services.length)" 0 services
+}
+
+case_bad_names() {
+	make_ca ca acme
+	run 2 cert issue --ca ca --name web-1 --services web,Bad_svc --out n
+	has err "--services: 'Bad_svc' is not a valid name"
+	run 2 cert issue --ca ca --name web-1 --groups prod,-x --out n
+	has err "--groups: '-x' is not a valid name"
+	run 2 cert issue --ca ca --name web-1 --services web,,api --out n
+	has err "an empty name in the list"
+	run 2 cert issue --ca ca --name web-1 --services web, --out n
+	has err "an empty name in the list"
+	run 2 cert issue --ca ca --name web-1 --services web,web --out n
+	has err "'web' given twice"
+	run 2 cert issue --ca ca --name Web.1 --out n
+	has err "--name 'Web.1' is not a valid node name"
+	run 2 cert issue --ca ca --name "$(printf 'a%.0s' {1..64})" --out n
+	has err "is not a valid node name"
+	local many
+	many=$(printf 's%d,' {1..65})
+	run 2 cert issue --ca ca --name web-1 --services "${many%,}" --out n
+	has err "--services: more than 64 names"
+	many=$(printf 'g%d,' {1..33})
+	run 2 cert issue --ca ca --name web-1 --groups "${many%,}" --out n
+	has err "--groups: more than 32 names"
+	[[ ! -e n ]] || fail "a refused issue created its output directory"
+	# The limits themselves are fine.
+	many=$(printf 's%d,' {1..64})
+	make_node ca web-1 --services "${many%,}"
+	run 0 cert inspect nodes/web-1.crt --json
+	eq "$(json certificates.0.services.length)" 64 "services"
+}
+
+case_key_mode() {
+	make_ca ca acme
+	chmod 644 ca/ca.key
+	run 1 cert issue --ca ca --name web-1 --out nodes
+	has err "weft: ca/ca.key: readable by group or others (mode 0644); chmod 600 it"
+	eq "$(wc -l <"$T/err")" 1 "lines of the error"
+	[[ ! -e nodes ]] || fail "issue went on with an exposed CA key"
+	chmod 620 ca/ca.key
+	run 1 cert issue --ca ca --name web-1 --out nodes
+	has err "writable by group or others (mode 0620); chmod 600 it"
+	chmod 604 ca/ca.key
+	run 1 cert revoke --ca ca --key-id 0011223344556677 --out rev
+	has err "readable by group or others (mode 0604)"
+	[[ ! -e rev ]] || fail "revoke went on with an exposed CA key"
+	chmod 600 ca/ca.key
+	make_node ca web-1
+
+	# Other CA directory problems, each named.
+	run 1 cert issue --ca nowhere --name x --out nodes
+	has err "nowhere/ca.key: no such file"
+	mkdir other
+	cp ca/ca.key other/
+	run 1 cert issue --ca other --name x --out nodes
+	has err "other/ca.crt: no such file"
+	make_ca ca2 second
+	cp ca2/ca.crt other/ca.crt
+	run 1 cert issue --ca other --name x --out nodes
+	has err "do not belong together"
+	cp nodes/web-1.crt other/ca.crt
+	run 1 cert issue --ca other --name x --out nodes
+	has err "other/ca.crt: a node certificate, not a CA certificate"
+	mkdir nodeca
+	cp nodes/web-1.key nodeca/ca.key
+	cp ca/ca.crt nodeca/ca.crt
+	run 1 cert issue --ca nodeca --name x --out nodes
+	has err "nodeca/ca.key: a node key, not a CA key"
+	mkdir junk
+	echo "not a key" >junk/ca.key
+	chmod 600 junk/ca.key
+	run 1 cert issue --ca junk --name x --out nodes
+	has err "junk/ca.key: not a weft private key"
+}
+
+case_outlive() {
+	make_ca ca acme --valid 30d
+	run 1 cert issue --ca ca --name web-1 --out nodes
+	has err "weft: --valid: 1y would outlive the CA"
+	[[ ! -e nodes/web-1.crt ]] || fail "issued past the CA's end"
+	run 1 cert issue --ca ca --name web-1 --valid 31d --out nodes
+	has err "31d would outlive the CA"
+	make_node ca web-1 --valid 29d
+	run 0 cert inspect nodes/web-1.crt --json
+	local node_na node_nb
+	node_na=$(json certificates.0.not_after_unix)
+	node_nb=$(json certificates.0.not_before_unix)
+	run 0 cert inspect ca/ca.crt --json
+	((node_na <= $(json certificates.0.not_after_unix))) ||
+		fail "node certificate ends after its CA"
+	((node_nb >= $(json certificates.0.not_before_unix))) ||
+		fail "node certificate starts before its CA"
+}
+
+case_inspect() {
+	make_ca ca acme
+	make_node ca web-1 --services web,api --groups prod
+	local id ca_id
+	ca_id=$(key_id ca/ca.crt)
+	id=$(key_id nodes/web-1.crt)
+	run 0 cert inspect nodes/web-1.crt --json
+	local ed x nb na
+	ed=$(json certificates.0.ed25519)
+	x=$(json certificates.0.x25519)
+	nb=$(json certificates.0.not_before)
+	na=$(json certificates.0.not_after)
+	[[ $ed =~ ^[0-9a-f]{64}$ ]] || fail "ed25519 '$ed' is not 32 bytes hex"
+	[[ $x =~ ^[0-9a-f]{64}$ ]] || fail "x25519 '$x' is not 32 bytes hex"
+	[[ $ed != "$x" ]] || fail "the two public keys are the same"
+	[[ $nb =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] ||
+		fail "not_before '$nb' is not ISO 8601 UTC"
+	[[ $id =~ ^[0-9a-f]{16}$ ]] || fail "key id '$id' is not 8 bytes hex"
+	eq "$(json file)" nodes/web-1.crt file
+	eq "$(json revocations.length)" 0 revocations
+	local left
+	left=$(json certificates.0.seconds_left)
+	((left > 364 * 86400 && left <= 365 * 86400)) ||
+		fail "seconds_left $left for a one-year certificate"
+	[[ $(json certificates.0.time_left) =~ ^expires\ in\ (36[45]\ days|1\ year)$ ]] ||
+		fail "time_left '$(json certificates.0.time_left)'"
+
+	# The text form shows the same.
+	run 0 cert inspect nodes/web-1.crt
+	line_is out ' *name: +web-1'
+	line_is out ' *kind: +node'
+	line_is out " *key id: +$id"
+	line_is out " *issuer: +$ca_id"
+	line_is out ' *services: +(api, web|web, api)'
+	line_is out ' *groups: +prod'
+	line_is out " *not before: +$nb"
+	line_is out " *not after: +$na"
+	line_is out ' *time left: +expires in .*'
+	line_is out " *ed25519: +$ed"
+	line_is out " *x25519: +$x"
+	run 0 cert inspect ca/ca.crt
+	line_is out ' *kind: +CA'
+	line_is out " *issuer: +$ca_id \\(self-signed\\)"
+
+	# A bundle: every certificate in it.
+	make_ca ca2 second
+	cat ca/ca.crt ca2/ca.crt nodes/web-1.crt >all.crt
+	run 0 cert inspect all.crt --json
+	eq "$(json certificates.length)" 3 "certificates in the bundle"
+	eq "$(json certificates.1.name)" second "second certificate"
+	eq "$(json certificates.2.name)" web-1 "third certificate"
+	run 0 cert inspect all.crt
+	eq "$(grep -c '^certificate$' "$T/out")" 3 "certificates listed"
+
+	# Comments around the blocks are fine.
+	{ echo "# web-1, issued by acme"; cat nodes/web-1.crt; echo; } >c.crt
+	run 0 cert inspect c.crt
+	line_is out ' *name: +web-1'
+
+	# What is not there, or not a certificate, is named.
+	run 1 cert inspect missing.crt
+	has err "weft: missing.crt: no such file"
+	echo "hello" >empty.crt
+	run 1 cert inspect empty.crt
+	has err "weft: empty.crt: no WEFT CERTIFICATE or WEFT REVOCATION block"
+	run 1 cert inspect nodes/web-1.key
+	has err "a private key"
+	hasnt out "PRIVATE"
+	body_hex nodes/web-1.crt >hex
+	{
+		echo "-----BEGIN WEFT CERTIFICATE-----"
+		unhex "$(head -c 40 hex)" | base64 -w 64
+		echo "-----END WEFT CERTIFICATE-----"
+	} >short.crt
+	run 1 cert inspect short.crt
+	has err "short.crt: certificate 1: cannot decode it"
+	sed '$d' nodes/web-1.crt >noend.crt
+	run 1 cert inspect noend.crt
+	has err "noend.crt: certificate 1: broken armour"
+}
+
+case_verify() {
+	make_ca ca acme
+	make_node ca web-1 --services web
+	make_node ca api-1
+	local id
+	id=$(key_id nodes/web-1.crt)
+	run 0 cert verify --ca ca/ca.crt nodes/web-1.crt
+	line_is out "nodes/web-1.crt: valid \\(node web-1, key id $id, expires in .*\\)"
+	run 0 cert verify --ca=ca/ca.crt nodes/api-1.crt --skew 0
+	has out "valid (node api-1"
+	run 0 cert verify --ca ca/ca.crt nodes/api-1.crt --skew 1h
+	# A CA certificate is not a node certificate.
+	run 1 cert verify --ca ca/ca.crt ca/ca.crt
+	has out "ca/ca.crt: invalid:"
+	# Nor is a node certificate a CA.
+	run 1 cert verify --ca nodes/web-1.crt nodes/api-1.crt
+	has err "nodes/web-1.crt: certificate 1: not a usable CA certificate"
+	run 1 cert verify --ca missing.crt nodes/api-1.crt
+	has err "missing.crt: no such file"
+	run 1 cert verify --ca ca/ca.crt missing.crt
+	has err "missing.crt: no such file"
+	echo nothing >none.crt
+	run 1 cert verify --ca ca/ca.crt none.crt
+	has out "none.crt: invalid: no certificate in the file"
+}
+
+# Every single byte of the encoded certificate, flipped, is refused.
+case_tamper() {
+	make_ca ca acme
+	make_node ca web-1 --services web
+	local hex n i bad=0
+	hex=$(body_hex nodes/web-1.crt)
+	n=$((${#hex} / 2))
+	((n > 100)) || fail "certificate of only $n bytes"
+	for ((i = 0; i < n; i++)); do
+		tamper "$hex" t.crt "$i"
+		run 1 cert verify --ca ca/ca.crt t.crt
+		grep -qE '^t\.crt: invalid: .+' "$T/out" ||
+			fail "byte $i flipped: no reason given"
+		hasnt out "valid (node"
+	done
+	# Flipping the same byte twice gives the certificate back: the
+	# helper re-armours faithfully, so the refusals above are real.
+	tamper "$hex" t.crt 0
+	tamper "$(body_hex t.crt)" same.crt 0
+	run 0 cert verify --ca ca/ca.crt same.crt
+	# A flipped bit of the node's public key still decodes: the
+	# signature is what catches it.
+	local ed pre
+	run 0 cert inspect nodes/web-1.crt --json
+	ed=$(json certificates.0.ed25519)
+	pre=${hex%%"$ed"*}
+	[[ $pre != "$hex" ]] || fail "public key not found in the encoding"
+	tamper "$hex" t.crt $((${#pre} / 2 + 5))
+	run 1 cert verify --ca ca/ca.crt t.crt
+	has out "invalid: bad signature"
+}
+
+case_wrong_ca() {
+	make_ca ca acme
+	make_ca ca2 other
+	make_node ca web-1
+	local ca_id
+	ca_id=$(key_id ca/ca.crt)
+	run 1 cert verify --ca ca2/ca.crt nodes/web-1.crt
+	has out "nodes/web-1.crt: invalid: signed by unknown CA $ca_id"
+}
+
+case_bundle() {
+	make_ca ca1 one
+	make_ca ca2 two
+	make_ca ca3 three
+	make_node ca1 web-1
+	make_node ca2 db-1
+	make_node ca3 x-1
+	local id3
+	id3=$(key_id ca3/ca.crt)
+	cat ca1/ca.crt ca2/ca.crt >bundle.crt
+	run 0 cert verify --ca bundle.crt nodes/web-1.crt
+	has out "valid (node web-1"
+	run 0 cert verify --ca bundle.crt nodes/db-1.crt
+	has out "valid (node db-1"
+	run 1 cert verify --ca bundle.crt nodes/x-1.crt
+	has out "signed by unknown CA $id3"
+	# The same CA twice is a broken bundle, and says which block.
+	cat ca1/ca.crt ca2/ca.crt ca1/ca.crt >dup.crt
+	run 1 cert verify --ca dup.crt nodes/web-1.crt
+	has err "dup.crt: certificate 3:"
+	echo "nothing here" >empty.crt
+	run 1 cert verify --ca empty.crt nodes/web-1.crt
+	has err "weft: empty.crt:"
+}
+
+case_revoke() {
+	make_ca ca acme
+	make_node ca web-1
+	local id ca_id ca_na
+	id=$(key_id nodes/web-1.crt)
+	ca_id=$(key_id ca/ca.crt)
+	run 0 cert inspect ca/ca.crt --json
+	ca_na=$(json certificates.0.not_after)
+	run 0 cert revoke --ca ca --key-id "$id" --reason "disk stolen" \
+		--out web-1.rev
+	has out "revoked key id $id"
+	eq "$(mode web-1.rev)" 644 "mode of the revocation"
+	line_is web-1.rev '-----BEGIN WEFT REVOCATION-----'
+	run 0 cert inspect web-1.rev
+	line_is out 'revocation'
+	line_is out " *key id: +$id"
+	line_is out ' *reason: +disk stolen'
+	line_is out " *issuer: +$ca_id"
+	line_is out " *until: +$ca_na"
+	run 0 cert inspect web-1.rev --json
+	eq "$(json revocations.length)" 1 revocations
+	eq "$(json certificates.length)" 0 certificates
+	eq "$(json revocations.0.key_id)" "$id" "key id"
+	eq "$(json revocations.0.reason)" "disk stolen" reason
+	eq "$(json revocations.0.issuer)" "$ca_id" issuer
+	eq "$(json revocations.0.until)" "$ca_na" "until (the CA's end)"
+	local at now
+	at=$(json revocations.0.revoked_at_unix)
+	now=$(date +%s)
+	((at <= now && at > now - 600)) || fail "revoked_at $at is not now"
+
+	# --until as a date, a UTC time and a duration.
+	run 0 cert revoke --ca ca --key-id "$id" --until 2030-01-31 --out r1
+	run 0 cert inspect r1 --json
+	eq "$(json revocations.0.until)" 2030-01-31T00:00:00Z "--until date"
+	eq "$(json revocations.0.reason)" unspecified "default reason"
+	run 0 cert revoke --ca ca --key-id "$id" \
+		--until 2031-06-01T12:30:00Z --out r2
+	run 0 cert inspect r2 --json
+	eq "$(json revocations.0.until)" 2031-06-01T12:30:00Z "--until time"
+	run 0 cert revoke --ca ca --key-id "$id" --until 30d --out r3
+	run 0 cert inspect r3 --json
+	local u
+	u=$(json revocations.0.until_unix)
+	at=$(json revocations.0.revoked_at_unix)
+	eq "$((u - at))" "$((30 * 86400))" "--until 30d"
+	run 2 cert revoke --ca ca --key-id "$id" --until 2001-01-01 --out r4
+	has err "is in the past"
+	run 2 cert revoke --ca ca --key-id "$id" --until 2030-02-30 --out r4
+	has err "--until '2030-02-30' is neither"
+	run 2 cert revoke --ca ca --key-id "$id" --reason \
+		"$(printf 'x%.0s' {1..201})" --out r4
+	has err "--reason is longer than 200 bytes"
+	run 2 cert revoke --ca ca --key-id "${id}00" --out r4
+	has err "is not a key id"
+	[[ ! -e r4 ]] || fail "a refused revoke wrote its file"
+
+	# Revocations and certificates in one file are all shown.
+	cat nodes/web-1.crt web-1.rev r1 >mixed
+	run 0 cert inspect mixed --json
+	eq "$(json certificates.length)" 1 certificates
+	eq "$(json revocations.length)" 2 revocations
+}
+
+declare -F "case_$CASE" >/dev/null || fail "no such case"
+"case_$CASE"
+echo "ok [$CASE]"
