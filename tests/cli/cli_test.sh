@@ -7,8 +7,10 @@
 # directory, removed on exit.
 set -euo pipefail
 
-WEFT=$1
-JSON_GET=$2
+# meson may pass paths relative to the build directory; the cases run
+# elsewhere.
+WEFT=$(readlink -f "$1")
+JSON_GET=$(readlink -f "$2")
 CASE=$3
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/weft-cli.XXXXXX")
