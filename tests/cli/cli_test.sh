@@ -34,6 +34,11 @@ run() {
 	local want=$1 got=0
 	shift
 	"$WEFT" "$@" >"$T/out" 2>"$T/err" || got=$?
+	# Under ASan a leak also exits 1; do not let it pass for an
+	# expected failure.
+	if grep -qE 'Sanitizer|runtime error:' "$T/err"; then
+		fail "weft $*: sanitizer report"
+	fi
 	[[ $got == "$want" ]] || fail "weft $*: exit $got, want $want"
 }
 
