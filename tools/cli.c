@@ -184,7 +184,8 @@ cli_parse(const struct cli_ctx *ctx, struct cli_args *a, int argc,
 			return false;
 		}
 		if (arg[1] != '-') {
-			*status = cli_usage_error(ctx, "unknown option %s", arg);
+			*status = cli_usage_error(ctx, "unknown option %s",
+			                          arg);
 			return false;
 		}
 		name = arg + 2;
@@ -215,8 +216,8 @@ cli_parse(const struct cli_ctx *ctx, struct cli_args *a, int argc,
 		} else if (k + 1 < argc) {
 			o->value = argv[++k];
 		} else {
-			*status = cli_usage_error(ctx, "--%s needs a value (%s)",
-			                          o->name, o->metavar);
+			*status = cli_usage_error(ctx,
+			    "--%s needs a value (%s)", o->name, o->metavar);
 			return false;
 		}
 	}

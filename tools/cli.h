@@ -109,6 +109,11 @@ int cli_parse_time(const char *s, int64_t now, int64_t *out);
 #define CLI_TIME_LEN 32
 void cli_format_time(int64_t t, char out[static CLI_TIME_LEN]);
 
+/* What cert_name_valid() accepts, for messages. */
+#define CLI_NAME_RULE \
+	"a DNS label: 1-63 of a-z, 0-9 and '-', not starting or ending " \
+	"with '-'"
+
 /* "expires in 364 days", "expired 3 days ago" or "not valid for another
  * 2 hours", for a window seen at now. */
 void cli_time_left(int64_t not_before, int64_t not_after, int64_t now,

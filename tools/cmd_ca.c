@@ -71,7 +71,8 @@ ca_init_main(const struct cli_ctx *ctx, int argc, char **argv)
 	struct cli_opt opts[N_OPTS] = {
 		[OPT_NAME] = { .name = "name", .metavar = "NAME",
 		               .required = true },
-		[OPT_OUT] = { .name = "out", .metavar = "DIR", .required = true },
+		[OPT_OUT] = { .name = "out", .metavar = "DIR",
+		              .required = true },
 		[OPT_VALID] = { .name = "valid", .metavar = "DURATION" },
 	};
 	struct cli_args a = { .opts = opts, .n_opts = N_OPTS };
@@ -91,8 +92,7 @@ ca_init_main(const struct cli_ctx *ctx, int argc, char **argv)
 	dir = opts[OPT_OUT].value;
 	if (!cert_name_valid(name))
 		return cli_usage_error(ctx, "--name '%s' is not a valid name "
-		                       "(a DNS label: 1-63 of a-z, 0-9 and '-', "
-		                       "not starting or ending with '-')", name);
+		                       "(" CLI_NAME_RULE ")", name);
 	if (opts[OPT_VALID].given &&
 	    cli_parse_duration(opts[OPT_VALID].value, false, &valid) != 0)
 		return cli_usage_error(ctx, "--valid '%s' is not a duration "

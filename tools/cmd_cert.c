@@ -43,9 +43,7 @@ parse_names(const struct cli_ctx *ctx, const char *flag, const char *value,
 	for (i = 0; i < *n; i++) {
 		if (!cert_name_valid(items[i]))
 			return cli_usage_error(ctx, "--%s: '%s' is not a valid "
-			                       "name (a DNS label: 1-63 of a-z, "
-			                       "0-9 and '-', not starting or "
-			                       "ending with '-')", flag,
+			                       "name (" CLI_NAME_RULE ")", flag,
 			                       items[i]);
 		for (j = 0; j < i; j++)
 			if (strcmp(items[i], items[j]) == 0)
@@ -132,7 +130,8 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 		[OPT_SERVICES] = { .name = "services", .metavar = "LIST" },
 		[OPT_GROUPS] = { .name = "groups", .metavar = "LIST" },
 		[OPT_VALID] = { .name = "valid", .metavar = "DURATION" },
-		[OPT_OUT] = { .name = "out", .metavar = "DIR", .required = true },
+		[OPT_OUT] = { .name = "out", .metavar = "DIR",
+		              .required = true },
 	};
 	struct cli_args a = { .opts = opts, .n_opts = N_OPTS };
 	const char *services[CERT_MAX_SERVICES], *groups[CERT_MAX_GROUPS];
@@ -155,9 +154,7 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 	out = opts[OPT_OUT].value;
 	if (!cert_name_valid(name))
 		return cli_usage_error(ctx, "--name '%s' is not a valid node "
-		                       "name (a DNS label: 1-63 of a-z, 0-9 and "
-		                       "'-', not starting or ending with '-')",
-		                       name);
+		                       "name (" CLI_NAME_RULE ")", name);
 	if (opts[OPT_VALID].given) {
 		valid_arg = opts[OPT_VALID].value;
 		if (cli_parse_duration(valid_arg, false, &valid) != 0)
@@ -290,16 +287,20 @@ const struct cli_cmd cert_cmds[] = {
 		            "[--until TIME] --out FILE",
 		.help = "Options:\n"
 		        "  --ca DIR        the CA directory (ca.key, ca.crt)\n"
-		        "  --key-id HEX    the key id to revoke (16 hex digits, "
-		        "from `weft cert inspect`)\n"
-		        "  --reason TEXT   why, for people (at most 200 bytes)\n"
-		        "  --until TIME    how long the revocation is kept: a "
-		        "date (2027-01-31),\n"
-		        "                  a UTC time (2027-01-31T12:00:00Z) or "
-		        "a duration from now\n"
-		        "                  (90d); default: when the CA "
-		        "certificate expires\n"
-		        "  --out FILE      where to write it (not overwritten)\n",
+		        "  --key-id HEX    the key id to revoke (16 hex "
+		        "digits, as\n"
+		        "                  `weft cert inspect` shows it)\n"
+		        "  --reason TEXT   why, for people (at most 200 "
+		        "bytes)\n"
+		        "  --until TIME    how long the cluster keeps it: a "
+		        "date\n"
+		        "                  (2027-01-31), a UTC time\n"
+		        "                  (2027-01-31T12:00:00Z) or a "
+		        "duration from\n"
+		        "                  now (90d); default: the CA's "
+		        "expiry\n"
+		        "  --out FILE      where to write it (never "
+		        "overwritten)\n",
 		.run = cert_revoke_main,
 	},
 	{ .name = NULL },

@@ -56,12 +56,12 @@ decode_blocks(const char *path, const char *text, size_t len,
 		if (rc == WEFT_ENOENT)
 			return 0;
 		if (rc)
-			return cli_fail(path, "%s %zu: broken armour (%s)", what,
-			                *n + 1, weft_strerror(rc));
+			return cli_fail(path, "%s %zu: broken armour (%s)",
+			                what, *n + 1, weft_strerror(rc));
 		if (*n == INSPECT_MAX_ITEMS) {
 			free(der);
-			return cli_fail(path, "more than %d %ss", INSPECT_MAX_ITEMS,
-			                what);
+			return cli_fail(path, "more than %d %ss",
+			                INSPECT_MAX_ITEMS, what);
 		}
 		if (is_cert) {
 			memset(&in->certs[*n], 0, sizeof(in->certs[*n]));
@@ -234,7 +234,8 @@ json_revoke(const struct revoke *r)
 static int
 print_json(const char *path, const struct inspected *in, int64_t now)
 {
-	json_t *doc = json_object(), *certs = json_array(), *revs = json_array();
+	json_t *doc = json_object(), *certs = json_array();
+	json_t *revs = json_array();
 	bool ok;
 	size_t i;
 
@@ -253,7 +254,8 @@ print_json(const char *path, const struct inspected *in, int64_t now)
 		ok = json_array_append_new(certs, json_cert(&in->certs[i],
 		                                            now)) == 0;
 	for (i = 0; ok && i < in->n_revs; i++)
-		ok = json_array_append_new(revs, json_revoke(&in->revs[i])) == 0;
+		ok = json_array_append_new(revs,
+		                           json_revoke(&in->revs[i])) == 0;
 	if (ok)
 		ok = json_dumpf(doc, stdout, JSON_INDENT(2)) == 0;
 	json_decref(doc);

@@ -34,7 +34,8 @@ write_revocation(const char *path, const uint8_t *data, size_t len)
 		return cli_fail(path, "already exists; refusing to overwrite "
 		                "it");
 	if (rc)
-		return cli_fail(path, "cannot write it (%s)", weft_strerror(rc));
+		return cli_fail(path, "cannot write it (%s)",
+		                weft_strerror(rc));
 	return 0;
 }
 
@@ -75,10 +76,10 @@ cert_revoke_main(const struct cli_ctx *ctx, int argc, char **argv)
 	now = (int64_t)time(NULL);
 	if (opts[OPT_UNTIL].given) {
 		if (cli_parse_time(opts[OPT_UNTIL].value, now, &until) != 0)
-			return cli_usage_error(ctx, "--until '%s' is neither a "
-			                       "UTC time (2027-01-31T12:00:00Z) "
-			                       "nor a duration (90d)",
-			                       opts[OPT_UNTIL].value);
+			return cli_usage_error(ctx,
+			    "--until '%s' is neither a UTC time "
+			    "(2027-01-31T12:00:00Z) nor a duration (90d)",
+			    opts[OPT_UNTIL].value);
 		if (until <= now)
 			return cli_usage_error(ctx, "--until '%s' is in the "
 			                       "past", opts[OPT_UNTIL].value);

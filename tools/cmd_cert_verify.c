@@ -110,7 +110,8 @@ cert_verify_main(const struct cli_ctx *ctx, int argc, char **argv)
 	if (opts[OPT_SKEW].given &&
 	    cli_parse_duration(opts[OPT_SKEW].value, true, &skew) != 0)
 		return cli_usage_error(ctx, "--skew '%s' is not a duration "
-		                       "(like 5m, 30s, 0)", opts[OPT_SKEW].value);
+		                       "(like 5m, 30s, 0)",
+		                       opts[OPT_SKEW].value);
 	/* A bundle holds up to 16 certificates with their storage inline:
 	 * too big for the stack of a small tool. */
 	b = calloc(1, sizeof(*b));
