@@ -302,7 +302,8 @@ cert_inspect_main(const struct cli_ctx *ctx, int argc, char **argv)
 		                        " or WEFT " REVOKE_ARMOR_LABEL
 		                        " block in it");
 	}
-	free(text);
+	/* Wiped, not just freed: someone may have pointed us at a key. */
+	key_text_free(text, len);
 	now = (int64_t)time(NULL);
 	if (rc == 0 && opts[OPT_JSON].given) {
 		rc = print_json(path, in, now);

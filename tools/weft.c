@@ -32,13 +32,23 @@ int
 main(int argc, char **argv)
 {
 	struct cli_ctx root = { .cmd = &weft_root, .path = "weft" };
+	int status;
 
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		if (argc > 2)
 			return cli_usage_error(&root, "--version takes no "
 			                       "arguments");
 		printf("weft %s\n", WEFT_VERSION);
-		return CLI_EXIT_OK;
+		status = CLI_EXIT_OK;
+	} else {
+		status = cli_dispatch(weft_cmds, &root, argc - 1, argv + 1);
 	}
-	return cli_dispatch(weft_cmds, &root, argc - 1, argv + 1);
+	/* Output that did not arrive (a full disk, a closed pipe) must not
+	 * pass for success in a script. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "weft: standard output: write error\n");
+		if (status == CLI_EXIT_OK)
+			status = CLI_EXIT_FAIL;
+	}
+	return status;
 }

@@ -125,6 +125,13 @@ case_help() {
 	done
 	run 0 cert issue -h
 	has out "--services"
+	# Output that cannot be written is a failure, not a silent success.
+	if [[ -w /dev/full ]]; then
+		if "$WEFT" --help >/dev/full 2>"$T/err"; then
+			fail "--help into a full device exited 0"
+		fi
+		has err "weft: standard output: write error"
+	fi
 }
 
 case_usage() {
