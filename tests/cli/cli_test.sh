@@ -509,7 +509,7 @@ case_verify() {
 case_tamper() {
 	make_ca ca acme
 	make_node ca web-1 --services web
-	local hex n i bad=0
+	local hex n i
 	hex=$(body_hex nodes/web-1.crt)
 	n=$((${#hex} / 2))
 	((n > 100)) || fail "certificate of only $n bytes"
