@@ -267,7 +267,8 @@ const struct cli_cmd cert_cmds[] = {
 	{
 		.name = "verify",
 		.summary = "Verify a node certificate against a CA bundle",
-		.synopsis = "--ca BUNDLE FILE [--skew DURATION]",
+		.synopsis = "--ca BUNDLE FILE [--skew DURATION] "
+		            "[--revoked FILE]",
 		.help = "Checks the first certificate in FILE against the CA "
 		        "certificates in\nBUNDLE at the current time.  Exit "
 		        "status 0 when it is valid, 1 with\nthe reason when it "
@@ -277,7 +278,12 @@ const struct cli_cmd cert_cmds[] = {
 		        "more ca.crt, concatenated)\n"
 		        "  --skew DURATION    clock skew to allow at both ends "
 		        "of validity\n"
-		        "                     windows (default 5m)\n",
+		        "                     windows (default 5m)\n"
+		        "  --revoked FILE     revocations (from `weft cert "
+		        "revoke`, any\n"
+		        "                     number in one file) to honour; "
+		        "each must be\n"
+		        "                     signed by a CA of the bundle\n",
 		.run = cert_verify_main,
 	},
 	{

@@ -12,12 +12,85 @@
 #include "crypto/armor.h"
 #include "crypto/bundle.h"
 #include "crypto/cert.h"
+#include "crypto/revoke.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
 #define VERIFY_FILE_MAX (1024 * 1024)
+#define VERIFY_MAX_REVOKED 256
 
-enum { OPT_CA, OPT_SKEW, N_OPTS };
+enum { OPT_CA, OPT_SKEW, OPT_REVOKED, N_OPTS };
+
+/* The key ids of a revocation file, each statement checked against the
+ * bundle first: a revocation no trusted CA signed means nothing. */
+struct revoked_set {
+	uint8_t ids[VERIFY_MAX_REVOKED][KEY_ID_LEN];
+	size_t n;
+};
+
+static bool
+revoked_has(void *ctx, const uint8_t key_id[KEY_ID_LEN])
+{
+	const struct revoked_set *s = ctx;
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (memcmp(s->ids[i], key_id, KEY_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
+static int
+load_revoked(const char *path, const struct bundle *b,
+             struct revoked_set *s)
+{
+	struct revoke r;
+	uint8_t *der;
+	size_t len, der_len, pos = 0;
+	char *text;
+	int rc;
+
+	if ((rc = cli_read_file(path, VERIFY_FILE_MAX, false, &text,
+	                        &len)) != 0)
+		return rc;
+	for (s->n = 0;; s->n++) {
+		rc = armor_decode_next(text, len, &pos, REVOKE_ARMOR_LABEL,
+		                       &der, &der_len);
+		if (rc == WEFT_ENOENT) {
+			rc = s->n > 0 ? 0
+			     : cli_fail(path, "no WEFT " REVOKE_ARMOR_LABEL
+			                " block in it");
+			break;
+		}
+		if (rc) {
+			rc = cli_fail(path, "revocation %zu: broken armour "
+			              "(%s)", s->n + 1, weft_strerror(rc));
+			break;
+		}
+		if (s->n == VERIFY_MAX_REVOKED) {
+			free(der);
+			rc = cli_fail(path, "more than %d revocations",
+			              VERIFY_MAX_REVOKED);
+			break;
+		}
+		rc = revoke_decode(der, der_len, &r);
+		free(der);
+		if (rc) {
+			rc = cli_fail(path, "revocation %zu: cannot decode it "
+			              "(%s)", s->n + 1, weft_strerror(rc));
+			break;
+		}
+		if ((rc = revoke_verify(&r, b)) != 0) {
+			rc = cli_fail(path, "revocation %zu: not signed by a "
+			              "CA of the bundle (%s)", s->n + 1,
+			              weft_strerror(rc));
+			break;
+		}
+		memcpy(s->ids[s->n], r.key_id, KEY_ID_LEN);
+	}
+	free(text);
+	return rc;
+}
 
 static int
 load_bundle(const char *path, struct bundle *b)
@@ -93,10 +166,13 @@ cert_verify_main(const struct cli_ctx *ctx, int argc, char **argv)
 		[OPT_CA] = { .name = "ca", .metavar = "BUNDLE",
 		             .required = true },
 		[OPT_SKEW] = { .name = "skew", .metavar = "DURATION" },
+		[OPT_REVOKED] = { .name = "revoked", .metavar = "FILE" },
 	};
 	struct cli_args a = { .opts = opts, .n_opts = N_OPTS, .min_pos = 1,
 	                      .max_pos = 1 };
 	char id[KEY_ID_HEX_LEN + 1], why[160], left[96];
+	struct cert_revocations revocations = { .is_revoked = revoked_has };
+	struct revoked_set *revoked = NULL;
 	struct cert_verdict v;
 	struct bundle *b;
 	struct cert c;
@@ -121,11 +197,22 @@ cert_verify_main(const struct cli_ctx *ctx, int argc, char **argv)
 		free(b);
 		return rc;
 	}
+	if (opts[OPT_REVOKED].given) {
+		revoked = calloc(1, sizeof(*revoked));
+		if (revoked == NULL) {
+			rc = cli_fail("cert verify", "out of memory");
+			goto out;
+		}
+		rc = load_revoked(opts[OPT_REVOKED].value, b, revoked);
+		if (rc)
+			goto out;
+		revocations.ctx = revoked;
+	}
 	if ((rc = load_subject(path, &c)) != 0)
 		goto out;
 	now = (int64_t)time(NULL);
 	memset(&v, 0, sizeof(v));
-	rc = cert_verify(&c, b, now, skew, NULL, &v);
+	rc = cert_verify(&c, b, now, skew, revoked ? &revocations : NULL, &v);
 	if (rc == 0 && v.reason == CERT_VALID) {
 		key_id_hex(id, c.key_id);
 		cli_time_left(c.not_before, c.not_after, now, left,
@@ -138,6 +225,7 @@ cert_verify_main(const struct cli_ctx *ctx, int argc, char **argv)
 	}
 	cert_free(&c);
 out:
+	free(revoked);
 	bundle_free(b);
 	free(b);
 	return rc;

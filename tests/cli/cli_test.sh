@@ -629,6 +629,25 @@ case_revoke() {
 	has err "is not a key id"
 	[[ ! -e r4 ]] || fail "a refused revoke wrote its file"
 
+	# verify --revoked honours them, and only those a trusted CA signed.
+	make_node ca api-1
+	run 1 cert verify --ca ca/ca.crt nodes/web-1.crt --revoked web-1.rev
+	has out "nodes/web-1.crt: invalid: key $id is revoked"
+	run 0 cert verify --ca ca/ca.crt nodes/api-1.crt --revoked web-1.rev
+	has out "valid (node api-1"
+	cat r1 web-1.rev >two.rev
+	run 1 cert verify --ca ca/ca.crt nodes/web-1.crt --revoked two.rev
+	has out "is revoked"
+	make_ca other rogue
+	run 0 cert revoke --ca other --key-id "$(key_id nodes/api-1.crt)" \
+		--out rogue.rev
+	run 1 cert verify --ca ca/ca.crt nodes/api-1.crt --revoked rogue.rev
+	has err "rogue.rev: revocation 1: not signed by a CA of the bundle"
+	hasnt out "valid"
+	run 1 cert verify --ca ca/ca.crt nodes/api-1.crt \
+		--revoked nodes/api-1.crt
+	has err "no WEFT REVOCATION block"
+
 	# Revocations and certificates in one file are all shown.
 	cat nodes/web-1.crt web-1.rev r1 >mixed
 	run 0 cert inspect mixed --json
