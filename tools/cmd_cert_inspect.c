@@ -239,17 +239,17 @@ print_json(const char *path, const struct inspected *in, int64_t now)
 	bool ok;
 	size_t i;
 
-	/* The document takes the arrays over first (json_object_set_new
-	 * takes its value even when it fails), so releasing the document
-	 * releases everything. */
-	if (doc == NULL) {
+	/* The document takes the arrays over before they are filled
+	 * (json_object_set_new takes its value even when it fails), so
+	 * releasing the document releases everything. */
+	if (doc == NULL || !set(doc, "file", json_string(path))) {
+		json_decref(doc);
 		json_decref(certs);
 		json_decref(revs);
 		return cli_fail(path, "out of memory");
 	}
 	ok = set(doc, "certificates", certs);
 	ok = set(doc, "revocations", revs) && ok;
-	ok = ok && set(doc, "file", json_string(path));
 	for (i = 0; ok && i < in->n_certs; i++)
 		ok = json_array_append_new(certs, json_cert(&in->certs[i],
 		                                            now)) == 0;
