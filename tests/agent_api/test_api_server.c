@@ -1,0 +1,2 @@
+/* Being written: skipped until then. */
+int main(void) { return 77; }
