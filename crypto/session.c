@@ -102,6 +102,9 @@ bq_free(struct bq *q, bool wipe)
 
 /* ---- closing ---- */
 
+static int close_with(struct session *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 close_with(struct session *s, int err, const char *fmt, ...)
 {

@@ -50,6 +50,8 @@ struct opts {
 
 static char errbuf[256];
 
+static int failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 failf(const char *fmt, ...)
 {

@@ -96,6 +96,9 @@ parse_hex(const char *s, struct bytes *out)
 	return 0;
 }
 
+static void set_err(struct vec *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 set_err(struct vec *v, const char *fmt, ...)
 {
