@@ -47,6 +47,8 @@ sys_fill(void *ctx, void *out, size_t n)
 
 static const struct weft_rng sys_rng = {sys_fill, NULL};
 
+static void die(const char *what, int rc) __attribute__((noreturn));
+
 static void
 die(const char *what, int rc)
 {
@@ -106,8 +108,8 @@ world_init(struct world *w)
 	struct cert_params pc = {.is_ca = true, .name = "root",
 	    .not_before = NOW_UNIX - 86400, .not_after = NOW_UNIX + 86400};
 	struct cert ca_cert;
-	uint8_t *enc;
-	size_t len;
+	uint8_t *enc = NULL;
+	size_t len = 0;
 	int rc;
 
 	memset(w, 0, sizeof(*w));
