@@ -13,6 +13,10 @@
  * Any failure closes the session for good: every later call returns
  * WEFT_ECLOSED, and session_reason() says in one sentence what was wrong.
  * No plaintext is released before the peer has been authenticated.
+ *
+ * The session proves who the peer is; whether that peer is the one wanted
+ * (the node gossip named, a node allowed to serve a service) is the
+ * caller's decision, made on session_peer().
  */
 #ifndef WEFT_CRYPTO_SESSION_H
 #define WEFT_CRYPTO_SESSION_H
