@@ -297,6 +297,8 @@ answer_error(struct api_conn *c, struct api_out *out)
 
 	api_reply_error(&reply, status, "%s", reason);
 	c->closing = true;
+	c->error_status = status;
+	c->error_at = out->len;
 	return api_put_reply(out, &reply, false);
 }
 

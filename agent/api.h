@@ -100,6 +100,8 @@ struct api_conn {
 	bool closing;       /* answer sent with Connection: close: stop reading */
 	bool stream;        /* an event stream: write events, ignore input */
 	unsigned long requests; /* complete requests answered */
+	int error_status;   /* the HTTP-level refusal (400, 413, 431...) or 0 */
+	size_t error_at;    /* out->len where that refusal's answer starts */
 };
 
 int api_conn_init(struct api_conn *c, const struct api_http_limits *lim,

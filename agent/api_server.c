@@ -217,6 +217,14 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		client_close(c);
 		return;
 	}
+	if (c->conn.error_status != 0) {
+		const char *reason;
+
+		api_http_error(&c->conn.http, &reason);
+		weft_logf(c->s->log, WEFT_LOG_DEBUG, "msg=\"api request refused\" "
+		          "status=%d reason=\"%s\" uid=%u", c->conn.error_status,
+		          reason, (unsigned)c->uid);
+	}
 	if (c->conn.stream) {
 		uv_timer_stop(&c->timer);
 		weft_logf(c->s->log, WEFT_LOG_DEBUG,
