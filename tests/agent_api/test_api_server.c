@@ -280,6 +280,61 @@ test_slow_client_cut_off(void **state)
 	fx_free(f);
 }
 
+/*
+ * A client that sends and never reads: the server stops reading it once
+ * its answers pile up, and the timeout then cuts it off, instead of
+ * queueing answers without end.
+ */
+static void
+test_client_not_reading(void **state)
+{
+	static const char req[] = "GET /v1/health HTTP/1.1\r\n\r\n";
+	static const char answer[] = "HTTP/1.1 200 OK\r\n"
+	                             "Content-Type: application/json\r\n"
+	                             "Content-Length: 12\r\n"
+	                             "Connection: keep-alive\r\n\r\n"
+	                             "{\"ok\":true}\n";
+	struct fx *f = fx_new();
+	struct timeval tv = {2, 0};
+	unsigned long sent = 0, answered, total = 0;
+	char buf[65536];
+	bool eof = false;
+	int fd;
+
+	f->s.opts.timeout_ms = 300;
+	f->s.opts.max_pending = 8192;
+	assert_int_equal(fx_start(f, -1), 0);
+	fd = client_connect(f->path);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* Bounded: 200000 requests are 5.6 MB, far more than the socket
+	 * buffers and max_pending hold together. */
+	while (sent < 200000 && send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) ==
+	                        (ssize_t)(sizeof(req) - 1))
+		sent++;
+	assert_true(sent < 200000);
+	for (int i = 0; i < 100000 && !eof; i++) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+
+		if (r <= 0) {
+			eof = r == 0 || errno == ECONNRESET;
+			break;
+		}
+		if (total == 0 && r >= (ssize_t)(sizeof(answer) - 1))
+			assert_memory_equal(buf, answer, sizeof(answer) - 1);
+		total += (unsigned long)r;
+	}
+	assert_true(eof);
+	/* Every answer is the same bytes: whole answers only. */
+	assert_int_equal(total % (sizeof(answer) - 1), 0);
+	answered = total / (sizeof(answer) - 1);
+	print_message("sent %lu requests, %lu answered before the cut\n",
+	              sent, answered);
+	assert_true(answered < sent);
+	close(fd);
+	fx_free(f);
+}
+
 static void
 test_connection_cap(void **state)
 {
@@ -513,6 +568,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_health_round_trip),
 		cmocka_unit_test(test_slow_client_cut_off),
+		cmocka_unit_test(test_client_not_reading),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_stale_replaced_live_refused),
 		cmocka_unit_test(test_not_a_socket_refused),
