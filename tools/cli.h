@@ -4,8 +4,9 @@
  * fails.
  *
  * Exit statuses: 0 success, 1 a runtime failure (or, for `cert verify`, an
- * invalid certificate), 2 a usage error (unknown command or option, a
- * missing or malformed argument).  Helpers that fail print one line at the
+ * invalid certificate, or for the agent commands an error answered by
+ * weftd), 2 a usage error (unknown command or option, a missing or
+ * malformed argument), 3 weftd not reachable (agent commands).  Helpers that fail print one line at the
  * point of failure and return the exit status, so callers just pass it up.
  */
 #ifndef WEFT_TOOLS_CLI_H
@@ -18,8 +19,9 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_UNREACHABLE 3 /* agent commands: weftd did not answer */
 
-#define CLI_MAX_POS 8
+#define CLI_MAX_POS 32
 #define CLI_PATH_MAX 4096
 
 struct cli_ctx;

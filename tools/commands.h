@@ -3,6 +3,8 @@
 #ifndef WEFT_TOOLS_COMMANDS_H
 #define WEFT_TOOLS_COMMANDS_H
 
+#include <stddef.h>
+
 #include "tools/cli.h"
 
 extern const struct cli_cmd ca_cmds[];   /* tools/cmd_ca.c */
@@ -13,5 +15,22 @@ int cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv);
 int cert_inspect_main(const struct cli_ctx *ctx, int argc, char **argv);
 int cert_verify_main(const struct cli_ctx *ctx, int argc, char **argv);
 int cert_revoke_main(const struct cli_ctx *ctx, int argc, char **argv);
+
+/* The agent commands (tools/cmd_agent.c, cmd_agent_control.c,
+ * cmd_monitor.c), rows of weft.c's table; `weft revoke` is a group. */
+extern const struct cli_cmd revoke_cmds[]; /* tools/cmd_agent_control.c */
+int agent_members_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_services_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_info_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_join_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_leave_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_reload_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_monitor_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_revoke_apply_main(const struct cli_ctx *ctx, int argc,
+                            char **argv);
+
+/* One line of GET /v1/events for people: "<time> member failed db-1
+ * 127.0.0.4:7370".  WEFT_EMALFORMED when the line is not a JSON object. */
+int agent_event_format(const char *line, size_t len, char *out, size_t cap);
 
 #endif

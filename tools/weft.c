@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tools/agent_cli.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "weft_version.h"
@@ -13,6 +14,81 @@ static const struct cli_cmd weft_cmds[] = {
 	{ .name = "ca", .summary = "Manage the cluster CA", .subs = ca_cmds },
 	{ .name = "cert", .summary = "Issue, inspect, verify and revoke "
 	  "certificates", .subs = cert_cmds },
+	/* These ask the local weftd, over its API socket. */
+	{
+		.name = "members",
+		.summary = "List the cluster's members as weftd sees them",
+		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
+		.help = "One line per member: NAME ADDR STATUS (alive, "
+		        "suspect, failed, left)\nINCARNATION SERVICES (how "
+		        "many) TAGS.\n\n"
+		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_members_main,
+	},
+	{
+		.name = "services",
+		.summary = "List services, or one service's endpoints",
+		.synopsis = "[NAME] [--json] [--socket PATH] "
+		            "[--timeout DURATION]",
+		.help = "Without NAME: each service with its number of "
+		        "endpoints and of those\npassing their health "
+		        "checks.  With NAME: that service's endpoints,\n"
+		        "NODE ADDR PORT HEALTH STATUS WEIGHT TAGS LABELS "
+		        "(exit 1 when no\nmember offers it).\n\n"
+		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_services_main,
+	},
+	{
+		.name = "info",
+		.summary = "Show the local weftd: name, addresses, key, "
+		           "uptime",
+		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
+		.help = "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_info_main,
+	},
+	{
+		.name = "join",
+		.summary = "Make weftd join the cluster through these members",
+		.synopsis = "ADDR... [--json] [--socket PATH] "
+		            "[--timeout DURATION]",
+		.help = "Each ADDR is HOST or HOST:PORT of a member's gossip "
+		        "address (port\n7370 when absent).  weftd starts a "
+		        "push-pull exchange with each.\n\n"
+		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_join_main,
+	},
+	{
+		.name = "leave",
+		.summary = "Make weftd leave the cluster gracefully and exit",
+		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
+		.help = "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_leave_main,
+	},
+	{
+		.name = "reload",
+		.summary = "Make weftd reload its configuration (as SIGHUP)",
+		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
+		.help = "A configuration weftd refuses is reported with its "
+		        "reason (exit 1);\nweftd keeps running the old one.\n\n"
+		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_reload_main,
+	},
+	{
+		.name = "monitor",
+		.summary = "Follow weftd's member and object events",
+		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
+		.help = "Prints one line per event as it happens:\n"
+		        "  2026-11-26T15:20:01.250Z member failed db-1 "
+		        "127.0.0.4:7370\n"
+		        "until interrupted (exit 0) or until weftd goes away "
+		        "(exit 3).  With\n--json, weftd's JSON lines as they "
+		        "come.  --timeout bounds only the\nwait for the "
+		        "stream to start.\n\n"
+		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_monitor_main,
+	},
+	{ .name = "revoke", .summary = "Apply revocations through the local "
+	  "weftd", .subs = revoke_cmds },
 	{ .name = NULL },
 };
 
@@ -24,7 +100,9 @@ static const struct cli_cmd weft_root = {
 	        "  --version    print the version\n"
 	        "\n"
 	        "Exit status: 0 success, 1 failure (or an invalid certificate "
-	        "for\n`weft cert verify`), 2 usage error.\n",
+	        "for\n`weft cert verify`, or a refusal by weftd), 2 usage "
+	        "error, 3 weftd not\nreachable (the commands that ask the "
+	        "local weftd).\n",
 	.subs = weft_cmds,
 };
 

@@ -13,8 +13,19 @@ WEFT=$(readlink -f "$1")
 JSON_GET=$(readlink -f "$2")
 CASE=$3
 
+# The agent cases talk to tests/cli/fake_weftd, named by FAKE_WEFTD.
+FAKE=${FAKE_WEFTD:+$(readlink -f "$FAKE_WEFTD")}
+FAKE_PID=
+
 T=$(mktemp -d "${TMPDIR:-/tmp}/weft-cli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+cleanup() {
+	if [[ -n $FAKE_PID ]]; then
+		kill "$FAKE_PID" 2>/dev/null || true
+		wait "$FAKE_PID" 2>/dev/null || true
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
 cd "$T"
 
 fail() {
@@ -106,9 +117,11 @@ case_help() {
 	run 0 --help
 	has out "usage: weft"
 	for c in "ca init" "cert issue" "cert inspect" "cert verify" \
-		"cert revoke"; do
+		"cert revoke" members services info join leave reload \
+		monitor "revoke apply"; do
 		has out "$c"
 	done
+	has out "3 weftd not"
 	[[ ! -s $T/err ]] || fail "--help wrote to stderr"
 	run 0 --version
 	line_is out 'weft [0-9]+\.[0-9]+\.[0-9]+'
@@ -653,6 +666,452 @@ case_revoke() {
 	run 0 cert inspect mixed --json
 	eq "$(json certificates.length)" 1 certificates
 	eq "$(json revocations.length)" 2 revocations
+}
+
+# ---- the agent commands, against tests/cli/fake_weftd ----
+
+# fake_start: fake_weftd on $T/api.sock, answering from $T/api/.
+fake_start() {
+	[[ -n $FAKE ]] || fail "FAKE_WEFTD is not set"
+	mkdir -p "$T/api"
+	"$FAKE" "$T/api.sock" "$T/api" 2>"$T/fake.err" &
+	FAKE_PID=$!
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $T/api/pid ]] && return 0
+		sleep 0.05
+	done
+	fail "fake_weftd did not start"
+}
+fake_stop() {
+	kill "$FAKE_PID"
+	wait "$FAKE_PID" 2>/dev/null || true
+	FAKE_PID=
+}
+# answer FILE HOW BODY: fake_weftd's answer to one method and path (see
+# fake_weftd.c), e.g. answer GET_v1_members 200 '{...}'.
+answer() {
+	printf '%s\n%s' "$2" "$3" >"$T/api/$1"
+}
+# req N: the Nth request fake_weftd received, as it recorded it.
+req() {
+	[[ -f $T/api/req.$1 ]] || fail "no request $1 reached fake_weftd"
+	echo "$T/api/req.$1"
+}
+# req_body N: its body.
+req_body() {
+	sed '1,/^$/d' "$(req "$1")"
+}
+n_requests() {
+	find "$T/api" -name 'req.*' | wc -l
+}
+# col_at FILE LINE WORD: the column where WORD starts on line LINE.
+col_at() {
+	sed -n "$2p" "$1" | awk -v w="$3" '{ print index($0, w) }'
+}
+
+MEMBERS='{"members": [
+ {"name": "db-1", "addr": "127.0.0.4:7370", "mesh_addr": "127.0.0.4:7371",
+  "status": "failed", "incarnation": 3, "services": 1, "tags": [],
+  "key_id": "3b1f0c9a2d4e5f61", "last_change_ms": 1764165000000,
+  "self": false},
+ {"name": "web-1", "addr": "127.0.0.2:7370", "mesh_addr": "127.0.0.2:7371",
+  "status": "alive", "incarnation": 1, "services": 2,
+  "tags": ["blue", "edge"], "key_id": "3b1f0c9a2d4e5f60",
+  "last_change_ms": 1764165000000, "self": true},
+ {"name": "a-very-long-member-name", "addr": "127.0.0.13:17370",
+  "status": "suspect", "incarnation": 12345, "services": 0, "tags": [],
+  "self": false}]}'
+
+case_agent_members() {
+	fake_start
+	answer GET_v1_members 200 "$MEMBERS"
+	run 0 members --socket "$T/api.sock"
+	eq "$(wc -l <"$T/out")" 4 "lines of the table"
+	line_is out 'NAME +ADDR +STATUS +INCARNATION +SERVICES +TAGS'
+	line_is out 'db-1 +127\.0\.0\.4:7370 +failed +3 +1 +-'
+	line_is out 'web-1 +127\.0\.0\.2:7370 +alive +1 +2 +blue,edge'
+	line_is out 'a-very-long-member-name +127\.0\.0\.13:17370 +suspect +12345 +0 +-'
+	# Columns line up under their heads, two spaces after the widest.
+	local h
+	for h in ADDR STATUS INCARNATION SERVICES TAGS; do
+		local want got line
+		want=$(col_at out 1 "$h")
+		for line in 2 3 4; do
+			got=$(sed -n "${line}p" out | cut -c"$want"-)
+			[[ ${got:0:1} != " " && $(sed -n "${line}p" out |
+				cut -c"$((want - 1))") == " " ]] ||
+				fail "line $line: column $h not at $want"
+		done
+	done
+	eq "$(col_at out 1 ADDR)" $((23 + 2 + 1)) "ADDR column"
+	[[ ! -s $T/err ]] || fail "stderr not empty"
+	has "$(req 1)" "GET /v1/members HTTP/1.1"
+	has "$(req 1)" "Host: weft"
+
+	run 0 members --socket "$T/api.sock" --json
+	eq "$(json members.length)" 3 members
+	eq "$(json members.1.name)" web-1 name
+	eq "$(json members.1.tags)" blue,edge tags
+	eq "$(json members.0.incarnation)" 3 incarnation
+	# Pretty: one key a line.
+	(($(wc -l <"$T/out") > 20)) || fail "--json is not indented"
+
+	# A reply without the list is an error, not an empty table.
+	answer GET_v1_members 200 '{"nodes": []}'
+	run 1 members --socket "$T/api.sock"
+	has err 'has no "members" list'
+	answer GET_v1_members 200 '{"members": [1]}'
+	run 1 members --socket "$T/api.sock"
+	has err 'entry 1 of "members" is not an object'
+	# Control characters from the agent do not reach the terminal.
+	answer GET_v1_members 200 '{"members": [{"name": "x\u001b[31my"}]}'
+	run 0 members --socket "$T/api.sock"
+	hasnt out $'\e'
+	has out 'x?[31my'
+}
+
+case_agent_services() {
+	fake_start
+	answer GET_v1_services 200 '{"services": [
+	  {"name": "web", "endpoints": 2, "passing": 2},
+	  {"name": "postgres", "endpoints": 1, "passing": 0}]}'
+	answer GET_v1_services_web 200 '{"name": "web", "endpoints": [
+	  {"node": "web-1", "addr": "127.0.0.2", "port": 8080,
+	   "mesh_addr": "127.0.0.2:7371", "tags": ["blue"],
+	   "labels": {"version": "v2", "zone": "a"}, "weight": 100,
+	   "health": "passing", "status": "alive"},
+	  {"node": "web-22", "addr": "127.0.0.22", "port": 80, "tags": [],
+	   "labels": {}, "weight": 5, "health": "critical",
+	   "status": "suspect"}]}'
+	answer GET_v1_services_api 404 '{"error": "no member offers service api"}'
+	run 0 services --socket "$T/api.sock"
+	eq "$(wc -l <"$T/out")" 3 "lines"
+	line_is out 'NAME +ENDPOINTS +PASSING'
+	line_is out 'web +2 +2'
+	line_is out 'postgres +1 +0'
+	eq "$(col_at out 1 ENDPOINTS)" 11 "ENDPOINTS column"
+	run 0 services web --socket "$T/api.sock"
+	line_is out 'NODE +ADDR +PORT +HEALTH +STATUS +WEIGHT +TAGS +LABELS'
+	line_is out 'web-1 +127\.0\.0\.2 +8080 +passing +alive +100 +blue +version=v2,zone=a'
+	line_is out 'web-22 +127\.0\.0\.22 +80 +critical +suspect +5 +- +-'
+	has "$(req 2)" "GET /v1/services/web HTTP/1.1"
+	run 0 services web --socket "$T/api.sock" --json
+	eq "$(json name)" web name
+	eq "$(json endpoints.0.labels.version)" v2 label
+	eq "$(json endpoints.1.port)" 80 port
+	run 0 services --json --socket="$T/api.sock"
+	eq "$(json services.1.name)" postgres name
+	run 1 services api --socket "$T/api.sock"
+	eq "$(cat "$T/err")" "weft: no member offers service api" "stderr"
+	[[ ! -s $T/out ]] || fail "a refusal wrote to stdout"
+	run 2 services 'a/b' --socket "$T/api.sock"
+	has err "'a/b' is not a service name"
+	run 2 services web api --socket "$T/api.sock"
+	has err "unexpected argument 'api'"
+}
+
+case_agent_info() {
+	fake_start
+	local na left
+	na=$(($(date +%s) + 86400 * 30))
+	answer GET_v1_agent 200 '{"name": "web-1", "version": "0.1.0",
+	 "addr": "127.0.0.2:7370", "mesh_addr": "127.0.0.2:7371",
+	 "key_id": "3b1f0c9a2d4e5f60", "cert_not_after_unix": '"$na"',
+	 "cert_expires_in_s": 2592000, "uptime_s": 3700,
+	 "socket": "/run/weft/weftd.sock",
+	 "members": {"alive": 3, "suspect": 1, "failed": 0, "left": 2}}'
+	run 0 info --socket "$T/api.sock"
+	line_is out 'name: +web-1'
+	line_is out 'version: +0\.1\.0'
+	line_is out 'address: +127\.0\.0\.2:7370'
+	line_is out 'mesh address: +127\.0\.0\.2:7371'
+	line_is out 'key id: +3b1f0c9a2d4e5f60'
+	line_is out "certificate: +valid until $(date -u -d @"$na" +%FT%TZ) \\(expires in 30 days\\)"
+	line_is out 'uptime: +1 hour'
+	line_is out 'socket: +/run/weft/weftd\.sock'
+	line_is out 'members: +3 alive, 1 suspect, 0 failed, 2 left'
+	# The values line up.
+	left=$(awk -F': +' '{ print length($0) - length($2) }' out | sort -u)
+	eq "$left" 14 "column of the values"
+	has "$(req 1)" "GET /v1/agent HTTP/1.1"
+	run 0 info --socket "$T/api.sock" --json
+	eq "$(json members.left)" 2 "members.left"
+	eq "$(json key_id)" 3b1f0c9a2d4e5f60 key_id
+	# Fields the agent leaves out show as "-".
+	answer GET_v1_agent 200 '{"name": "x", "cert_expires_in_s": -60}'
+	run 0 info --socket "$T/api.sock"
+	line_is out 'address: +-'
+	line_is out 'certificate: +-'
+	answer GET_v1_agent 200 '[1, 2]'
+	run 1 info --socket "$T/api.sock"
+	has err "is not an object"
+}
+
+case_agent_post() {
+	fake_start
+	answer POST_v1_join 200 '{"joining": 2}'
+	answer POST_v1_leave 200 '{"leaving": true}'
+	answer POST_v1_reload 200 '{"reloaded": true}'
+	run 0 join 127.0.0.3:7370 127.0.0.4 --socket "$T/api.sock"
+	has out "joining: push-pull started with 2 of 2 addresses"
+	local r
+	r=$(req 1)
+	line_is "$r" 'POST /v1/join HTTP/1\.1'
+	line_is "$r" 'Host: weft'
+	line_is "$r" 'Content-Type: application/json'
+	req_body 1 >body
+	"$JSON_GET" addresses <body >got || fail "join body: $(cat body)"
+	eq "$(cat got)" 127.0.0.3:7370,127.0.0.4 "addresses sent"
+	"$JSON_GET" addresses.length <body >got
+	eq "$(cat got)" 2 "number of addresses"
+
+	run 0 leave --socket "$T/api.sock"
+	has out "leaving"
+	line_is "$(req 2)" 'POST /v1/leave HTTP/1\.1'
+	line_is "$(req 2)" 'Content-Length: 0'
+	eq "$(req_body 2)" "" "leave body"
+	run 0 reload --socket "$T/api.sock" --json
+	eq "$(json reloaded)" true "reloaded"
+	line_is "$(req 3)" 'POST /v1/reload HTTP/1\.1'
+	answer POST_v1_reload 400 '{"error": "/etc/weft/weftd.json: bind: not an address"}'
+	run 1 reload --socket "$T/api.sock"
+	eq "$(cat "$T/err")" "weft: /etc/weft/weftd.json: bind: not an address" "stderr"
+	answer POST_v1_leave 403 '{"error": "changing the agent needs the socket owner or root"}'
+	run 1 leave --socket "$T/api.sock"
+	has err "weft: changing the agent needs the socket owner or root"
+
+	eq "$(n_requests)" 5 "requests before the usage errors"
+	run 2 join --socket "$T/api.sock"
+	has err "missing argument"
+	run 2 join '' --socket "$T/api.sock"
+	has err "'' is not an address"
+	run 2 join 'a b' --socket "$T/api.sock"
+	run 2 leave now --socket "$T/api.sock"
+	has err "unexpected argument 'now'"
+	run 2 reload --socket
+	has err "--socket needs a value"
+	run 2 members --socket ''
+	has err "--socket: an empty path"
+	run 2 members --timeout 0 --socket "$T/api.sock"
+	has err "--timeout '0' is not a duration"
+	run 2 members --timeout 2h --socket "$T/api.sock"
+	run 2 members --json=1 --socket "$T/api.sock"
+	eq "$(n_requests)" 5 "requests after the usage errors"
+}
+
+case_agent_revoke() {
+	fake_start
+	make_ca ca acme
+	make_node ca web-1
+	make_node ca db-1
+	local id id2
+	id=$(key_id nodes/web-1.crt)
+	id2=$(key_id nodes/db-1.crt)
+	run 0 cert revoke --ca ca --key-id "$id" --reason "disk lost" \
+		--out web-1.rev
+	run 0 cert revoke --ca ca --key-id "$id2" --out db-1.rev
+	answer POST_v1_objects 200 '{"kind": "revocation", "name": "'"$id"'"}'
+	{ echo "# lost on 2026-11-26"; cat web-1.rev; } >commented.rev
+	run 0 revoke apply commented.rev --socket "$T/api.sock"
+	has out "applied: revocation $id"
+	line_is "$(req 1)" 'POST /v1/objects HTTP/1\.1'
+	line_is "$(req 1)" 'Content-Type: application/json'
+	req_body 1 >body
+	"$JSON_GET" armored <body >sent || fail "no armored in $(cat body)"
+	# The file as it is, comment included.
+	eq "$(cat sent)" "$(cat commented.rev)" "armour sent"
+	has body '"# lost on 2026-11-26\n-----BEGIN WEFT REVOCATION-----\n'
+	has body 'REVOCATION-----\n"}'
+
+	# Many in one file: one request each, each one block.
+	cat web-1.rev db-1.rev >both.rev
+	run 0 revoke apply both.rev --socket "$T/api.sock"
+	eq "$(n_requests)" 3 "requests"
+	eq "$(req_body 2 | "$JSON_GET" armored)" "$(cat web-1.rev)" \
+		"first block sent"
+	eq "$(req_body 3 | "$JSON_GET" armored)" "$(cat db-1.rev)" \
+		"second block sent"
+
+	run 0 revoke apply web-1.rev --socket "$T/api.sock" --json
+	eq "$(json kind)" revocation kind
+	eq "$(json name)" "$id" name
+
+	answer POST_v1_objects 400 '{"error": "revocation not signed by a CA of the bundle"}'
+	run 1 revoke apply web-1.rev --socket "$T/api.sock"
+	eq "$(cat "$T/err")" "weft: revocation not signed by a CA of the bundle" stderr
+
+	# Bad files are named here and nothing is sent.
+	local before
+	before=$(n_requests)
+	run 1 revoke apply missing.rev --socket "$T/api.sock"
+	has err "weft: missing.rev: no such file"
+	run 1 revoke apply nodes/web-1.crt --socket "$T/api.sock"
+	has err "nodes/web-1.crt: no WEFT REVOCATION block in it"
+	sed '$d' web-1.rev >noend.rev
+	run 1 revoke apply noend.rev --socket "$T/api.sock"
+	has err "noend.rev: revocation 1: broken armour"
+	{
+		echo "-----BEGIN WEFT REVOCATION-----"
+		printf 'not a revocation' | base64
+		echo "-----END WEFT REVOCATION-----"
+	} >junk.rev
+	run 1 revoke apply junk.rev --socket "$T/api.sock"
+	has err "junk.rev: revocation 1: cannot decode it"
+	eq "$(n_requests)" "$before" "requests for bad files"
+	run 2 revoke apply --socket "$T/api.sock"
+	has err "missing argument"
+	run 2 revoke apply a b --socket "$T/api.sock"
+	run 2 revoke
+	has err "missing command"
+}
+
+case_agent_unreachable() {
+	local msg='(is weftd running? use --socket or WEFT_SOCKET)'
+	run 3 members --socket "$T/none.sock"
+	eq "$(cat "$T/err")" "weft: cannot reach weftd at $T/none.sock (from --socket): No such file or directory $msg" stderr
+	[[ ! -s $T/out ]] || fail "stdout not empty"
+	WEFT_SOCKET=$T/env.sock run 3 info
+	has err "cannot reach weftd at $T/env.sock (from WEFT_SOCKET): No such file"
+	# --socket wins over WEFT_SOCKET.
+	WEFT_SOCKET=$T/env.sock run 3 leave --socket "$T/flag.sock"
+	has err "at $T/flag.sock (from --socket)"
+	# Without either: the default for root, else XDG_RUNTIME_DIR's.
+	if [[ ! -e /run/weft/weftd.sock && ! -e $T/xdg/weft/weftd.sock ]]; then
+		if (($(id -u) == 0)); then
+			WEFT_SOCKET= XDG_RUNTIME_DIR=$T/xdg run 3 members
+			eq "$(cat "$T/err")" "weft: cannot reach weftd at /run/weft/weftd.sock: No such file or directory $msg" stderr
+		else
+			WEFT_SOCKET= XDG_RUNTIME_DIR=$T/xdg run 3 members
+			has err "at $T/xdg/weft/weftd.sock (from XDG_RUNTIME_DIR)"
+		fi
+	fi
+	local c
+	for c in members services info leave reload monitor; do
+		run 3 "$c" --socket "$T/none.sock"
+		has err "cannot reach weftd at $T/none.sock"
+	done
+	run 3 join 127.0.0.2 --socket "$T/none.sock"
+	has err "cannot reach weftd at $T/none.sock"
+	# A socket file nobody listens on.
+	fake_start
+	answer GET_v1_members 200 "$MEMBERS"
+	WEFT_SOCKET=$T/api.sock run 0 members
+	has out "web-1"
+	fake_stop
+	WEFT_SOCKET=$T/api.sock run 3 members
+	has err "cannot reach weftd at $T/api.sock (from WEFT_SOCKET): Connection refused"
+	local long
+	long=$T/$(printf 'x%.0s' {1..120}).sock
+	run 2 members --socket "$long"
+	has err "longer than 107 bytes"
+}
+
+case_agent_replies() {
+	fake_start
+	# Chunked replies are put back together.
+	answer GET_v1_members chunked\ 200 "$MEMBERS"
+	run 0 members --socket "$T/api.sock" --json
+	eq "$(json members.2.name)" a-very-long-member-name name
+	# An error without a JSON body is named by its status.
+	answer GET_v1_members 500 'oops'
+	run 1 members --socket "$T/api.sock"
+	eq "$(cat "$T/err")" "weft: weftd answered 500 Internal Server Error" stderr
+	answer GET_v1_members 418 '{"error": ""}'
+	run 1 members --socket "$T/api.sock"
+	has err "weft: weftd answered 418"
+	# Unknown paths: the fake answers 404 like weftd.
+	run 1 services nothere --socket "$T/api.sock"
+	has err "weft: unknown path"
+	# Not HTTP, not JSON, cut short.
+	answer GET_v1_members raw 'SSH-2.0-OpenSSH_9.2'
+	run 1 members --socket "$T/api.sock"
+	has err "weft: weftd at $T/api.sock (from --socket) sent something that is not an HTTP reply"
+	answer GET_v1_members 200 '{"members": '
+	run 1 members --socket "$T/api.sock"
+	has err "weft: weftd answered GET /v1/members with a reply that is not JSON"
+	answer GET_v1_members raw $'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"mem'
+	run 3 members --socket "$T/api.sock"
+	has err "closed the connection: the reply ends before its body does"
+	answer GET_v1_members raw ''
+	run 3 members --socket "$T/api.sock"
+	has err "closed the connection: the connection closed before a reply"
+	answer GET_v1_members 200 ''
+	run 1 members --socket "$T/api.sock"
+	has err "an empty reply"
+	# No answer at all: the timeout.
+	answer GET_v1_agent hang ''
+	local t0=$SECONDS
+	run 3 info --socket "$T/api.sock" --timeout 1s
+	has err "weft: weftd at $T/api.sock (from --socket) did not answer within 1 s"
+	((SECONDS - t0 <= 5)) || fail "the 1 s timeout took $((SECONDS - t0)) s"
+}
+
+EVENTS='{"time_ms": 1764165000000, "type": "member", "event": "failed", "name": "db-1", "addr": "127.0.0.4:7370"}
+{"time_ms": 1764165000250, "type": "object", "event": "put", "kind": "revocation", "name": "3b1f0c9a2d4e5f60"}
+{"time_ms": 1764165001000, "type": "member", "event": "joined", "name": "web-2", "addr": "127.0.0.5:7370"}
+'
+
+case_agent_monitor() {
+	fake_start
+	answer GET_v1_events "stream 100" "$EVENTS"
+	run 3 monitor --socket "$T/api.sock"
+	eq "$(wc -l <"$T/out")" 3 "events printed"
+	line_is out '2025-11-26T13:50:00\.000Z member failed db-1 127\.0\.0\.4:7370'
+	line_is out '2025-11-26T13:50:00\.250Z object put revocation 3b1f0c9a2d4e5f60'
+	line_is out '2025-11-26T13:50:01\.000Z member joined web-2 127\.0\.0\.5:7370'
+	eq "$(cat "$T/err")" "weft: weftd at $T/api.sock closed the event stream" stderr
+	line_is "$(req 1)" 'GET /v1/events HTTP/1\.1'
+	run 3 monitor --socket "$T/api.sock" --json
+	eq "$(cat "$T/out")" "$(printf '%s' "$EVENTS")" "--json lines"
+	# Lines cut across chunks, CRLF ends, blank keep-alive lines and an
+	# odd line.
+	answer GET_v1_events "chunked 200" "$(sed 's/$/\r/' <<<"$EVENTS")
+
+not json
+{\"type\": \"route\", \"event\": \"put\", \"name\": \"r1\"}
+"
+	run 3 monitor --socket "$T/api.sock"
+	eq "$(wc -l <"$T/out")" 4 "events printed"
+	line_is out '2025-11-26T13:50:01\.000Z member joined web-2 127\.0\.0\.5:7370'
+	line_is out '- route put r1'
+	has err "weft: weftd sent an event that is not a JSON object (8 bytes); skipped"
+	answer GET_v1_events 403 '{"error": "not allowed"}'
+	run 1 monitor --socket "$T/api.sock"
+	eq "$(cat "$T/err")" "weft: not allowed" stderr
+
+	# Events arrive as they happen, and Ctrl-C ends the watch with 0.
+	answer GET_v1_events "stream 200" "$(head -1 <<<"$EVENTS")
+$(printf '{"name": "never"}\n%.0s' {1..200})"
+	# (Emptied first: the shell may look before the child's redirection
+	# has truncated them.)
+	: >"$T/out"
+	: >"$T/err"
+	"$WEFT" monitor --socket "$T/api.sock" >"$T/out" 2>"$T/err" &
+	local pid=$! i got=0
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'member failed db-1' "$T/out" && break
+		sleep 0.05
+	done
+	grep -q 'member failed db-1' "$T/out" ||
+		fail "the first event did not show while the stream was open"
+	kill -INT "$pid"
+	wait "$pid" || got=$?
+	eq "$got" 0 "exit status after SIGINT"
+	[[ ! -s $T/err ]] || fail "stderr after SIGINT: $(cat "$T/err")"
+	# SIGTERM too.
+	: >"$T/out"
+	"$WEFT" monitor --socket "$T/api.sock" --json >"$T/out" 2>"$T/err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $T/out ]] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	got=0
+	wait "$pid" || got=$?
+	eq "$got" 0 "exit status after SIGTERM"
+	has out '"event": "failed"'
 }
 
 declare -F "case_$CASE" >/dev/null || fail "no such case"
