@@ -28,6 +28,8 @@ enum {
 
 /* Bytes a header line costs beyond its name and value: ": " and CRLF. */
 #define LINE_OVERHEAD 4
+/* Body buffers above this are freed between requests. */
+#define BODY_KEEP ((size_t)64 << 10)
 /* Output buffers never grow past this; a reply that big is a bug. */
 #define OUT_MAX ((size_t)256 << 20)
 
@@ -80,6 +82,12 @@ on_message_begin(http_parser *p)
 	h->hcount = 0;
 	h->nheaders = 0;
 	h->body_len = 0;
+	/* One big upload must not pin its buffer for the connection's life. */
+	if (h->body_cap > BODY_KEEP) {
+		free(h->body);
+		h->body = NULL;
+		h->body_cap = 0;
+	}
 	h->url_off = 0;
 	h->want_continue = false;
 	h->phase = PH_URL;

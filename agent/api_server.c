@@ -481,6 +481,8 @@ api_server_broadcast_event(struct api_server *s, const json_t *ev)
 	struct list *pos;
 	int rc, count = 0;
 
+	if (s->closing)
+		return 0;
 	s->scratch.len = 0;
 	if ((rc = api_put_event(&s->scratch, ev)))
 		return rc;

@@ -8,6 +8,9 @@
  * answer is cut off, as is an event-stream client that lets more than
  * max_pending bytes pile up.  A client that does not read its answers
  * stops being read.  Handlers run to completion inside the read callback.
+ *
+ * libuv writes with write(2): the process must ignore SIGPIPE, or a client
+ * that hangs up before its answer is written kills it.
  */
 #ifndef WEFT_AGENT_API_SERVER_H
 #define WEFT_AGENT_API_SERVER_H

@@ -378,6 +378,31 @@ test_oversized_body(void **state)
 	run_done(&run);
 }
 
+/* A big body, then a small one on the same connection: the reader's
+ * buffer is given back in between and the second body is still right. */
+static void
+test_big_body_then_small(void **state)
+{
+	static char req[100000 + 200];
+	struct api_http_limits lim = {0, 200000};
+	size_t big = 100000;
+	size_t off;
+	struct run run;
+
+	off = (size_t)sprintf(req, "POST /v1/echo HTTP/1.1\r\n"
+	                           "Content-Length: %zu\r\n\r\n", big);
+	memset(req + off, 'x', big);
+	off += big;
+	off += (size_t)sprintf(req + off, "POST /v1/echo HTTP/1.1\r\n"
+	                                  "Content-Length: 2\r\n\r\nab");
+	run_lim(&run, req, off, 4096, 1000, &lim);
+	assert_int_equal(run.rs.n, 2);
+	assert_int_equal(strlen(jstr(run.rs.r[0].json, "body")), big);
+	assert_string_equal(jstr(run.rs.r[1].json, "body"), "ab");
+	assert_true(run.conn.http.body_cap <= 64 * 1024);
+	run_done(&run);
+}
+
 static void
 test_garbage_400(void **state)
 {
@@ -644,6 +669,7 @@ main(void)
 		cmocka_unit_test(test_byte_by_byte),
 		cmocka_unit_test(test_oversized_headers),
 		cmocka_unit_test(test_oversized_body),
+		cmocka_unit_test(test_big_body_then_small),
 		cmocka_unit_test(test_garbage_400),
 		cmocka_unit_test(test_unknown_path_404),
 		cmocka_unit_test(test_wrong_method_405),

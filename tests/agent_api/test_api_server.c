@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -577,5 +578,7 @@ main(void)
 		cmocka_unit_test(test_path_too_long),
 	};
 
+	/* As weftd does: a client hanging up must not kill the server. */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
