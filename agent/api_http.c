@@ -134,6 +134,8 @@ on_header_value(http_parser *p, const char *at, size_t n)
 	if (h->phase == PH_BODY)
 		return count_header(h, n);
 	if (h->phase != PH_VALUE) {
+		if (h->nheaders == 0) /* http-parser never does this */
+			return fail(h, 400, "header value without a name");
 		if (hput(h, "", 1))
 			return -1;
 		h->value_off[h->nheaders - 1] = (uint32_t)h->hlen;

@@ -453,7 +453,12 @@ api_server_start(struct api_server *s, uv_loop_t *loop, const char *path,
 	rc = uv_pipe_bind(&s->listener, s->path);
 	if (rc != 0)
 		return set_error(s, errno_to_weft(-rc), "cannot bind", -rc);
+	if (lstat(s->path, &st) != 0)
+		return set_error(s, WEFT_EIO, "cannot stat it", errno);
 	s->bound = true;
+	s->table.owner_uid = (uint32_t)st.st_uid;
+	s->sock_dev = (uint64_t)st.st_dev;
+	s->sock_ino = (uint64_t)st.st_ino;
 	/* Nobody can connect before listen, so the mode is right before the
 	 * first client arrives. */
 	if (chmod(s->path, 0660) != 0)
@@ -462,11 +467,6 @@ api_server_start(struct api_server *s, uv_loop_t *loop, const char *path,
 	if (group_gid >= 0 && chown(s->path, (uid_t)-1, (gid_t)group_gid) != 0)
 		return set_error(s, errno_to_weft(errno),
 		                 "cannot give it to the configured group", errno);
-	if (stat(s->path, &st) != 0)
-		return set_error(s, WEFT_EIO, "cannot stat it", errno);
-	s->table.owner_uid = (uint32_t)st.st_uid;
-	s->sock_dev = (uint64_t)st.st_dev;
-	s->sock_ino = (uint64_t)st.st_ino;
 	rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
 	if (rc != 0)
 		return set_error(s, errno_to_weft(-rc), "cannot listen", -rc);

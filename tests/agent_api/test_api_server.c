@@ -516,6 +516,7 @@ test_permission_other_uid(void **state)
 {
 	struct fx *f;
 	char buf[1024];
+	struct stat st;
 	pid_t pid;
 	int status, fd;
 
@@ -526,6 +527,9 @@ test_permission_other_uid(void **state)
 	f = fx_new();
 	assert_int_equal(chmod(f->dir, 0755), 0);
 	assert_int_equal(fx_start(f, 65534), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_gid, 65534);
+	assert_int_equal(st.st_mode & 0777, 0660);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
