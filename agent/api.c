@@ -37,11 +37,15 @@ api_reply_error(struct api_reply *reply, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_decref(reply->body);
-	/* json_string refuses invalid UTF-8; a reason quoting client bytes
-	 * must still come out, so fall back to a plain one. */
 	reply->body = json_pack("{s:s}", "error", msg);
-	if (reply->body == NULL)
-		reply->body = json_pack("{s:s}", "error", "request refused");
+	if (reply->body == NULL) {
+		/* json_string refuses invalid UTF-8, which a reason quoting
+		 * client bytes may hold: those bytes become '?'. */
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		reply->body = json_pack("{s:s}", "error", msg);
+	}
 	reply->status = status;
 	return 0;
 }

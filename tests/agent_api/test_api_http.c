@@ -443,8 +443,13 @@ test_unknown_path_404(void **state)
 	struct run run;
 
 	run_in(&run, "GET /v2/health HTTP/1.1\r\n\r\n"
-	             "GET /v1/services/missing HTTP/1.1\r\n\r\n", 0, 1000);
-	assert_int_equal(run.rs.n, 2);
+	             "GET /v1/services/missing HTTP/1.1\r\n\r\n"
+	             "GET /v2/%ff%c3 HTTP/1.1\r\n\r\n", 0, 1000);
+	assert_int_equal(run.rs.n, 3);
+	/* Not UTF-8: the reason still names the path, bytes replaced. */
+	assert_int_equal(run.rs.r[2].status, 404);
+	assert_string_equal(jstr(run.rs.r[2].json, "error"),
+	                    "no such endpoint: /v2/??");
 	assert_int_equal(run.rs.r[0].status, 404);
 	assert_string_equal(jstr(run.rs.r[0].json, "error"),
 	                    "no such endpoint: /v2/health");
