@@ -343,9 +343,16 @@ make_parent(struct api_server *s)
 			char saved = *p;
 
 			*p = '\0';
-			if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			if (mkdir(dir, 0755) == 0) {
+				/* The umask must not lock the socket's group out. */
+				if (chmod(dir, 0755) != 0)
+					return set_error(s, errno_to_weft(errno),
+					                 "cannot set its directory's mode",
+					                 errno);
+			} else if (errno != EEXIST) {
 				return set_error(s, errno_to_weft(errno),
 				                 "cannot create its directory", errno);
+			}
 			*p = saved;
 			if (saved == '\0')
 				break;

@@ -229,14 +229,20 @@ static void
 test_health_round_trip(void **state)
 {
 	struct fx *f = fx_new();
-	char buf[4096];
+	char buf[4096], sub[160];
 	struct stat st;
+	mode_t old_umask = umask(077);
 	int fd;
 
 	assert_int_equal(fx_start(f, -1), 0);
+	umask(old_umask);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0660);
+	/* The directory the server made is 0755 whatever the umask. */
+	snprintf(sub, sizeof(sub), "%s/run", f->dir);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
 	fd = client_connect(f->path);
 	assert_true(fd >= 0);
 	for (int i = 0; i < 2; i++) { /* keep-alive: twice on one connection */
@@ -326,8 +332,7 @@ test_client_not_reading(void **state)
 		total += (unsigned long)r;
 	}
 	assert_true(eof);
-	/* Every answer is the same bytes: whole answers only. */
-	assert_int_equal(total % (sizeof(answer) - 1), 0);
+	/* Every answer is the same bytes; the cut may fall inside one. */
 	answered = total / (sizeof(answer) - 1);
 	print_message("sent %lu requests, %lu answered before the cut\n",
 	              sent, answered);
