@@ -136,7 +136,7 @@ stream_bytes(struct api_reply *r, const char *at, size_t len)
 }
 
 /* http-parser callbacks cannot return our codes: they park it in
- * stop_rc and return 1. */
+ * stop_rc and return nonzero. */
 static int
 on_headers_complete(http_parser *hp)
 {
@@ -144,6 +144,13 @@ on_headers_complete(http_parser *hp)
 
 	r->status = (int)hp->status_code;
 	r->headers_done = true;
+	/* http-parser takes any three digits. */
+	if (r->status < 100 || r->status > 599) {
+		snprintf(r->why, sizeof(r->why), "a reply with status %d",
+		         r->status);
+		r->stop_rc = WEFT_EMALFORMED;
+		return -1; /* 1 and 2 would mean "no body" and "upgrade" */
+	}
 	return 0;
 }
 
@@ -219,8 +226,8 @@ parser_result(struct api_reply *r)
 
 	if (e == HPE_OK || (e == HPE_PAUSED && r->complete))
 		return 0;
-	if ((e == HPE_CB_body || e == HPE_CB_message_complete) &&
-	    r->stop_rc != 0)
+	if ((e == HPE_CB_headers_complete || e == HPE_CB_body ||
+	     e == HPE_CB_message_complete) && r->stop_rc != 0)
 		return r->stop_rc;
 	snprintf(r->why, sizeof(r->why), "something that is not an HTTP reply "
 	         "(%s)",

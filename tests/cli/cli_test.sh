@@ -979,10 +979,10 @@ case_agent_unreachable() {
 	# Without either: the default for root, else XDG_RUNTIME_DIR's.
 	if [[ ! -e /run/weft/weftd.sock && ! -e $T/xdg/weft/weftd.sock ]]; then
 		if (($(id -u) == 0)); then
-			WEFT_SOCKET= XDG_RUNTIME_DIR=$T/xdg run 3 members
+			WEFT_SOCKET='' XDG_RUNTIME_DIR=$T/xdg run 3 members
 			eq "$(cat "$T/err")" "weft: cannot reach weftd at /run/weft/weftd.sock: No such file or directory $msg" stderr
 		else
-			WEFT_SOCKET= XDG_RUNTIME_DIR=$T/xdg run 3 members
+			WEFT_SOCKET='' XDG_RUNTIME_DIR=$T/xdg run 3 members
 			has err "at $T/xdg/weft/weftd.sock (from XDG_RUNTIME_DIR)"
 		fi
 	fi
@@ -1066,8 +1066,7 @@ case_agent_monitor() {
 	eq "$(cat "$T/out")" "$(printf '%s' "$EVENTS")" "--json lines"
 	# Lines cut across chunks, CRLF ends, blank keep-alive lines and an
 	# odd line.
-	answer GET_v1_events "chunked 200" "$(sed 's/$/\r/' <<<"$EVENTS")
-
+	answer GET_v1_events "chunked 200" "${EVENTS//$'\n'/$'\r\n'}
 not json
 {\"type\": \"route\", \"event\": \"put\", \"name\": \"r1\"}
 "

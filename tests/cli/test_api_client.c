@@ -188,6 +188,8 @@ test_not_http(void **state)
 		"HTTP/1.1 2x0 OK\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"HTTP/1.1 01 Continue\r\n\r\n",
+		"HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n",
 	};
 	struct api_reply r;
 	size_t i;
@@ -196,7 +198,8 @@ test_not_http(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		api_reply_init(&r, NULL, NULL);
 		assert_int_equal(feed_steps(&r, bad[i], 64), WEFT_EMALFORMED);
-		assert_non_null(strstr(r.why, "not an HTTP reply"));
+		assert_non_null(strstr(r.why, i < 4 ? "not an HTTP reply"
+		                                    : "a reply with status"));
 		/* It stays failed. */
 		assert_int_equal(api_reply_feed(&r, "x", 1), WEFT_EMALFORMED);
 		assert_int_equal(api_reply_eof(&r), WEFT_EMALFORMED);
