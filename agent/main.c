@@ -1,17 +1,195 @@
-/* weftd: the agent.  Until the weftd issue lands it only says so. */
+/* weftd: flags, configuration, then the event loop. */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
+#include <uv.h>
 
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "common/err.h"
 #include "weft_version.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: weftd [--config FILE] [--config-dir DIR] [flags]\n"
+	        "\n"
+	        "  --config FILE      JSON config (default " AGENT_DEFAULT_CONFIG
+	        " if present,\n"
+	        "                     plus " AGENT_DEFAULT_CONFIG_DIR "/*.json)\n"
+	        "  --config-dir DIR   more JSON files, merged in name order\n"
+	        "  --node NAME        node name (must match the certificate)\n"
+	        "  --bind ADDR[:PORT] gossip UDP and TCP address (port 7370)\n"
+	        "  --advertise ADDR   address peers reach this node at\n"
+	        "  --join ADDR[:PORT] a seed; repeat for more\n"
+	        "  --data-dir DIR     state directory (default /var/lib/weft)\n"
+	        "  --socket PATH      local API socket (default "
+	        "/run/weft/weftd.sock)\n"
+	        "  --key FILE --cert FILE --ca FILE   identity files\n"
+	        "  --log-level LEVEL  error, warn, info or debug\n"
+	        "  --check-config     validate, print the effective config, exit\n"
+	        "  --version, --help\n");
+}
+
+/* Flags become one more config document, checked by the same schema, so
+ * a bad flag is reported like a bad key. */
+static int
+set_flag(json_t *flags, const char *key, const char *val)
+{
+	if (strcmp(key, "join") == 0) {
+		json_t *j = json_object_get(flags, "join");
+
+		if (j == NULL) {
+			j = json_array();
+			json_object_set_new(flags, "join", j);
+		}
+		return json_array_append_new(j, json_string(val));
+	}
+	if (strncmp(key, "identity.", 9) == 0) {
+		json_t *id = json_object_get(flags, "identity");
+
+		if (id == NULL) {
+			id = json_object();
+			json_object_set_new(flags, "identity", id);
+		}
+		return json_object_set_new(id, key + 9, json_string(val));
+	}
+	return json_object_set_new(flags, key, json_string(val));
+}
+
+static const char *
+default_socket(void)
+{
+	static char path[512];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (getuid() == 0 || xdg == NULL)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/weft/weftd.sock", xdg);
+	return path;
+}
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("weftd %s\n", WEFT_VERSION);
+	enum { O_CONFIG = 256, O_CONFIG_DIR, O_NODE, O_BIND, O_ADVERTISE,
+	       O_JOIN, O_DATA_DIR, O_SOCKET, O_KEY, O_CERT, O_CA, O_LOG_LEVEL,
+	       O_CHECK, O_VERSION, O_HELP };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, O_CONFIG},
+		{"config-dir", required_argument, NULL, O_CONFIG_DIR},
+		{"node", required_argument, NULL, O_NODE},
+		{"bind", required_argument, NULL, O_BIND},
+		{"advertise", required_argument, NULL, O_ADVERTISE},
+		{"join", required_argument, NULL, O_JOIN},
+		{"data-dir", required_argument, NULL, O_DATA_DIR},
+		{"socket", required_argument, NULL, O_SOCKET},
+		{"key", required_argument, NULL, O_KEY},
+		{"cert", required_argument, NULL, O_CERT},
+		{"ca", required_argument, NULL, O_CA},
+		{"log-level", required_argument, NULL, O_LOG_LEVEL},
+		{"check-config", no_argument, NULL, O_CHECK},
+		{"version", no_argument, NULL, O_VERSION},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	static struct agent a; /* large (receive buffer); one per process */
+	struct agent_config_err err;
+	enum weft_log_level level;
+	const char *file = NULL, *dir = NULL, *sock;
+	bool check = false, explicit_dir = false;
+	json_t *flags = json_object(), *checked = NULL;
+	uv_loop_t *loop;
+	char *text;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_CONFIG: file = optarg; break;
+		case O_CONFIG_DIR: dir = optarg; explicit_dir = true; break;
+		case O_NODE: set_flag(flags, "node_name", optarg); break;
+		case O_BIND: set_flag(flags, "bind", optarg); break;
+		case O_ADVERTISE: set_flag(flags, "advertise", optarg); break;
+		case O_JOIN: set_flag(flags, "join", optarg); break;
+		case O_DATA_DIR: set_flag(flags, "data_dir", optarg); break;
+		case O_SOCKET: set_flag(flags, "socket", optarg); break;
+		case O_KEY: set_flag(flags, "identity.key", optarg); break;
+		case O_CERT: set_flag(flags, "identity.cert", optarg); break;
+		case O_CA: set_flag(flags, "identity.ca", optarg); break;
+		case O_LOG_LEVEL: set_flag(flags, "log_level", optarg); break;
+		case O_CHECK: check = true; break;
+		case O_VERSION: printf("weftd %s\n", WEFT_VERSION); return 0;
+		case O_HELP: usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "weftd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	/* libuv writes with write(2): a client gone mid-answer must be an
+	 * error on that write, not the end of the agent. */
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "weftd: libsodium failed to initialise\n");
+		return 1;
+	}
+	/* A non-root agent without --socket puts its socket in its own
+	 * runtime directory, not in /run. */
+	sock = default_socket();
+	if (sock && !json_object_get(flags, "socket"))
+		json_object_set_new(flags, "socket", json_string(sock));
+	text = json_dumps(flags, JSON_COMPACT);
+	rc = agent_config_parse_doc("command line", text, strlen(text), &checked,
+	                            &err);
+	free(text);
+	json_decref(flags);
+	if (rc) {
+		fprintf(stderr, "weftd: %s\n", err.msg);
+		return 1;
+	}
+	a.flags = checked;
+	a.sources.file = file ? file : AGENT_DEFAULT_CONFIG;
+	a.sources.file_required = file != NULL;
+	/* --config alone means that file alone; the default file comes with
+	 * its conf.d. */
+	a.sources.dir = explicit_dir ? dir : file ? NULL : AGENT_DEFAULT_CONFIG_DIR;
+	a.sources.flags = a.flags;
+	rc = agent_config_load(&a.sources, &a.cfg, &err);
+	if (rc) {
+		fprintf(stderr, "weftd: %s\n", err.msg);
+		agent_config_free(&a.cfg);
+		json_decref(a.flags);
+		return 1;
+	}
+	if (check) {
+		text = json_dumps(a.cfg.effective, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\nconfiguration OK\n", text);
+		free(text);
+		agent_config_free(&a.cfg);
+		json_decref(a.flags);
 		return 0;
 	}
-	printf("weftd %s\n", WEFT_VERSION);
-	fprintf(stderr, "weftd: not yet: the agent arrives with the weftd issue\n");
-	return 2;
+	weft_log_level_parse(a.cfg.log_level, &level);
+	agent_log_stderr(&a.log, level);
+	loop = uv_default_loop();
+	rc = agent_start(&a, loop);
+	if (rc == 0)
+		uv_run(loop, UV_RUN_DEFAULT);
+	if (a.g) {
+		gossip_free(a.g);
+		a.g = NULL;
+	}
+	/* Let close callbacks run before the loop goes. */
+	uv_run(loop, UV_RUN_NOWAIT);
+	uv_loop_close(loop);
+	agent_identity_free(&a.id);
+	agent_config_free(&a.cfg);
+	json_decref(a.flags);
+	return rc ? 1 : a.exit_code;
 }

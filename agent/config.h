@@ -1,0 +1,128 @@
+/*
+ * weftd's configuration: JSON files merged in order, then command line
+ * flags on top.  Every file is checked on its own against the schema
+ * first, so an error names the file, the key path and the reason
+ * ("conf.d/10-web.json: services[0].port: 70000 is out of range
+ * 1-65535").  Nothing here starts anything.
+ */
+#ifndef WEFT_AGENT_CONFIG_H
+#define WEFT_AGENT_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGENT_DEFAULT_CONFIG "/etc/weft/weftd.json"
+#define AGENT_DEFAULT_CONFIG_DIR "/etc/weft/conf.d"
+#define AGENT_GOSSIP_PORT 7370
+#define AGENT_MESH_PORT 7371
+
+struct agent_config_err {
+	char msg[512];
+};
+
+/* An IP literal and a port: config never resolves names. */
+struct agent_hostport {
+	char host[64];
+	uint16_t port;
+};
+
+struct agent_upstream {
+	char *service;
+	struct agent_hostport local_bind;
+};
+
+struct agent_check {
+	char *id;
+	char *kind;   /* http, tcp, grpc, exec, ttl */
+	char *target; /* path, address, service or first argv word */
+	char **argv;  /* exec only, NULL-terminated */
+	int64_t interval_ms;
+	int64_t timeout_ms;
+	int64_t ttl_ms;
+};
+
+struct agent_service {
+	char *name;
+	uint16_t port;
+	char *protocol; /* tcp, http, http2, grpc */
+	char **tags;
+	size_t n_tags;
+	char **labels; /* "key=value" */
+	size_t n_labels;
+	unsigned weight;
+	struct agent_upstream *upstreams;
+	size_t n_upstreams;
+	struct agent_check *checks;
+	size_t n_checks;
+};
+
+/* Zero means "the core's default" for every gossip override. */
+struct agent_gossip_tuning {
+	int64_t probe_interval_ms;
+	int64_t probe_timeout_ms;
+	int64_t gossip_interval_ms;
+	int64_t pushpull_interval_ms;
+	int64_t reap_after_ms;
+	int64_t suspicion_mult;
+	int64_t suspicion_max_mult;
+	int64_t indirect_checks;
+	int64_t fanout;
+	int64_t retransmit_mult;
+};
+
+struct agent_config {
+	char *node_name;
+	struct agent_hostport bind;
+	char *advertise;           /* NULL: the bind address */
+	struct agent_hostport *join;
+	size_t n_join;
+	bool retry_join;
+	int64_t retry_join_max_ms; /* backoff cap */
+	char *data_dir;
+	char *socket;
+	char *socket_group;        /* NULL: the agent's own group */
+	char *key_file;
+	char *cert_file;
+	char *ca_file;
+	int64_t cert_skew_s;
+	char *log_level;
+	struct agent_hostport mesh_bind;
+	struct agent_gossip_tuning gossip;
+	struct agent_service *services;
+	size_t n_services;
+	struct agent_upstream *upstreams; /* per agent, outside any service */
+	size_t n_upstreams;
+	json_t *effective; /* the merged document, for --check-config */
+};
+
+/*
+ * Parses one JSON document and checks it against the schema.  origin
+ * names it in errors (a file name, or "command line").  *out is a new
+ * reference.
+ */
+int agent_config_parse_doc(const char *origin, const char *text, size_t len,
+                           json_t **out, struct agent_config_err *err);
+
+/* Merges src into dst: objects key by key, the lists `join`, `services`
+ * and `upstreams` appended, every other value replaced. */
+void agent_config_merge(json_t *dst, const json_t *src);
+
+/*
+ * Builds the typed config from a merged document, with defaults filled
+ * in, and checks what only the whole can tell (required keys, duplicate
+ * service names).  out is freed with agent_config_free() whether or not
+ * this succeeds.
+ */
+int agent_config_build(const json_t *doc, struct agent_config *out,
+                       struct agent_config_err *err);
+void agent_config_free(struct agent_config *c);
+
+/* Parses "5s", "500ms", "2m", "1h", "1d" into milliseconds. */
+int agent_parse_duration(const char *s, int64_t *ms);
+/* Parses "IP", "IP:PORT", "[IPv6]:PORT" with default_port when absent. */
+int agent_parse_hostport(const char *s, uint16_t default_port,
+                         struct agent_hostport *out);
+
+#endif

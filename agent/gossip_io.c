@@ -1,0 +1,125 @@
+/* The gossip core on UDP, and its one timer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "common/err.h"
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	gossip_tick(a->g, agent_now_ms(a));
+	agent_flush(a);
+}
+
+static void
+alloc_rx(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct agent *a = h->data;
+
+	(void)hint;
+	/* One receive buffer, reused: libuv hands us one datagram at a time
+	 * and the core copies what it keeps. */
+	buf->base = (char *)a->rxbuf;
+	buf->len = sizeof(a->rxbuf);
+}
+
+static void
+on_udp(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
+       const struct sockaddr *from, unsigned flags)
+{
+	struct agent *a = u->data;
+	struct gossip_addr src;
+	int rc;
+
+	(void)buf;
+	if (n <= 0 || from == NULL)
+		return;
+	if (flags & UV_UDP_PARTIAL) {
+		weft_logf(&a->log, WEFT_LOG_DEBUG, "msg=\"dropped truncated "
+		          "datagram\"");
+		return;
+	}
+	if (agent_addr_from_sockaddr(from, &src) != 0)
+		return;
+	rc = gossip_recv_packet(a->g, agent_now_ms(a), &src, a->rxbuf,
+	                        (size_t)n);
+	if (rc) {
+		char addr[64];
+
+		agent_addr_format(&src, addr, sizeof(addr));
+		weft_logf(&a->log, WEFT_LOG_DEBUG, "msg=\"dropped packet\" "
+		          "from=%s reason=\"%s\"", addr,
+		          gossip_get_stats(a->g)->last_reason
+		              ? gossip_get_stats(a->g)->last_reason
+		              : weft_strerror(rc));
+	}
+	agent_flush(a);
+}
+
+void
+agent_flush(struct agent *a)
+{
+	struct gossip_packet p;
+	struct gossip_stream_msg m;
+	int64_t now, next;
+
+	while (gossip_pop_packet(a->g, &p)) {
+		struct sockaddr_storage ss;
+		uv_buf_t b = uv_buf_init((char *)p.data, (unsigned)p.len);
+
+		/* UDP is allowed to lose packets; a full socket buffer is one
+		 * more way, and SWIM is built for it. */
+		if (agent_addr_to_sockaddr(&p.to, &ss) == 0)
+			uv_udp_try_send(&a->udp, &b, 1, (struct sockaddr *)&ss);
+		free(p.data);
+	}
+	while (gossip_pop_stream(a->g, &m))
+		agent_stream_send(a, &m.to, m.data, m.len); /* takes m.data */
+	now = agent_now_ms(a);
+	next = gossip_next_deadline(a->g);
+	uv_timer_start(&a->tick, on_tick,
+	               next <= now ? 0 : (uint64_t)(next - now), 0);
+	agent_snapshot_mark(a);
+}
+
+int
+agent_gossip_io_start(struct agent *a)
+{
+	struct sockaddr_storage ss;
+	struct gossip_addr bind;
+	int rc;
+
+	rc = agent_addr_from_hostport(&a->cfg.bind, &bind);
+	if (rc == 0)
+		rc = agent_addr_to_sockaddr(&bind, &ss);
+	if (rc)
+		return rc;
+	uv_udp_init(a->loop, &a->udp);
+	a->udp.data = a;
+	rc = uv_udp_bind(&a->udp, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_udp_recv_start(&a->udp, alloc_rx, on_udp);
+	if (rc) {
+		char addr[64];
+
+		agent_addr_format(&bind, addr, sizeof(addr));
+		weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot bind gossip "
+		          "UDP\" addr=%s error=\"%s\"", addr, uv_strerror(rc));
+		return WEFT_EIO;
+	}
+	uv_timer_init(a->loop, &a->tick);
+	a->tick.data = a;
+	return 0;
+}
+
+void
+agent_gossip_io_stop(struct agent *a)
+{
+	uv_udp_recv_stop(&a->udp);
+	uv_close((uv_handle_t *)&a->udp, NULL);
+	uv_timer_stop(&a->tick);
+	uv_close((uv_handle_t *)&a->tick, NULL);
+}
