@@ -252,7 +252,7 @@ static const struct seal_keys *
 keys_for(struct gossip *g, const struct member *to)
 {
 	const uint8_t *id = member_id(to);
-	struct seal_slot *s = &g->seal[store_hash(id, KEY_ID_LEN) %
+	struct seal_slot *s = &g->seal[(id_u64(id) * 0x9e3779b97f4a7c15ull >> 20) %
 	                               g->cfg.seal_cache];
 
 	if (s->used && memcmp(s->id, id, KEY_ID_LEN) == 0)
@@ -427,7 +427,7 @@ gossip_new(struct gossip **out, const struct gossip_config *cfg,
 	memset(&tmpl, 0, sizeof(tmpl));
 	memcpy(tmpl.key_id, ident.key_id, KEY_ID_LEN);
 	tmpl.name = id->name;
-	tmpl.incarnation = 0;
+	tmpl.incarnation = id->incarnation;
 	/* The clock makes a restarted node's records sort after its old
 	 * ones without any state on disk. */
 	tmpl.version = (uint64_t)now;
@@ -892,7 +892,7 @@ gossip_mem_usage(const struct gossip *g)
 {
 	size_t n = sizeof(*g);
 
-	n += g->cap_slots * (sizeof(*g->m) + sizeof(*g->free_slots));
+	n += g->cap_slots * sizeof(*g->m) + g->cap_free * sizeof(*g->free_slots);
 	n += g->idx_cap * sizeof(*g->idx);
 	n += g->order_cap * sizeof(*g->order);
 	n += g->cfg.seal_cache * sizeof(*g->seal);

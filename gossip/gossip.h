@@ -176,6 +176,8 @@ struct gossip_store;
 int gossip_store_new(struct gossip_store **out);
 /* Every state using the store must be freed first. */
 void gossip_store_free(struct gossip_store *s);
+/* Bytes the store holds, for the per-member memory figure. */
+size_t gossip_store_mem_usage(const struct gossip_store *s);
 
 enum gossip_profile {
 	GOSSIP_PROFILE_WEFT = 0,
@@ -197,6 +199,10 @@ struct gossip_identity {
 	size_t n_tags;
 	const uint8_t *cert; /* our node certificate, encoded */
 	size_t cert_len;
+	/* The incarnation to start at: above the last one this node used
+	 * (the agent keeps it in its snapshot), so rumours of its death from
+	 * before a restart are refuted at once.  0 on a first start. */
+	uint32_t incarnation;
 };
 
 enum gossip_event_kind {

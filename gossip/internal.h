@@ -152,6 +152,7 @@ struct obj {
 /* --- the state --- */
 
 struct member {
+	uint8_t id[KEY_ID_LEN];  /* the record's, kept here for lookups */
 	struct rec *rec;         /* holds a reference; NULL in a free slot */
 	struct suspicion *susp;  /* while suspect */
 	int64_t since;           /* last state change */
@@ -214,7 +215,7 @@ struct gossip {
 	struct member *m;
 	uint32_t n_slots, cap_slots;
 	uint32_t *free_slots;
-	uint32_t n_free;
+	uint32_t n_free, cap_free;
 	uint32_t *idx;  /* open addressing: slot index + 1, 0 empty */
 	size_t idx_cap; /* power of two */
 	size_t counts[4];
@@ -312,7 +313,8 @@ int member_refute(struct gossip *g, int64_t now, uint32_t claimed);
 int member_sign_self(struct gossip *g, uint32_t inc, uint64_t version);
 int member_publish_self(struct gossip *g, const struct gossip_record *tmpl);
 void member_free_all(struct gossip *g);
-void member_broadcast_alive(struct gossip *g, const struct member *m);
+void member_broadcast_alive(struct gossip *g, const struct member *m,
+                            bool cert);
 void member_reap(struct gossip *g, int64_t now);
 void member_suspicion_tick(struct gossip *g, int64_t now);
 void member_revoke(struct gossip *g, int64_t now,

@@ -33,7 +33,7 @@ mix64(uint64_t x)
 const uint8_t *
 member_id(const struct member *m)
 {
-	return m->rec->r->key_id;
+	return m->id;
 }
 
 uint32_t
@@ -139,23 +139,22 @@ member_add(struct gossip *g, struct rec *r, uint32_t *out)
 
 	if (g->n_slots - g->n_free >= GOSSIP_MAX_MEMBERS)
 		return WEFT_ETOOBIG;
-	if (2 * (g->n_slots - g->n_free + 1) > g->idx_cap && idx_grow(g) != 0)
+	if (4 * (g->n_slots - g->n_free + 1) > 3 * g->idx_cap &&
+	    idx_grow(g) != 0)
 		return WEFT_ENOMEM;
 	if (g->n_free > 0) {
 		slot = g->free_slots[--g->n_free];
 	} else {
 		if (g->n_slots == g->cap_slots) {
-			uint32_t ncap = g->cap_slots ? g->cap_slots * 2 : 16;
+			/* 1.5x: at ten thousand members per node and ten
+			 * thousand nodes in the simulator, slack is memory. */
+			uint32_t ncap = g->cap_slots ? g->cap_slots + g->cap_slots / 2 :
+			                               16;
 			struct member *nm = realloc(g->m, ncap * sizeof(*nm));
-			uint32_t *nf;
 
 			if (nm == NULL)
 				return WEFT_ENOMEM;
 			g->m = nm;
-			nf = realloc(g->free_slots, ncap * sizeof(*nf));
-			if (nf == NULL)
-				return WEFT_ENOMEM;
-			g->free_slots = nf;
 			g->cap_slots = ncap;
 		}
 		slot = g->n_slots++;
@@ -163,6 +162,7 @@ member_add(struct gossip *g, struct rec *r, uint32_t *out)
 	m = &g->m[slot];
 	memset(m, 0, sizeof(*m));
 	m->rec = r;
+	memcpy(m->id, r->r->key_id, KEY_ID_LEN);
 	m->inc = r->r->incarnation;
 	m->state = GOSSIP_ALIVE;
 	idx_insert(g->idx, g->idx_cap, id_u64(r->r->key_id), slot);
@@ -190,6 +190,15 @@ member_remove(struct gossip *g, uint32_t i)
 {
 	struct member *m = &g->m[i];
 
+	if (g->n_free == g->cap_free) {
+		uint32_t ncap = g->cap_free ? 2 * g->cap_free : 16;
+		uint32_t *nf = realloc(g->free_slots, ncap * sizeof(*nf));
+
+		if (nf == NULL)
+			return; /* keeps the member rather than lose track */
+		g->free_slots = nf;
+		g->cap_free = ncap;
+	}
 	digest_flip(g, m);
 	g->counts[m->state]--;
 	idx_delete(g, i);
@@ -352,7 +361,7 @@ fail:
 /* --- broadcasting claims --- */
 
 void
-member_broadcast_alive(struct gossip *g, const struct member *m)
+member_broadcast_alive(struct gossip *g, const struct member *m, bool cert)
 {
 	const struct rec *r = m->rec;
 	size_t budget = g->cfg.mtu - SEAL_OVERHEAD - 16;
@@ -363,9 +372,15 @@ member_broadcast_alive(struct gossip *g, const struct member *m)
 	if (tmp == NULL)
 		return;
 	buf_init(&b, tmp, cap);
-	/* The certificate rides along when it fits, so that receivers can
-	 * check a member they never met; otherwise push-pull brings it. */
-	if (r->len + r->cert->len + 16 <= budget)
+	/*
+	 * The certificate rides along with a member's first record, when it
+	 * fits, so that receivers can check a member they never met.  Later
+	 * records (refutations, updates) go without: everyone who knows the
+	 * member has its certificate, and whoever does not learns both from
+	 * push-pull.  That keeps refutations small, and they are most of the
+	 * gossip at high loss.
+	 */
+	if (cert && r->len + r->cert->len + 16 <= budget)
 		wire_put_pair(&b, WIRE_ALIVE, r->bytes, r->len, r->cert->bytes,
 		              r->cert->len);
 	else
@@ -407,6 +422,7 @@ member_publish_self(struct gossip *g, const struct gossip_record *tmpl)
 	struct member *m;
 	uint64_t h;
 	uint32_t slot;
+	bool first = g->self_rec == NULL;
 	int rc;
 
 	rc = wire_encode_record_body(tmpl, &body, &body_len);
@@ -459,7 +475,7 @@ member_publish_self(struct gossip *g, const struct gossip_record *tmpl)
 	digest_flip(g, m);
 	m->inc = tmpl->incarnation;
 	digest_flip(g, m);
-	member_broadcast_alive(g, m);
+	member_broadcast_alive(g, m, first);
 	return 0;
 }
 
@@ -537,7 +553,7 @@ member_on_alive(struct gossip *g, int64_t now, const uint8_t *p, size_t len,
 		 * to the cluster it came from; spreading it again would make
 		 * every exchange a storm.  A joiner's own push is news. */
 		if (!quiet_new)
-			member_broadcast_alive(g, m);
+			member_broadcast_alive(g, m, true);
 		return 0;
 	}
 	if (member_index(g, m) == g->self) {
@@ -571,7 +587,7 @@ member_on_alive(struct gossip *g, int64_t now, const uint8_t *p, size_t len,
 			gossip_emit(g, GOSSIP_EV_UPDATED, m, NULL);
 		if (prev == GOSSIP_DEAD || prev == GOSSIP_LEFT)
 			probe_add_member(g, member_index(g, m));
-		member_broadcast_alive(g, m);
+		member_broadcast_alive(g, m, false);
 		return 0;
 	}
 	if (r->r->incarnation == cur->incarnation &&
@@ -579,7 +595,7 @@ member_on_alive(struct gossip *g, int64_t now, const uint8_t *p, size_t len,
 		replace_rec(g, m, r);
 		if (m->state == GOSSIP_ALIVE || m->state == GOSSIP_SUSPECT)
 			gossip_emit(g, GOSSIP_EV_UPDATED, m, NULL);
-		member_broadcast_alive(g, m);
+		member_broadcast_alive(g, m, false);
 		return 0;
 	}
 	rec_unref(g->store, r);

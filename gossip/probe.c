@@ -176,6 +176,12 @@ send_indirect(struct gossip *g, struct member *t)
 	}
 	g->probe.nacks_expected = sent;
 	g->probe.indirect_sent = true;
+	/*
+	 * And once more directly, in place of memberlist's TCP fallback
+	 * ping: one lost packet of the first exchange should not be enough
+	 * to start a suspicion that costs the whole cluster a refutation.
+	 */
+	send_ping(g, t, g->probe.seq, false);
 	if (sent)
 		g->stats.indirect_probes++;
 }

@@ -307,6 +307,306 @@ test_reaping(void **state)
 	simnet_free(s);
 }
 
+static int64_t
+abs_now(const struct simnet *s)
+{
+	return SIMNET_T0 + s->now;
+}
+
+static void
+test_revocation(void **state)
+{
+	struct tracker tr;
+	struct simnet *s = make_net(&tr, 30, true, 0.0, 7, NULL);
+	uint8_t *rv, *msg;
+	size_t rv_len, len, clen;
+	char hex[KEY_ID_HEX_LEN + 1];
+	uint64_t drops = 0;
+	struct gossip *g0;
+	const uint8_t *cert;
+
+	(void)state;
+	assert_int_equal(simnet_bootstrap(s, 30), 0);
+	simnet_run_until(s, 3000);
+	g0 = simnet_gossip(s, 0);
+	key_id_hex(hex, simnet_id(s, 9));
+	assert_int_equal(revoke_create(simnet_id(s, 9), SIMNET_T0 / 1000,
+	                               SIMNET_T0 / 1000 + 86400, "stolen laptop",
+	                               &s->ca, &rv, &rv_len), 0);
+	/* An operator is not a CA: its revocation is refused. */
+	cert = simnet_cert(s, 0, &clen);
+	assert_int_equal(gossip_object_make(simnet_key(s, 0), cert, clen,
+	                                    GOSSIP_OBJ_REVOCATION, hex,
+	                                    gossip_hlc_next(g0, abs_now(s)), false,
+	                                    rv, rv_len, &msg, &len), 0);
+	assert_int_equal(gossip_object_put(g0, abs_now(s), msg, len), WEFT_EPOLICY);
+	free(msg);
+	assert_false(gossip_is_revoked(g0, simnet_id(s, 9)));
+	/* The CA's is accepted and spreads. */
+	assert_int_equal(gossip_object_make(&s->ca, NULL, 0, GOSSIP_OBJ_REVOCATION,
+	                                    hex, gossip_hlc_next(g0, abs_now(s)),
+	                                    false, rv, rv_len, &msg, &len), 0);
+	assert_int_equal(gossip_object_put(g0, abs_now(s), msg, len), 0);
+	free(msg);
+	free(rv);
+	simnet_run_until(s, s->now + 10000);
+	for (size_t i = 0; i < 30; i++) {
+		if (i == 9)
+			continue;
+		assert_true(gossip_is_revoked(simnet_gossip(s, i), simnet_id(s, 9)));
+		assert_int_equal(simnet_view(s, i, 9), -1);
+	}
+	/* Node 9 keeps talking; its packets are dropped before parsing and
+	 * its record is refused by push-pull: it stays out. */
+	simnet_run_until(s, s->now + 60000);
+	for (size_t i = 0; i < 30; i++) {
+		if (i == 9)
+			continue;
+		assert_int_equal(simnet_view(s, i, 9), -1);
+		drops += gossip_get_stats(simnet_gossip(s, i))->drop_revoked_key;
+	}
+	assert_true(drops > 0);
+	assert_int_equal(tr.reaped[9], 29);
+	simnet_free(s);
+}
+
+/* Seals plain from node `from` to node `to` with real keys. */
+static size_t
+seal_real(struct simnet *s, size_t from, size_t to, const uint8_t *plain,
+          size_t len, uint8_t *out, size_t cap)
+{
+	const struct key_pair *f = simnet_key(s, from), *t = simnet_key(s, to);
+	struct seal_keys k;
+	size_t n;
+
+	assert_int_equal(seal_derive(&k, f->dh_pk, f->dh_sk, t->dh_pk), 0);
+	assert_int_equal(seal_packet(&k, f->id, &key_system_rng, plain, len, out,
+	                             cap, &n), 0);
+	return n;
+}
+
+/* An alive message for node `about` with incarnation inc, listing
+ * service svc, signed by node `signer`'s key. */
+static size_t
+alive_msg(struct simnet *s, size_t about, size_t signer, uint32_t inc,
+          const char *svc, uint8_t *out, size_t cap)
+{
+	struct gossip_service sv = { .name = svc, .port = 80, .weight = 1 };
+	struct gossip_record r;
+	char name[16];
+	uint8_t *body, *env, sig[KEY_SIG_LEN];
+	size_t body_len, env_len, clen;
+	const uint8_t *cert = simnet_cert(s, about, &clen);
+	struct buf b;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(name, sizeof(name), "n%zu", about);
+	memcpy(r.key_id, simnet_id(s, about), KEY_ID_LEN);
+	r.name = name;
+	r.incarnation = inc;
+	r.version = (uint64_t)abs_now(s);
+	r.addr.family = 4;
+	r.addr.ip[0] = 10;
+	r.addr.ip[3] = (uint8_t)about;
+	r.addr.port = 7370;
+	r.services = &sv;
+	r.n_services = 1;
+	assert_int_equal(wire_encode_record_body(&r, &body, &body_len), 0);
+	assert_int_equal(key_sign(simnet_key(s, signer), KEY_SIG_RECORD, body,
+	                          body_len, sig), 0);
+	assert_int_equal(wire_envelope(body, body_len, sig, &env, &env_len), 0);
+	buf_init(&b, out, cap);
+	wire_put_pair(&b, WIRE_ALIVE, env, env_len, cert, clen);
+	assert_int_equal(b.err, 0);
+	free(body);
+	free(env);
+	return b.len;
+}
+
+static uint32_t
+inc_at(struct simnet *s, size_t at, size_t about)
+{
+	const struct gossip_record *r;
+
+	assert_int_equal(gossip_member_get(simnet_gossip(s, at), simnet_id(s, about),
+	                                   NULL, &r), 0);
+	return r->incarnation;
+}
+
+static void
+test_forged_record_refused(void **state)
+{
+	struct tracker tr;
+	struct simnet *s = make_net(&tr, 20, true, 0.0, 8, NULL);
+	const struct gossip_stats *st;
+	uint8_t msg[4096], pkt[4200];
+	size_t n, p;
+
+	(void)state;
+	assert_int_equal(simnet_bootstrap(s, 20), 0);
+	simnet_run_until(s, 2000);
+	st = gossip_get_stats(simnet_gossip(s, 0));
+	/* Node 4 relays a record of node 3 that node 4 signed itself. */
+	n = alive_msg(s, 3, 4, 100, "web", msg, sizeof(msg));
+	p = seal_real(s, 4, 0, msg, n, pkt, sizeof(pkt));
+	assert_int_equal(simnet_inject(s, 0, 4, pkt, p), 0);
+	assert_int_equal(st->refused_records, 1);
+	assert_int_equal(inc_at(s, 0, 3), 0);
+	/* Node 3's own signature, but a service its certificate does not
+	 * allow. */
+	n = alive_msg(s, 3, 3, 100, "db", msg, sizeof(msg));
+	p = seal_real(s, 4, 0, msg, n, pkt, sizeof(pkt));
+	assert_int_equal(simnet_inject(s, 0, 4, pkt, p), 0);
+	assert_int_equal(st->refused_records, 2);
+	assert_int_equal(inc_at(s, 0, 3), 0);
+	/* A leave for node 5 signed by node 4. */
+	{
+		uint8_t body[64], sig[KEY_SIG_LEN], *env;
+		size_t bl, el;
+		struct buf b;
+
+		assert_int_equal(wire_encode_leave_body(simnet_id(s, 5), 0, body,
+		                                        sizeof(body), &bl), 0);
+		assert_int_equal(key_sign(simnet_key(s, 4), KEY_SIG_LEAVE, body, bl,
+		                          sig), 0);
+		assert_int_equal(wire_envelope(body, bl, sig, &env, &el), 0);
+		buf_init(&b, msg, sizeof(msg));
+		wire_put_leave_msg(&b, env, el);
+		free(env);
+		p = seal_real(s, 4, 0, msg, b.len, pkt, sizeof(pkt));
+		assert_int_equal(simnet_inject(s, 0, 4, pkt, p), 0);
+		assert_int_equal(st->refused_records, 3);
+		assert_int_equal(simnet_view(s, 0, 5), GOSSIP_ALIVE);
+	}
+	/* Sealed by node 4 but claiming node 6 in the header. */
+	n = alive_msg(s, 3, 3, 100, "web", msg, sizeof(msg));
+	p = seal_real(s, 4, 0, msg, n, pkt, sizeof(pkt));
+	memcpy(pkt + 1, simnet_id(s, 6), KEY_ID_LEN);
+	assert_int_equal(simnet_inject(s, 0, 6, pkt, p), WEFT_ECRYPTO);
+	assert_int_equal(inc_at(s, 0, 3), 0);
+	/* The genuine record passes the same path: the checks can tell. */
+	p = seal_real(s, 4, 0, msg, n, pkt, sizeof(pkt));
+	assert_int_equal(simnet_inject(s, 0, 4, pkt, p), 0);
+	assert_int_equal(st->refused_records, 3);
+	assert_int_equal(inc_at(s, 0, 3), 100);
+	simnet_free(s);
+}
+
+struct objsum {
+	uint64_t h;
+	size_t n;
+};
+
+static void
+sum_obj(void *ctx, const struct gossip_object *o)
+{
+	struct objsum *sum = ctx;
+	uint64_t h = o->hlc * 31 + o->kind;
+
+	for (const char *c = o->name; *c; c++)
+		h = h * 131 + (uint8_t)*c;
+	for (size_t i = 0; i < o->value_len; i++)
+		h = h * 137 + o->value[i];
+	h = h * 3 + o->deleted;
+	for (size_t i = 0; i < KEY_ID_LEN; i++)
+		h = h * 139 + o->signer[i];
+	/* Order-free: the tables may iterate differently. */
+	sum->h += h * 0x9e3779b97f4a7c15ull;
+	sum->n++;
+}
+
+static struct objsum
+objsum_of(struct simnet *s, size_t i)
+{
+	struct objsum sum = { 0, 0 };
+
+	gossip_object_foreach(simnet_gossip(s, i), sum_obj, &sum);
+	return sum;
+}
+
+static void
+put_obj(struct simnet *s, size_t at, size_t signer, const char *name,
+        uint64_t hlc, bool deleted, const char *value, int want)
+{
+	size_t clen, len;
+	const uint8_t *cert = simnet_cert(s, signer, &clen);
+	uint8_t *msg;
+
+	assert_int_equal(gossip_object_make(simnet_key(s, signer), cert, clen,
+	                                    GOSSIP_OBJ_ROUTE, name, hlc, deleted,
+	                                    (const uint8_t *)value,
+	                                    value ? strlen(value) : 0, &msg, &len),
+	                 0);
+	assert_int_equal(gossip_object_put(simnet_gossip(s, at), abs_now(s), msg,
+	                                   len), want);
+	free(msg);
+}
+
+static void
+test_objects_converge(void **state)
+{
+	struct tracker tr;
+	struct simnet *s = make_net(&tr, 30, true, 0.05, 9, short_timers);
+	struct gossip *g0;
+	const struct gossip_object *o;
+	struct objsum ref;
+	uint64_t h1, h2;
+	int cmp;
+
+	(void)state;
+	assert_int_equal(simnet_bootstrap(s, 30), 0);
+	simnet_run_until(s, 2000);
+	g0 = simnet_gossip(s, 0);
+	h1 = gossip_hlc_next(g0, abs_now(s));
+	/* Two operators write the same route at the same clock, on two
+	 * different nodes: the signer id decides, the same way everywhere. */
+	put_obj(s, 10, 0, "web", h1, false, "v-from-0", 0);
+	put_obj(s, 20, 1, "web", h1, false, "v-from-1", 0);
+	/* A route written, then deleted. */
+	put_obj(s, 0, 0, "api", h1 + 1, false, "api-v1", 0);
+	h2 = gossip_hlc_next(g0, abs_now(s));
+	put_obj(s, 5, 1, "api", h2, true, NULL, 0);
+	/* A node outside the operator group may not write routes. */
+	put_obj(s, 7, 7, "evil", h2 + 5, false, "x", WEFT_EPOLICY);
+	simnet_run_until(s, s->now + 15000);
+	ref = objsum_of(s, 0);
+	assert_int_equal(ref.n, 2);
+	for (size_t i = 1; i < 30; i++) {
+		struct objsum x = objsum_of(s, i);
+
+		assert_int_equal(x.n, ref.n);
+		assert_true(x.h == ref.h);
+		assert_int_equal(gossip_object_count(simnet_gossip(s, i), false), 1);
+	}
+	cmp = memcmp(simnet_id(s, 0), simnet_id(s, 1), KEY_ID_LEN);
+	o = gossip_object_get(simnet_gossip(s, 29), GOSSIP_OBJ_ROUTE, "web");
+	assert_non_null(o);
+	assert_memory_equal(o->value, cmp > 0 ? "v-from-0" : "v-from-1", 8);
+	o = gossip_object_get(simnet_gossip(s, 29), GOSSIP_OBJ_ROUTE, "api");
+	assert_non_null(o);
+	assert_true(o->deleted);
+	assert_null(gossip_object_get(simnet_gossip(s, 29), GOSSIP_OBJ_ROUTE,
+	                              "evil"));
+	/* The older write, replayed late, loses to the tombstone. */
+	put_obj(s, 12, 0, "api", h1 + 1, false, "api-v1", 0);
+	simnet_run_until(s, s->now + 5000);
+	assert_true(gossip_object_get(simnet_gossip(s, 12), GOSSIP_OBJ_ROUTE,
+	                              "api")->deleted);
+	/* Tombstones expire after their time, everywhere alike. */
+	simnet_run_until(s, s->now + 40000);
+	ref = objsum_of(s, 0);
+	assert_int_equal(ref.n, 1);
+	for (size_t i = 1; i < 30; i++) {
+		struct objsum x = objsum_of(s, i);
+
+		assert_int_equal(x.n, 1);
+		assert_true(x.h == ref.h);
+		assert_null(gossip_object_get(simnet_gossip(s, i), GOSSIP_OBJ_ROUTE,
+		                              "api"));
+	}
+	simnet_free(s);
+}
+
 int
 main(void)
 {
@@ -317,6 +617,9 @@ main(void)
 		cmocka_unit_test(test_leave),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_reaping),
+		cmocka_unit_test(test_revocation),
+		cmocka_unit_test(test_forged_record_refused),
+		cmocka_unit_test(test_objects_converge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

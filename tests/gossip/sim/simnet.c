@@ -239,6 +239,8 @@ flush(struct simnet *s, struct simnode *n)
 
 		n->bytes_out += p.len;
 		n->pkts_out++;
+		if (s->cfg.tap)
+			s->cfg.tap(s->cfg.tap_ctx, p.data, p.len, false);
 		if (to == SIZE_MAX || cut(s, n->index, to)) {
 			s->cut++;
 			free(p.data);
@@ -264,6 +266,8 @@ flush(struct simnet *s, struct simnode *n)
 
 		n->bytes_out += m.len;
 		n->pkts_out += 1 + m.len / 1400;
+		if (s->cfg.tap)
+			s->cfg.tap(s->cfg.tap_ctx, m.data, m.len, true);
 		if (to == SIZE_MAX || cut(s, n->index, to)) {
 			s->cut++;
 			free(m.data);
@@ -296,6 +300,8 @@ deliver(struct simnet *s, struct simnode *n, const struct simev *ev)
 	}
 	flush(s, n);
 }
+
+static int build_index(struct simnet *s);
 
 /* --- lifecycle --- */
 
@@ -391,6 +397,9 @@ simnet_new(struct simnet **out, const struct simnet_config *cfg)
 			testcrypto_provider(&n->crypto, &n->tctx);
 		}
 	}
+	rc = build_index(s);
+	if (rc)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -427,6 +436,7 @@ simnet_free(struct simnet *s)
 		free(s->heap[i].data);
 	free(s->heap);
 	free(s->nodes);
+	free(s->ids);
 	if (s->cfg.real_crypto) {
 		bundle_free(&s->bundle);
 		free(s->ca_cert);
@@ -688,12 +698,44 @@ simnet_cert(const struct simnet *s, size_t i, size_t *len)
 	return s->nodes[i].cert;
 }
 
+static int
+cmp_ids(const void *a, const void *b)
+{
+	const struct simid *x = a, *y = b;
+
+	return memcmp(x->id, y->id, KEY_ID_LEN);
+}
+
+static int
+build_index(struct simnet *s)
+{
+	s->ids = malloc(s->n * sizeof(*s->ids));
+	if (s->ids == NULL)
+		return WEFT_ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		memcpy(s->ids[i].id, simnet_id(s, i), KEY_ID_LEN);
+		s->ids[i].index = i;
+	}
+	qsort(s->ids, s->n, sizeof(*s->ids), cmp_ids);
+	return 0;
+}
+
 size_t
 simnet_find(const struct simnet *s, const uint8_t id[KEY_ID_LEN])
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (memcmp(simnet_id(s, i), id, KEY_ID_LEN) == 0)
-			return i;
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(s->ids[mid].id, id, KEY_ID_LEN);
+
+		if (c == 0)
+			return s->ids[mid].index;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return SIZE_MAX;
 }
 

@@ -33,9 +33,17 @@ struct simnet_config {
 	void (*on_event)(void *ctx, size_t node, int64_t t,
 	                 const struct gossip_event *ev);
 	void *ev_ctx;
+	/* Sees every packet and stream message sent, before loss. */
+	void (*tap)(void *ctx, const uint8_t *p, size_t len, bool stream);
+	void *tap_ctx;
 };
 
 struct simnode;
+
+struct simid {
+	uint8_t id[KEY_ID_LEN];
+	size_t index;
+};
 
 struct simnet {
 	struct simnet_config cfg;
@@ -54,6 +62,7 @@ struct simnet {
 	struct bundle bundle;
 	struct gossip_store *store;
 	bool partitioned;
+	struct simid *ids; /* sorted, for simnet_find */
 	uint64_t delivered, lost, cut;
 };
 

@@ -206,6 +206,9 @@ tc_open(void *ctx, const struct seal_keys *k, const uint8_t *pkt, size_t len,
 	memcpy(&want, pkt + len - SEAL_TAG_LEN, 8);
 	if (h != want)
 		return WEFT_ECRYPTO;
+	memcpy(&want, pkt + len - 8, 8);
+	if (h != want)
+		return WEFT_ECRYPTO;
 	memcpy(out, pkt + SEAL_HDR_LEN, len - SEAL_OVERHEAD);
 	*out_len = len - SEAL_OVERHEAD;
 	return 0;
