@@ -1078,6 +1078,14 @@ not json
 	answer GET_v1_events 403 '{"error": "not allowed"}'
 	run 1 monitor --socket "$T/api.sock"
 	eq "$(cat "$T/err")" "weft: not allowed" stderr
+	# --timeout bounds the wait for the stream to start, not the quiet
+	# between events.
+	answer GET_v1_events "stream 1500" "$(head -1 <<<"$EVENTS")"
+	run 3 monitor --socket "$T/api.sock" --timeout 1s
+	line_is out '2025-11-26T13:50:00\.000Z member failed db-1 127\.0\.0\.4:7370'
+	answer GET_v1_events hang ''
+	run 3 monitor --socket "$T/api.sock" --timeout 1s
+	has err "did not answer within 1 s"
 
 	# Events arrive as they happen, and Ctrl-C ends the watch with 0.
 	answer GET_v1_events "stream 200" "$(head -1 <<<"$EVENTS")
