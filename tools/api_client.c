@@ -243,6 +243,13 @@ api_reply_feed(struct api_reply *r, const char *data, size_t len)
 	if (HTTP_PARSER_ERRNO(&r->hp) != HPE_OK)
 		return WEFT_EMALFORMED; /* it failed before: stay failed */
 	http_parser_execute(&r->hp, &r->hs, data, len);
+	/* http-parser stops at an upgrade and would leave the rest unread;
+	 * the API never switches protocols. */
+	if (r->hp.upgrade && !r->complete) {
+		snprintf(r->why, sizeof(r->why), "a protocol upgrade");
+		r->hp.http_errno = HPE_UNKNOWN;
+		return WEFT_EMALFORMED;
+	}
 	return parser_result(r);
 }
 

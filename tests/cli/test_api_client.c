@@ -190,6 +190,8 @@ test_not_http(void **state)
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		"HTTP/1.1 01 Continue\r\n\r\n",
 		"HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 101 Switching\r\nConnection: upgrade\r\n"
+		"Upgrade: h2c\r\n\r\nPRI * HTTP/2.0",
 	};
 	struct api_reply r;
 	size_t i;
@@ -199,7 +201,8 @@ test_not_http(void **state)
 		api_reply_init(&r, NULL, NULL);
 		assert_int_equal(feed_steps(&r, bad[i], 64), WEFT_EMALFORMED);
 		assert_non_null(strstr(r.why, i < 4 ? "not an HTTP reply"
-		                                    : "a reply with status"));
+		                              : i < 6 ? "a reply with status"
+		                                      : "a protocol upgrade"));
 		/* It stays failed. */
 		assert_int_equal(api_reply_feed(&r, "x", 1), WEFT_EMALFORMED);
 		assert_int_equal(api_reply_eof(&r), WEFT_EMALFORMED);
