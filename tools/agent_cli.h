@@ -1,5 +1,5 @@
 /*
- * What the commands that talk to weftd share: their common options
+ * What the commands that talk to weftd share (tools/agent_cli.c): their common options
  * (--socket, --json, --timeout), finding the socket, one call with its
  * failures printed and turned into exit statuses, and JSON-to-text helpers
  * for tables.

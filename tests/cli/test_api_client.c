@@ -190,8 +190,8 @@ test_not_http(void **state)
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		"HTTP/1.1 01 Continue\r\n\r\n",
 		"HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n",
-		"HTTP/1.1 101 Switching\r\nConnection: upgrade\r\n"
-		"Upgrade: h2c\r\n\r\nPRI * HTTP/2.0",
+		("HTTP/1.1 101 Switching\r\nConnection: upgrade\r\n"
+		 "Upgrade: h2c\r\n\r\nPRI * HTTP/2.0"),
 	};
 	struct api_reply r;
 	size_t i;
