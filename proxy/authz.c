@@ -1,0 +1,111 @@
+#include "proxy/authz.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+
+/* Specificity of a source match; 0 means no match. */
+enum src_rank {
+	SRC_NONE = 0,
+	SRC_ANY = 1,
+	SRC_GROUP = 2,
+	SRC_SERVICE = 3,
+};
+
+static bool
+in_list(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+static enum src_rank
+source_rank(const char *source, const struct session_peer *peer)
+{
+	if (strcmp(source, "*") == 0)
+		return SRC_ANY;
+	if (strncmp(source, "group:", 6) == 0)
+		return in_list(peer->groups, peer->n_groups, source + 6) ?
+		    SRC_GROUP : SRC_NONE;
+	return in_list(peer->services, peer->n_services, source) ?
+	    SRC_SERVICE : SRC_NONE;
+}
+
+/* Higher is more specific; destination outranks source. */
+static int
+rank(const struct table_intention *it, const struct session_peer *peer,
+     const char *service)
+{
+	int dst;
+	enum src_rank src;
+
+	if (strcmp(it->destination, service) == 0)
+		dst = 2;
+	else if (strcmp(it->destination, "*") == 0)
+		dst = 1;
+	else
+		return 0;
+	if ((src = source_rank(it->source, peer)) == SRC_NONE)
+		return 0;
+	return dst * 4 + (int)src;
+}
+
+
+int
+authz_check(const struct table *t, const struct cert *self,
+            const struct session_peer *peer, const char *service,
+            struct authz_decision *d)
+{
+	const struct table_intention *its, *best = NULL;
+	size_t n;
+	int best_rank = 0;
+	const char *who;
+
+	memset(d, 0, sizeof(*d));
+	if (t == NULL || self == NULL || peer == NULL || service == NULL) {
+		snprintf(d->reason, sizeof(d->reason),
+		    "denied: authorization had nothing to decide on");
+		return WEFT_EINVAL;
+	}
+	if (!cert_name_valid(service)) {
+		snprintf(d->reason, sizeof(d->reason),
+		    "denied: the service asked for is not a valid name");
+		return WEFT_EINVAL;
+	}
+	if (!cert_allows_service(self, service)) {
+		snprintf(d->reason, sizeof(d->reason),
+		    "denied: this node's certificate (%s) does not list service %s",
+		    self->name, service);
+		return 0;
+	}
+	table_intentions(t, &its, &n);
+	for (size_t i = 0; i < n; i++) {
+		int r = rank(&its[i], peer, service);
+
+		if (r == 0 || r < best_rank)
+			continue;
+		if (r > best_rank || (its[i].action == TABLE_DENY &&
+		    best->action == TABLE_ALLOW)) {
+			best = &its[i];
+			best_rank = r;
+		}
+	}
+	who = peer->name != NULL ? peer->name : "?";
+	if (best != NULL) {
+		d->allow = best->action == TABLE_ALLOW;
+		d->by = best;
+		snprintf(d->reason, sizeof(d->reason), "%s by intention %s->%s%s%s%s",
+		    d->allow ? "allowed" : "denied", best->source,
+		    best->destination, best->name[0] != '\0' ? " (" : "",
+		    best->name, best->name[0] != '\0' ? ")" : "");
+		return 0;
+	}
+	d->allow = table_default_action(t) == TABLE_ALLOW;
+	snprintf(d->reason, sizeof(d->reason),
+	    "%s by default: no intention matches node %s for service %s",
+	    d->allow ? "allowed" : "denied", who, service);
+	return 0;
+}

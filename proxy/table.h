@@ -1,0 +1,113 @@
+/*
+ * The proxy's tables: an immutable snapshot of service endpoints,
+ * intentions and the services this node serves locally.
+ *
+ * The agent builds a snapshot from gossip state and its own config with
+ * table_new(), which copies everything it is given, and swaps it in
+ * (mesh_node_set_table()).  Whoever keeps a snapshot holds a reference:
+ * streams keep the one they started with, so a swap never changes the
+ * rules under a stream in flight.  The count is not atomic: snapshots
+ * belong to the one thread that drives the proxy core.
+ */
+#ifndef WEFT_PROXY_TABLE_H
+#define WEFT_PROXY_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/key.h"
+#include "crypto/noise.h"
+
+#define TABLE_ADDR_MAX 63 /* "host:port" of a mesh listener */
+#define TABLE_HOST_MAX 63
+/* Caps on what one snapshot may hold, so a bad cluster object cannot
+ * make the agent build an unbounded table. */
+#define TABLE_MAX_ENDPOINTS 65536
+#define TABLE_MAX_INTENTIONS 16384
+#define TABLE_MAX_LOCAL 1024
+
+enum table_action {
+	TABLE_DENY = 0,
+	TABLE_ALLOW = 1,
+};
+
+/* The member's state as gossip last saw it. */
+enum table_member {
+	TABLE_MEMBER_ALIVE = 0,
+	TABLE_MEMBER_SUSPECT,
+	TABLE_MEMBER_DEAD, /* kept only so a listing can show it */
+};
+
+struct table_endpoint {
+	const char *service;
+	const char *node;              /* node name from its certificate */
+	uint8_t key_id[KEY_ID_LEN];    /* the node's key id */
+	uint8_t static_pk[NOISE_DHLEN]; /* its Noise static key (IK) */
+	const char *mesh_addr;         /* its mesh listener, "host:port" */
+	uint16_t port;                 /* the service's port there */
+	uint32_t weight;               /* 0: drained, picked only if all are */
+	bool healthy;                  /* the service's health check */
+	bool ejected;                  /* outlier detection took it out */
+	enum table_member member;
+};
+
+/* source: a service name, "group:NAME" or "*"; destination: a service
+ * name or "*". name is the cluster object's name (for reasons). */
+struct table_intention {
+	const char *name;
+	const char *source;
+	const char *destination;
+	enum table_action action;
+};
+
+/* A service this node serves: where inbound streams for it connect. */
+struct table_local {
+	const char *service;
+	const char *host; /* NULL: "127.0.0.1" */
+	uint16_t port;
+};
+
+/* What table_new() copies; nothing here is kept. */
+struct table_spec {
+	const struct table_endpoint *endpoints;
+	size_t n_endpoints;
+	const struct table_intention *intentions;
+	size_t n_intentions;
+	const struct table_local *locals;
+	size_t n_locals;
+	enum table_action default_action;
+	uint64_t version; /* the agent's own counter, shown in listings */
+};
+
+struct table;
+
+/*
+ * Copies spec into a new snapshot with one reference.  A name that is not
+ * a DNS label, a source or destination not of the forms above, an address
+ * over TABLE_ADDR_MAX, a local service listed twice or a count over the
+ * caps: WEFT_EINVAL, with *why (when not NULL) pointing at a static
+ * sentence and *bad_index at the offending entry of its array.
+ */
+int table_new(const struct table_spec *spec, struct table **out,
+              const char **why, size_t *bad_index);
+/* Takes one more reference; returns t.  NULL is fine. */
+struct table *table_ref(struct table *t);
+/* Drops one reference; the last one frees the snapshot.  NULL is fine. */
+void table_unref(struct table *t);
+unsigned table_refcount(const struct table *t);
+
+uint64_t table_version(const struct table *t);
+enum table_action table_default_action(const struct table *t);
+
+/* The endpoints of service, in a stable order (n 0 when unknown).  The
+ * array lives as long as the snapshot. */
+void table_endpoints(const struct table *t, const char *service,
+                     const struct table_endpoint **eps, size_t *n);
+void table_intentions(const struct table *t,
+                      const struct table_intention **its, size_t *n);
+/* The local service called service, or NULL. */
+const struct table_local *table_local(const struct table *t,
+                                      const char *service);
+
+#endif
