@@ -8,6 +8,7 @@
 
 #include "agent/config.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "crypto/cert.h"
 
 /* The schema: what each key may hold.  Checked per document, before any
@@ -114,6 +115,9 @@ static const struct field top_fields[] = {
 	{"upstreams", T_LIST_OBJ, upstream_fields, 0, 0, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
+
+static int fail(struct agent_config_err *err, const char *origin,
+                const char *path, const char *fmt, ...) WEFT_PRINTF(4, 5);
 
 static int
 fail(struct agent_config_err *err, const char *origin, const char *path,
@@ -527,6 +531,7 @@ build_checks(const json_t *a, struct agent_check **out, size_t *n,
 			if (json_object_get(e, kinds[k]) == NULL)
 				continue;
 			found++;
+			free(c->kind);
 			c->kind = strdup(kinds[k]);
 		}
 		if (found != 1)
