@@ -5,7 +5,8 @@
  * that every node picks the same winner whatever order copies arrive in).
  * A deletion is a signed tombstone that wins like a write and is
  * forgotten after tombstone_ttl_ms.  Routes and intentions need a signer
- * whose certificate carries the operator group; revocations need a CA.
+ * whose certificate carries the operator group; a revocation needs its
+ * statement signed by a CA, and any member may carry it in.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,12 +225,9 @@ check_signer(struct gossip *g, int64_t now, const struct wire_object *wo,
              const uint8_t *cert, size_t cert_len, const char **why)
 {
 	uint8_t pk[KEY_PK_LEN];
-	bool is_ca = false;
 	int rc;
 
-	if (g->crypto.ca_key(g->crypto.ctx, wo->o.signer, pk) == 0) {
-		is_ca = true;
-	} else {
+	if (g->crypto.ca_key(g->crypto.ctx, wo->o.signer, pk) != 0) {
 		struct gossip_ident id;
 		int64_t s = now / 1000;
 
@@ -255,15 +253,16 @@ check_signer(struct gossip *g, int64_t now, const struct wire_object *wo,
 			*why = "object signer is revoked";
 			return WEFT_EREVOKED;
 		}
-		if (!(id.flags & GOSSIP_IDENT_OPERATOR)) {
+		/* A revocation carries its own CA signature (checked by the
+		 * caller): any member may bring one in, as `weft revoke apply`
+		 * does through its local agent.  Everything else needs an
+		 * operator. */
+		if (!(id.flags & GOSSIP_IDENT_OPERATOR) &&
+		    wo->o.kind != GOSSIP_OBJ_REVOCATION) {
 			*why = "object signer is not in the operator group";
 			return WEFT_EPOLICY;
 		}
 		memcpy(pk, id.sign_pk, KEY_PK_LEN);
-	}
-	if (wo->o.kind == GOSSIP_OBJ_REVOCATION && !is_ca) {
-		*why = "revocation not signed by a CA";
-		return WEFT_EPOLICY;
 	}
 	g->stats.sig_verifies++;
 	rc = g->crypto.verify(g->crypto.ctx, pk, KEY_SIG_OBJECT, wo->body,

@@ -11,7 +11,13 @@
  *   25 s       --crash COUNT random nodes stop: crash_all_s
  *   25 s-end   with --pause C:S, C random live nodes are paused for S
  *              seconds at a time, one batch after another
- *   end        false positives (a live node declared dead anywhere)
+ *   55 s       --restart COUNT of the crashed nodes start again from
+ *              nothing and rejoin: restart_all_s
+ *   --partition AT:S  odd and even nodes cannot reach each other from AT
+ *              for S seconds; heal_all_s is the time from the heal until
+ *              every node sees every live node alive
+ *   end        false positives (a live node declared dead anywhere,
+ *              outside a partition)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +33,7 @@
 #define CRASH_AT 25000
 #define IDLE_FROM 5000
 #define CHURN_SPAN 30000
+#define RESTART_AT 55000
 
 struct watch {
 	size_t node;
@@ -45,7 +52,12 @@ struct run {
 	bool *crashed;
 	bool *ever_paused;
 	uint64_t false_pos, false_pos_unpaused, suspicions_live;
+	uint8_t *fp_node; /* live nodes declared dead somewhere */
 	uint64_t join_suspected;
+	struct watch *restart;
+	size_t n_restart;
+	bool in_partition;
+	uint64_t partition_deaths;
 };
 
 static void
@@ -58,7 +70,8 @@ usage(void)
 	        "                [--crypto test|real] [--delay MIN:MAX]\n"
 	        "                [--probe-interval MS] [--probe-timeout MS]\n"
 	        "                [--suspicion-mult M] [--suspicion-max-mult X]\n"
-	        "                [--confirm K]\n");
+	        "                [--confirm K] [--restart COUNT]\n"
+	        "                [--partition AT:SECONDS]\n");
 	exit(2);
 }
 
@@ -163,6 +176,9 @@ on_event(void *ctx, size_t node, int64_t t, const struct gossip_event *ev)
 	case GOSSIP_EV_ALIVE:
 		if (about == r->join.node)
 			watch_see(r, &r->join, node, t);
+		for (size_t i = 0; i < r->n_restart; i++)
+			if (r->restart[i].node == about)
+				watch_see(r, &r->restart[i], node, t);
 		break;
 	case GOSSIP_EV_SUSPECT:
 		/* Suspicions of the newcomer while it is new (10 s). */
@@ -177,8 +193,11 @@ on_event(void *ctx, size_t node, int64_t t, const struct gossip_event *ev)
 			for (size_t i = 0; i < r->n_crash; i++)
 				if (r->crash[i].node == about)
 					watch_see(r, &r->crash[i], node, t);
+		} else if (r->in_partition) {
+			r->partition_deaths++;
 		} else if (simnet_is_up(r->net, about)) {
 			r->false_pos++;
+			r->fp_node[about] = 1;
 			if (!r->ever_paused[about])
 				r->false_pos_unpaused++;
 		}
@@ -242,7 +261,8 @@ main(int argc, char **argv)
 	double loss = 0;
 	const char *profile = "weft", *crypto = "test";
 	long long pi = -1, pt = -1, smult = -1, smax = -1, confirm = -1;
-	long long dmin = 1, dmax = 5;
+	long long dmin = 1, dmax = 5, restart = 0, part_at = -1, part_s = 0;
+	int64_t heal_done = -1;
 	uint64_t idle_b0 = 0, idle_p0 = 0, idle_b1 = 0, idle_p1 = 0;
 	uint64_t churn_b0 = 0, churn_p0 = 0, churn_b1 = 0, churn_p1 = 0;
 	int64_t end, next_pause = CRASH_AT, *times;
@@ -314,11 +334,31 @@ main(int argc, char **argv)
 			smax = num(v, 1, 100, a);
 		else if (strcmp(a, "--confirm") == 0)
 			confirm = num(v, 0, 16, a);
+		else if (strcmp(a, "--restart") == 0)
+			restart = num(v, 0, 10000, a);
+		else if (strcmp(a, "--partition") == 0) {
+			const char *colon = strchr(v, ':');
+			char at[32];
+
+			if (colon == NULL || (size_t)(colon - v) >= sizeof(at)) {
+				fprintf(stderr, "weft-sim: --partition wants AT:SECONDS\n");
+				return 2;
+			}
+			memcpy(at, v, (size_t)(colon - v));
+			at[colon - v] = '\0';
+			part_at = num(at, 1, 100000, a) * 1000;
+			part_s = num(colon + 1, 1, 100000, a);
+		}
 		else
 			usage();
 	}
 	if (nodes == 0 || seconds == 0)
 		usage();
+	if (restart > crash) {
+		fprintf(stderr, "weft-sim: --restart restarts crashed nodes: at most "
+		                "--crash of them\n");
+		return 2;
+	}
 	if (crash + pause_count + 2 > nodes) {
 		fprintf(stderr, "weft-sim: too many crashed and paused nodes for "
 		                "%lld nodes\n", nodes);
@@ -365,6 +405,8 @@ main(int argc, char **argv)
 	r.crashed = calloc(r.n, sizeof(*r.crashed));
 	r.ever_paused = calloc(r.n, sizeof(*r.ever_paused));
 	r.crash = calloc((size_t)crash + 1, sizeof(*r.crash));
+	r.fp_node = calloc(r.n, 1);
+	r.restart = calloc((size_t)restart + 1, sizeof(*r.restart));
 	if (r.crashed == NULL || r.ever_paused == NULL || r.crash == NULL)
 		return 1;
 	watch_init(&r.join, r.n - 1, r.n);
@@ -414,12 +456,60 @@ main(int argc, char **argv)
 			}
 			next_pause = r.net->now + pause_s * 1000 + 100;
 		}
+		if (restart > 0 && r.n_restart == 0 && r.net->now >= RESTART_AT) {
+			for (size_t i = 0; i < (size_t)restart && i < r.n_crash; i++) {
+				size_t v = r.crash[i].node, seed_node = random_live(&r, true);
+
+				if (seed_node == SIZE_MAX)
+					break;
+				r.crashed[v] = false;
+				watch_init(&r.restart[r.n_restart], v, r.n);
+				r.restart[r.n_restart].start = r.net->now;
+				r.n_restart++;
+				simnet_restart(r.net, v, seed_node);
+			}
+		}
+		if (part_at >= 0 && !r.in_partition && heal_done < 0 &&
+		    r.net->now >= part_at && r.net->now < part_at + part_s * 1000) {
+			int *grp = calloc(r.n, sizeof(*grp));
+
+			for (size_t i = 0; i < r.n; i++)
+				grp[i] = (int)(i % 2);
+			simnet_partition(r.net, grp);
+			free(grp);
+			r.in_partition = true;
+		}
+		if (r.in_partition && r.net->now >= part_at + part_s * 1000) {
+			simnet_heal(r.net);
+			heal_done = 0;
+		}
+		/* Healed when every live node counts every live node alive;
+		 * deaths seen until then were the partition's. */
+		if (heal_done == 0) {
+			size_t up = 0, ok = 0;
+
+			for (size_t i = 0; i < r.n; i++)
+				up += simnet_is_up(r.net, i);
+			for (size_t i = 0; i < r.n; i++) {
+				struct gossip *g = simnet_gossip(r.net, i);
+
+				if (g && gossip_member_count(g, GOSSIP_ALIVE) == up &&
+				    gossip_member_count(g, GOSSIP_SUSPECT) == 0)
+					ok++;
+			}
+			if (ok == up) {
+				heal_done = r.net->now - (part_at + part_s * 1000);
+				r.in_partition = false;
+			}
+		}
 		if (r.net->now < CRASH_AT + CHURN_SPAN && step >= CRASH_AT + CHURN_SPAN) {
 			simnet_run_until(r.net, CRASH_AT + CHURN_SPAN);
 			traffic(r.net, &churn_b1, &churn_p1);
 		}
 		simnet_run_until(r.net, step > end ? end : step);
 		watch_recheck(&r, &r.join);
+		for (size_t i = 0; i < r.n_restart; i++)
+			watch_recheck(&r, &r.restart[i]);
 		for (size_t i = 0; i < r.n_crash; i++)
 			watch_recheck(&r, &r.crash[i]);
 	}
@@ -498,7 +588,32 @@ main(int argc, char **argv)
 		printf("\"median\": null, \"p99\": null, \"max\": null, ");
 	}
 	printf("\"detected\": %zu, \"crashed\": %zu},\n", detected, r.n_crash);
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < r.n; i++)
+			k += r.fp_node[i];
+		printf("  \"false_positive_nodes\": %zu,\n", k);
+	}
 	printf("  \"false_positives\": %" PRIu64 ",\n", r.false_pos);
+	{
+		int64_t worst = -1;
+		size_t back = 0;
+
+		for (size_t i = 0; i < r.n_restart; i++)
+			if (r.restart[i].done >= 0) {
+				back++;
+				if (r.restart[i].done > worst)
+					worst = r.restart[i].done;
+			}
+		printf("  \"restart\": {\"restarted\": %zu, \"known_alive_by_all\": "
+		       "%zu},\n", r.n_restart, back);
+		print_json_s("restart_all_s", back == r.n_restart ? worst : -1, false);
+	}
+	printf("  \"partition\": {\"at_s\": %lld, \"seconds\": %lld},\n",
+	       part_at >= 0 ? part_at / 1000 : -1, part_s);
+	print_json_s("heal_all_s", heal_done > 0 ? heal_done : -1, false);
+	printf("  \"partition_deaths\": %" PRIu64 ",\n", r.partition_deaths);
 	printf("  \"false_positives_unpaused\": %" PRIu64 ",\n",
 	       r.false_pos_unpaused);
 	printf("  \"suspicions_of_live\": %" PRIu64 ",\n", r.suspicions_live);
@@ -549,9 +664,13 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < r.n_crash; i++)
 		free(r.crash[i].seen);
 	free(r.join.seen);
+	for (size_t i = 0; i < r.n_restart; i++)
+		free(r.restart[i].seen);
+	free(r.restart);
 	free(r.crash);
 	free(r.crashed);
 	free(r.ever_paused);
+	free(r.fp_node);
 	simnet_free(r.net);
 	return 0;
 }
