@@ -355,7 +355,7 @@ objects_on_msg(struct gossip *g, int64_t now, const uint8_t *p, size_t len,
 	o->msg = malloc(len);
 	o->name_buf = strdup(wo.o.name);
 	o->value_buf = malloc(wo.o.value_len ? wo.o.value_len : 1);
-	if (cert && wo.o.kind != GOSSIP_OBJ_REVOCATION) {
+	if (cert) {
 		o->cert = malloc(cert_len);
 		o->cert_len = cert_len;
 	}
