@@ -53,6 +53,14 @@ chmod 600 "$T/certs/n1.key"
 sed "s#certs/n1.crt#ca/ca.crt#" "$T/n1.json" >"$T/cacert.json"
 start_fails "a CA certificate as the node's" "certificate" "$T/cacert.json"
 
+make_cert "$T/ca" other
+sed "s#certs/n1.key#certs/other.key#" "$T/n1.json" >"$T/mismatch.json"
+start_fails "a key that is not the certificate's" "does not match the key" "$T/mismatch.json"
+"$WEFT" cert issue --ca "$T/ca" --name n1 --valid 1s --out "$T/short" >/dev/null
+sed -e "s#$T/certs/n1#$T/short/n1#g" -e 's#"ca": "\([^"]*\)"#"ca": "\1", "skew": "0s"#' "$T/n1.json" >"$T/expired.json"
+sleep 2
+start_fails "an expired certificate" "expired" "$T/expired.json"
+
 # SIGHUP: a broken file is refused and the agent keeps running.
 start n1
 wait_sock n1 || finish
