@@ -82,6 +82,7 @@ struct mesh_stream {
 	bool want_writable; /* a write was short */
 	bool providing;     /* a data source is attached */
 	bool rst_sent;
+	bool finished; /* both ways ended cleanly on the wire */
 	struct chunkq in, out;
 	struct table *table;
 	void *user;
@@ -177,7 +178,8 @@ in_released(struct mesh_conn *c, size_t n)
 	size_t pay;
 
 	c->in_buffered -= n;
-	if (c->conn_debt == 0 || c->h2 == NULL || c->freeing)
+	if (c->conn_debt == 0 || c->h2 == NULL || c->freeing ||
+	    c->state == MESH_CONN_CLOSED)
 		return;
 	pay = c->conn_debt < n ? c->conn_debt : n;
 	c->conn_debt -= pay;
@@ -261,22 +263,33 @@ static void conn_fail(struct mesh_conn *c, int err, const char *fmt, ...)
 static void
 conn_fail(struct mesh_conn *c, int err, const char *fmt, ...)
 {
-	struct list *pos;
+	struct list *pos, *tmp;
 	va_list ap;
+
+	char why[MESH_REASON_MAX];
 
 	if (c->state == MESH_CONN_CLOSED)
 		return;
 	c->state = MESH_CONN_CLOSED;
 	c->err = err;
+	/* fmt's arguments may point at c->reason itself. */
 	va_start(ap, fmt);
-	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	list_foreach(pos, &c->streams) {
+	memcpy(c->reason, why, sizeof(why));
+	/* HTTP/2 is over: nghttp2 is never called again for this
+	 * connection, so no stream waits for it any more. */
+	list_foreach_safe(pos, tmp, &c->streams) {
 		struct mesh_stream *s = list_entry(pos, struct mesh_stream, link);
 
-		if (s->st != ST_REFUSED)
+		s->h2 = false;
+		/* A stream that ended cleanly keeps what it has to read. */
+		if (s->st != ST_REFUSED && !s->finished)
 			stream_dead(s, 0, err != 0 ? err : WEFT_ECLOSED, c->reason);
+		if (!s->agent && !s->queued)
+			maybe_free(s);
 	}
+	c->conn_debt = 0;
 	c->ev_closed = true;
 }
 
@@ -498,14 +511,10 @@ deny(struct mesh_conn *c, struct mesh_stream *s, int status,
 	    NGHTTP2_NV_FLAG_NONE};
 	s->status = status;
 	s->st = ST_DENIED;
+	s->eof_in = end_stream_in;
+	/* on_frame_send() asks the client to stop sending once the answer
+	 * is out (a reset submitted now would overtake it). */
 	nghttp2_submit_response(c->h2, s->id, nva, 2, NULL);
-	/* The answer is complete: ask the client to stop sending without
-	 * calling it an error (RFC 9113, 8.1). */
-	if (!end_stream_in) {
-		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id,
-		    NGHTTP2_NO_ERROR);
-		s->rst_sent = true;
-	}
 	mark(s, EV_DENIED);
 }
 
@@ -696,8 +705,10 @@ on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *ud)
 		return 0;
 	s->h2 = false;
 	nghttp2_session_set_stream_user_data(h2, id, NULL);
+	if (code == NGHTTP2_NO_ERROR && s->eof_in && s->end_sent)
+		s->finished = true;
 	if (s->st != ST_RESET && s->st != ST_REFUSED && s->st != ST_DENIED &&
-	    !(code == NGHTTP2_NO_ERROR && s->eof_in && s->end_sent)) {
+	    !s->finished) {
 		if (code == NGHTTP2_REFUSED_STREAM)
 			set_reason(why, "the peer did not process the stream "
 			    "(REFUSED_STREAM): safe to retry elsewhere");
@@ -708,6 +719,29 @@ on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *ud)
 		    why);
 	}
 	maybe_free(s);
+	return 0;
+}
+
+/*
+ * A refusal is complete once its HEADERS are out: a client still sending
+ * is asked to stop without calling it an error (RFC 9113, 8.1).
+ */
+static int
+on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
+{
+	struct mesh_stream *s;
+
+	(void)ud;
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+	    (s = stream_of(h2, frame->hd.stream_id)) == NULL || s->client)
+		return 0;
+	if ((s->st == ST_DENIED || s->st == ST_REFUSED) && !s->eof_in &&
+	    !s->rst_sent) {
+		nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, s->id,
+		    NGHTTP2_NO_ERROR);
+		s->rst_sent = true;
+	}
 	return 0;
 }
 
@@ -747,6 +781,7 @@ h2_new(struct mesh_conn *c)
 	    on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
 	    on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_no_closed_streams(opt, 1);
@@ -920,6 +955,7 @@ established(struct mesh_conn *c)
 static void
 check_finished(struct mesh_conn *c)
 {
+
 	if (c->state == MESH_CONN_CLOSED || c->state == MESH_CONN_HANDSHAKE ||
 	    nghttp2_session_want_read(c->h2) ||
 	    nghttp2_session_want_write(c->h2))
@@ -1315,11 +1351,6 @@ mesh_stream_refuse(struct mesh_stream *s, int status, const char *reason)
 	s->st = ST_REFUSED;
 	chunkq_clear(&s->out, &c->pool);
 	stream_drop_in(s);
-	if (!s->eof_in) {
-		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id,
-		    NGHTTP2_NO_ERROR);
-		s->rst_sent = true;
-	}
 	return 0;
 }
 

@@ -185,7 +185,8 @@ enum mesh_conn_state {
 };
 
 enum mesh_conn_state mesh_conn_state(const struct mesh_conn *c);
-/* Closed and nothing left to write: close the socket, free the conn. */
+/* Closed and nothing left to write: close the socket, free the conn.
+ * Streams that ended cleanly stay readable until the agent frees it. */
 bool mesh_conn_done(const struct mesh_conn *c);
 /* Whether a new stream may be opened here (open or handshaking, under the
  * peer's stream limit); if not, use another connection. */

@@ -1,0 +1,247 @@
+/*
+ * Fuzz target: the server side of the mesh hop after a valid handshake.
+ *
+ * Input: byte 0 picks the layer.  Even: the rest is HTTP/2 plaintext,
+ * encrypted by an honest client session, so the bytes reach nghttp2 and
+ * the proxy's stream handling (the seeds start with a real client
+ * preface and CONNECT requests).  Odd: the rest is raw bytes on the wire,
+ * for the secure session under the mesh.  Byte 1 sets the size of the
+ * pieces the input is fed in and how the fake agent behaves.
+ *
+ * The fake agent accepts or refuses every CONNECT, reads and echoes what
+ * arrives, half-closes at EOF, closes reset streams.  Checked: a closed
+ * connection says why and refuses more input, and the streams held stay
+ * within the limit advertised.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "crypto/bundle.h"
+#include "crypto/session.h"
+#include "proxy/mesh.h"
+#include "tests/unit/testutil.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_STREAMS 64
+
+struct world {
+	struct key_pair ca, a, b;
+	uint8_t *cert_a, *cert_b;
+	size_t len_a, len_b;
+	struct cert cert_b_dec;
+	struct bundle bundle;
+	struct table *table;
+};
+
+struct agent {
+	uint8_t mode;
+	size_t events;
+	bool closed_seen;
+};
+
+static struct world *w;
+
+static void
+issue(const struct key_pair *k, const char *name, const char *const *svcs,
+      size_t n, uint8_t **out, size_t *len)
+{
+	struct cert_params p = {
+		.name = name,
+		.services = svcs,
+		.n_services = n,
+		.not_before = T_NOW - T_DAY,
+		.not_after = T_NOW + T_DAY,
+	};
+
+	if (cert_issue(&p, k, &w->ca, out, len) != 0)
+		abort();
+}
+
+static void
+world_init(void)
+{
+	static const char *const a_svcs[] = {"web"};
+	static const char *const b_svcs[] = {"db", "api"};
+	static const struct table_local locals[] = {
+		{.service = "db", .port = 15432},
+		{.service = "api", .port = 18080},
+	};
+	static const struct table_intention its[] = {
+		{.source = "web", .destination = "api", .action = TABLE_DENY},
+	};
+	struct table_spec spec = {
+		.locals = locals, .n_locals = 2,
+		.intentions = its, .n_intentions = 1,
+		.default_action = TABLE_ALLOW,
+	};
+	struct test_rng_state rs;
+	struct weft_rng rng = test_rng(&rs, 77);
+	struct cert ca_cert;
+
+	w = calloc(1, sizeof(*w));
+	if (w == NULL || key_generate(&w->ca, KEY_KIND_CA, &rng) ||
+	    key_generate(&w->a, KEY_KIND_NODE, &rng) ||
+	    key_generate(&w->b, KEY_KIND_NODE, &rng))
+		abort();
+	test_issue(&ca_cert, &w->ca, &w->ca, "root", NULL, 0, NULL, 0,
+	    T_NOW - T_DAY, T_NOW + T_DAY);
+	if (bundle_add(&w->bundle, &ca_cert) != 0)
+		abort();
+	issue(&w->a, "node-a", a_svcs, 1, &w->cert_a, &w->len_a);
+	issue(&w->b, "node-b", b_svcs, 2, &w->cert_b, &w->len_b);
+	if (cert_decode(w->cert_b, w->len_b, &w->cert_b_dec) != 0 ||
+	    table_new(&spec, &w->table, NULL, NULL) != 0)
+		abort();
+}
+
+static void
+on_event(void *ctx, const struct mesh_event *ev)
+{
+	struct agent *ag = ctx;
+	struct mesh_stream *s = ev->stream;
+	size_t acc;
+
+	ag->events++;
+	switch (ev->type) {
+	case MESH_EV_CONNECT:
+		if (ag->mode & 1)
+			mesh_stream_refuse(s, 502, "connect failed\r\nX: y");
+		else
+			mesh_stream_accept(s);
+		break;
+	case MESH_EV_READABLE: {
+		const uint8_t *p;
+		size_t len;
+		bool eof;
+
+		mesh_stream_read_peek(s, &p, &len, &eof);
+		if (len > 0 && (ag->mode & 2)) {
+			mesh_stream_write(s, p, len, &acc);
+			mesh_stream_read_consume(s, acc);
+		} else if (len > 0 && !(ag->mode & 4)) {
+			mesh_stream_read_consume(s, len);
+		}
+		if (eof)
+			mesh_stream_shutdown_write(s);
+		break;
+	}
+	case MESH_EV_RESET:
+		mesh_stream_close(s);
+		break;
+	case MESH_EV_CONN_CLOSED:
+		if (ev->reason == NULL || ev->reason[0] == '\0')
+			abort();
+		ag->closed_seen = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+move_to_client(struct mesh_conn *srv, struct session *cli)
+{
+	const uint8_t *p;
+	size_t len;
+
+	for (int i = 0; i < 64; i++) {
+		mesh_conn_out_peek(srv, &p, &len);
+		if (len == 0)
+			return;
+		session_recv(cli, p, len);
+		mesh_conn_out_consume(srv, len);
+		session_plain_peek(cli, &p, &len);
+		session_plain_consume(cli, len);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct test_rng_state rs;
+	struct weft_rng rng;
+	struct session_config ca, cb;
+	struct mesh_config mc;
+	struct mesh_node *node = NULL;
+	struct mesh_conn *srv = NULL;
+	struct session *cli = NULL;
+	struct agent ag = {0};
+	const uint8_t *p;
+	size_t len, piece;
+	bool plain;
+	int64_t now = 1000;
+
+	if (w == NULL)
+		world_init();
+	if (size < 2)
+		return 0;
+	plain = (data[0] & 1) == 0;
+	ag.mode = data[1] >> 4;
+	piece = (size_t)(data[1] & 15) * 97 + 1;
+	data += 2;
+	size -= 2;
+
+	rng = test_rng(&rs, 5);
+	ca = (struct session_config){.self = &w->a, .cert = w->cert_a,
+	    .cert_len = w->len_a, .bundle = &w->bundle, .skew_s = 60,
+	    .rng = &rng};
+	cb = ca;
+	cb.self = &w->b;
+	cb.cert = w->cert_b;
+	cb.cert_len = w->len_b;
+	mc = (struct mesh_config){.session = &cb, .self_cert = &w->cert_b_dec,
+	    .max_streams = FUZZ_MAX_STREAMS, .stream_window = 4096,
+	    .send_buffer = 4096, .event = on_event, .ctx = &ag};
+	if (mesh_node_new(&mc, &node) != 0)
+		abort();
+	mesh_node_set_table(node, w->table);
+	if (mesh_conn_new(node, false, NULL, NULL, now, T_NOW, NULL, &srv) ||
+	    session_new(&ca, true, w->b.dh_pk, now, T_NOW, &cli))
+		abort();
+	/* The handshake: IK, one message each way. */
+	session_out_peek(cli, &p, &len);
+	if (mesh_conn_recv(srv, now, p, len) != 0)
+		abort();
+	session_out_consume(cli, len);
+	move_to_client(srv, cli);
+	if (session_state(cli) != SESSION_ESTABLISHED ||
+	    mesh_conn_state(srv) != MESH_CONN_OPEN)
+		abort();
+
+	while (size > 0) {
+		size_t n = size < piece ? size : piece;
+		int rc;
+
+		if (plain) {
+			if (session_write(cli, data, n) != 0)
+				abort();
+			session_out_peek(cli, &p, &len);
+			rc = mesh_conn_recv(srv, ++now, p, len);
+			session_out_consume(cli, len);
+		} else {
+			rc = mesh_conn_recv(srv, ++now, data, n);
+		}
+		if (rc != 0) {
+			if (mesh_conn_state(srv) != MESH_CONN_CLOSED ||
+			    mesh_conn_reason(srv)[0] == '\0' || !ag.closed_seen)
+				abort();
+			if (mesh_conn_recv(srv, now, data, n) != WEFT_ECLOSED)
+				abort();
+			break;
+		}
+		move_to_client(srv, cli);
+		if (mesh_conn_streams(srv) > 2 * FUZZ_MAX_STREAMS)
+			abort();
+		data += n;
+		size -= n;
+	}
+	mesh_conn_tick(srv, now + MESH_IDLE_TIMEOUT_MS + 1);
+	move_to_client(srv, cli);
+	session_free(cli);
+	mesh_conn_free(srv);
+	mesh_node_free(node);
+	return 0;
+}
