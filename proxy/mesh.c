@@ -207,7 +207,7 @@ stream_free(struct mesh_stream *s)
 		list_remove(&s->ev_link);
 	list_remove(&s->link);
 	table_unref(s->table);
-	if (s->client && s->st != ST_PENDING && c->n_client > 0)
+	if (s->client && c->n_client > 0)
 		c->n_client--;
 	if (--c->n_streams == 0)
 		c->idle_since = c->now;
@@ -1196,7 +1196,10 @@ mesh_conn_can_open(const struct mesh_conn *c)
 
 	if (c->state != MESH_CONN_OPEN && c->state != MESH_CONN_HANDSHAKE)
 		return false;
-	limit = nghttp2_session_get_remote_settings(c->h2,
+	/* Until the peer's SETTINGS arrive, our own limit bounds what
+	 * waits for the handshake. */
+	limit = c->state == MESH_CONN_HANDSHAKE ? c->n->cfg.max_streams :
+	    nghttp2_session_get_remote_settings(c->h2,
 	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 	return c->n_client < limit;
 }
@@ -1259,7 +1262,6 @@ submit_stream(struct mesh_conn *c, struct mesh_stream *s)
 	s->id = id;
 	s->h2 = true;
 	s->st = ST_REQUESTED;
-	c->n_client++;
 	return 0;
 }
 
@@ -1284,6 +1286,7 @@ mesh_stream_open(struct mesh_conn *c, const char *service, uint16_t port,
 	s->user = user;
 	s->agent = true;
 	s->port = port;
+	c->n_client++;
 	snprintf(s->service, sizeof(s->service), "%s", service);
 	if (port != 0)
 		snprintf(s->authority, sizeof(s->authority), "%s:%u", service,

@@ -432,6 +432,28 @@ test_stream_limit_asks_for_another_conn(void **state)
 }
 
 static void
+test_streams_waiting_for_handshake_are_bounded(void **state)
+{
+	struct mp_world *w = *state;
+	struct mesh_stream *cs[3];
+
+	w->a.mcfg.max_streams = 2;
+	mp_start(w);
+	assert_int_equal(mesh_stream_open(w->a.conn, "db", 1, NULL, &cs[0]), 0);
+	assert_int_equal(mesh_stream_open(w->a.conn, "db", 1, NULL, &cs[1]), 0);
+	assert_false(mesh_conn_can_open(w->a.conn));
+	assert_int_equal(mesh_stream_open(w->a.conn, "db", 1, NULL, &cs[2]),
+	    WEFT_ESTATE);
+	/* A stream that never left frees its place at once. */
+	mesh_stream_close(cs[1]);
+	assert_true(mesh_conn_can_open(w->a.conn));
+	mp_pump(w);
+	assert_int_equal(mp_count(&w->b, MESH_EV_CONNECT), 1);
+	mesh_stream_close(cs[0]);
+	mp_pump(w);
+}
+
+static void
 test_intention_deny_reaches_client(void **state)
 {
 	struct mp_world *w = *state;
@@ -828,8 +850,13 @@ test_bad_arguments(void **state)
 	assert_null(s);
 	assert_int_equal(mesh_stream_open(w->b.conn, "db", 1, NULL, &s),
 	    WEFT_ESTATE);
-	assert_int_equal(mesh_node_new(&(struct mesh_config){0}, &w->a.node),
-	    WEFT_EINVAL);
+	{
+		struct mesh_node *n = (struct mesh_node *)w;
+
+		assert_int_equal(mesh_node_new(&(struct mesh_config){0}, &n),
+		    WEFT_EINVAL);
+		assert_null(n);
+	}
 }
 
 int
@@ -845,6 +872,7 @@ main(void)
 		T(test_flow_control_slow_reader),
 		T(test_thousand_streams),
 		T(test_stream_limit_asks_for_another_conn),
+		T(test_streams_waiting_for_handshake_are_bounded),
 		T(test_intention_deny_reaches_client),
 		T(test_default_deny),
 		T(test_known_peer_without_service),
