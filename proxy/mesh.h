@@ -19,8 +19,10 @@
  * Events are delivered at the end of the call that caused them
  * (mesh_conn_recv, mesh_conn_out_peek, mesh_conn_tick, mesh_conn_abort),
  * never from inside nghttp2.  Inside the callback the agent may call any
- * mesh_stream_*() function and mesh_conn_out_peek() is not needed; it must
- * not call mesh_conn_recv(), mesh_conn_tick() or mesh_conn_free().
+ * mesh_stream_*() function; it must not call mesh_conn_recv(),
+ * mesh_conn_tick(), mesh_conn_abort() or mesh_conn_free().  After each
+ * batch of calls (one loop turn), the agent writes while
+ * mesh_conn_want_write() says so.
  *
  * Memory is bounded per stream: at most stream_window bytes wait to be
  * read (the peer may not send more: HTTP/2 flow control, re-opened only as
