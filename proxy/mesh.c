@@ -117,6 +117,7 @@ struct mesh_conn {
 	uint8_t *stage;     /* frames gathered into one secure message */
 	size_t stage_len;
 	bool ev_up, ev_closed, dispatching, freeing, goaway_in;
+	int32_t goaway_last; /* -1, or the last stream our GOAWAY keeps */
 	int err;
 	int64_t now;
 	int64_t idle_since; /* -1: streams are open */
@@ -432,6 +433,13 @@ on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 	if (c->initiator || frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	/* Our GOAWAY may still be queued: nghttp2 would take this stream,
+	 * the client would count it as refused.  Refuse it for real. */
+	if (c->goaway_last >= 0 && frame->hd.stream_id > c->goaway_last) {
+		nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE,
+		    frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+		return 0;
+	}
 	if ((s = stream_new(c, false)) == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	s->id = frame->hd.stream_id;
@@ -879,6 +887,7 @@ mesh_conn_new(struct mesh_node *n, bool initiator, const uint8_t *remote_static,
 	c->state = MESH_CONN_HANDSHAKE;
 	c->now = now_ms;
 	c->idle_since = now_ms;
+	c->goaway_last = -1;
 	list_init(&c->streams);
 	list_init(&c->ev_queue);
 	chunk_pool_init(&c->pool, MESH_POOL_CHUNKS);
@@ -1154,6 +1163,7 @@ mesh_conn_tick(struct mesh_conn *c, int64_t now_ms)
 		set_reason(c->reason, "idle for %lld ms",
 		    (long long)c->n->cfg.idle_timeout_ms);
 		c->state = MESH_CONN_DRAINING;
+		c->goaway_last = nghttp2_session_get_last_proc_stream_id(c->h2);
 		nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
 	}
 	dispatch(c);
@@ -1172,9 +1182,9 @@ mesh_conn_shutdown(struct mesh_conn *c)
 		return;
 	c->state = MESH_CONN_DRAINING;
 	set_reason(c->reason, "shut down");
-	nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
-	    nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
-	    NULL, 0);
+	c->goaway_last = nghttp2_session_get_last_proc_stream_id(c->h2);
+	nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, c->goaway_last,
+	    NGHTTP2_NO_ERROR, NULL, 0);
 }
 
 enum mesh_conn_state

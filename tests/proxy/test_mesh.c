@@ -778,7 +778,21 @@ test_shutdown_drains(void **state)
 	cs = open_one(w, "db", 1);
 	ss = server_stream(w, 0);
 	mesh_conn_shutdown(w->b.conn);
+	/* A stream opened as the GOAWAY crosses it was never processed:
+	 * reset with REFUSED_STREAM, and the reason says it may be retried
+	 * on another connection. */
+	assert_int_equal(mesh_stream_open(w->a.conn, "db", 1, NULL, &more), 0);
 	mp_pump(w);
+	{
+		long i = mp_find(&w->a, MESH_EV_RESET, 0);
+
+		assert_true(i >= 0);
+		assert_ptr_equal(w->a.ev[i].stream, more);
+		assert_int_equal(w->a.ev[i].h2_error, 7); /* REFUSED_STREAM */
+		assert_non_null(strstr(w->a.ev[i].reason, "safe to retry"));
+		assert_int_equal(mp_count(&w->b, MESH_EV_CONNECT), 1);
+		mesh_stream_close(more);
+	}
 	assert_int_equal(mesh_conn_state(w->a.conn), MESH_CONN_DRAINING);
 	assert_int_equal(mesh_stream_open(w->a.conn, "db", 1, NULL, &more),
 	    WEFT_ESTATE);
@@ -795,7 +809,8 @@ test_shutdown_drains(void **state)
 	mp_pump(w);
 	assert_true(mesh_conn_done(w->a.conn));
 	assert_true(mesh_conn_done(w->b.conn));
-	assert_int_equal(mp_count(&w->a, MESH_EV_RESET), 0);
+	assert_int_equal(mp_count(&w->a, MESH_EV_RESET), 1);
+	assert_int_equal(mp_count(&w->b, MESH_EV_RESET), 0);
 }
 
 static void
