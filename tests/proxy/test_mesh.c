@@ -184,6 +184,33 @@ test_server_half_closes_first(void **state)
 }
 
 static void
+test_half_closed_before_sending_anything(void **state)
+{
+	struct mp_world *w = *state;
+	struct mesh_stream *cs, *ss;
+
+	/* An app that connects and shuts down writing at once: HEADERS
+	 * with END_STREAM, still a valid tunnel the other way. */
+	mp_start(w);
+	assert_int_equal(mesh_stream_open(w->a.conn, "db", 5432, NULL, &cs), 0);
+	assert_int_equal(mesh_stream_shutdown_write(cs), 0);
+	mp_pump(w);
+	ss = server_stream(w, 0);
+	expect_read(ss, "", true);
+	assert_int_equal(mp_count(&w->a, MESH_EV_OPENED), 1);
+	write_all(ss, "motd", 4);
+	assert_int_equal(mesh_stream_shutdown_write(ss), 0);
+	mp_pump(w);
+	expect_read(cs, "motd", true);
+	mesh_stream_close(cs);
+	mesh_stream_close(ss);
+	mp_pump(w);
+	assert_int_equal(mp_count(&w->a, MESH_EV_RESET), 0);
+	assert_int_equal(mp_count(&w->b, MESH_EV_RESET), 0);
+	assert_int_equal(mesh_conn_streams(w->b.conn), 0);
+}
+
+static void
 test_reset_client_to_server(void **state)
 {
 	struct mp_world *w = *state;
@@ -882,6 +909,7 @@ main(void)
 		T(test_connect_data_both_ways),
 		T(test_half_close_each_way),
 		T(test_server_half_closes_first),
+		T(test_half_closed_before_sending_anything),
 		T(test_reset_client_to_server),
 		T(test_reset_server_to_client),
 		T(test_flow_control_slow_reader),
