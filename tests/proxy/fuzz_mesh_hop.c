@@ -1,11 +1,14 @@
 /*
  * Fuzz target: the server side of the mesh hop after a valid handshake.
  *
- * Input: byte 0 picks the layer.  Even: the rest is HTTP/2 plaintext,
- * encrypted by an honest client session, so the bytes reach nghttp2 and
- * the proxy's stream handling (the seeds start with a real client
- * preface and CONNECT requests).  Odd: the rest is raw bytes on the wire,
- * for the secure session under the mesh.  Byte 1 sets the size of the
+ * Input: byte 0 picks the layer and the side.  Bit 0 clear: the rest is
+ * HTTP/2 plaintext, encrypted by an honest peer session, so the bytes
+ * reach nghttp2 and the proxy's stream handling (the seeds start with a
+ * real client preface and CONNECT requests, or a server's SETTINGS and
+ * answers).  Bit 0 set: the rest is raw bytes on the wire, for the secure
+ * session under the mesh.  Bit 1 clear: the target is the serving side;
+ * set: the calling side, with three streams open (ids 1, 3, 5), so that
+ * answers, reasons and resets reach it.  Byte 1 sets the size of the
  * pieces the input is fed in and how the fake agent behaves.
  *
  * The fake agent accepts or refuses every CONNECT, reads and echoes what
@@ -31,7 +34,7 @@ struct world {
 	struct key_pair ca, a, b;
 	uint8_t *cert_a, *cert_b;
 	size_t len_a, len_b;
-	struct cert cert_b_dec;
+	struct cert cert_a_dec, cert_b_dec;
 	struct bundle bundle;
 	struct table *table;
 };
@@ -64,7 +67,7 @@ static void
 world_init(void)
 {
 	static const char *const a_svcs[] = {"web"};
-	static const char *const b_svcs[] = {"db", "api"};
+	static const char *const b_svcs[] = {"db", "api", "web"};
 	static const struct table_local locals[] = {
 		{.service = "db", .port = 15432},
 		{.service = "api", .port = 18080},
@@ -91,8 +94,9 @@ world_init(void)
 	if (bundle_add(&w->bundle, &ca_cert) != 0)
 		abort();
 	issue(&w->a, "node-a", a_svcs, 1, &w->cert_a, &w->len_a);
-	issue(&w->b, "node-b", b_svcs, 2, &w->cert_b, &w->len_b);
-	if (cert_decode(w->cert_b, w->len_b, &w->cert_b_dec) != 0 ||
+	issue(&w->b, "node-b", b_svcs, 3, &w->cert_b, &w->len_b);
+	if (cert_decode(w->cert_a, w->len_a, &w->cert_a_dec) != 0 ||
+	    cert_decode(w->cert_b, w->len_b, &w->cert_b_dec) != 0 ||
 	    table_new(&spec, &w->table, NULL, NULL) != 0)
 		abort();
 }
@@ -129,7 +133,15 @@ on_event(void *ctx, const struct mesh_event *ev)
 		break;
 	}
 	case MESH_EV_RESET:
+	case MESH_EV_REFUSED:
+		if (ev->reason == NULL ||
+		    strlen(ev->reason) >= MESH_REASON_MAX)
+			abort();
 		mesh_stream_close(s);
+		break;
+	case MESH_EV_OPENED:
+		if (ag->mode & 8)
+			mesh_stream_shutdown_write(s);
 		break;
 	case MESH_EV_CONN_CLOSED:
 		if (ev->reason == NULL || ev->reason[0] == '\0')
@@ -171,7 +183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct agent ag = {0};
 	const uint8_t *p;
 	size_t len, piece;
-	bool plain;
+	bool plain, client_side;
 	int64_t now = 1000;
 
 	if (w == NULL)
@@ -179,6 +191,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	plain = (data[0] & 1) == 0;
+	client_side = (data[0] & 2) != 0;
 	ag.mode = data[1] >> 4;
 	piece = (size_t)(data[1] & 15) * 97 + 1;
 	data += 2;
@@ -195,17 +208,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mc = (struct mesh_config){.session = &cb, .self_cert = &w->cert_b_dec,
 	    .max_streams = FUZZ_MAX_STREAMS, .stream_window = 4096,
 	    .send_buffer = 4096, .event = on_event, .ctx = &ag};
+	if (client_side) {
+		mc.session = &ca;
+		mc.self_cert = &w->cert_a_dec;
+	}
 	if (mesh_node_new(&mc, &node) != 0)
 		abort();
 	mesh_node_set_table(node, w->table);
-	if (mesh_conn_new(node, false, NULL, NULL, now, T_NOW, NULL, &srv) ||
-	    session_new(&ca, true, w->b.dh_pk, now, T_NOW, &cli))
-		abort();
-	/* The handshake: IK, one message each way. */
-	session_out_peek(cli, &p, &len);
-	if (mesh_conn_recv(srv, now, p, len) != 0)
-		abort();
-	session_out_consume(cli, len);
+	if (client_side) {
+		/* The target calls; the honest session answers as node-b. */
+		if (mesh_conn_new(node, true, w->b.dh_pk, w->b.id, now, T_NOW,
+		    NULL, &srv) || session_new(&cb, false, NULL, now, T_NOW, &cli))
+			abort();
+		for (int i = 0; i < 3; i++) {
+			struct mesh_stream *cs;
+			size_t acc;
+
+			if (mesh_stream_open(srv, i == 1 ? "api" : "db", 5432,
+			    NULL, &cs) != 0)
+				abort();
+			mesh_stream_write(cs, "request", 7, &acc);
+			if (i == 2)
+				mesh_stream_shutdown_write(cs);
+		}
+		move_to_client(srv, cli);
+		session_out_peek(cli, &p, &len);
+		if (mesh_conn_recv(srv, now, p, len) != 0)
+			abort();
+		session_out_consume(cli, len);
+	} else {
+		if (mesh_conn_new(node, false, NULL, NULL, now, T_NOW, NULL,
+		    &srv) || session_new(&ca, true, w->b.dh_pk, now, T_NOW, &cli))
+			abort();
+		/* The handshake: IK, one message each way. */
+		session_out_peek(cli, &p, &len);
+		if (mesh_conn_recv(srv, now, p, len) != 0)
+			abort();
+		session_out_consume(cli, len);
+	}
 	move_to_client(srv, cli);
 	if (session_state(cli) != SESSION_ESTABLISHED ||
 	    mesh_conn_state(srv) != MESH_CONN_OPEN)

@@ -90,6 +90,72 @@ client(void)
 	return s;
 }
 
+/* Appends one frame, header block encoded with HPACK when nv is given. */
+static void
+frame(uint8_t type, uint8_t flags, uint32_t sid, const void *payload,
+      size_t len)
+{
+	uint8_t *p = out + out_len;
+
+	if (out_len + 9 + len > sizeof(out))
+		abort();
+	p[0] = (uint8_t)(len >> 16);
+	p[1] = (uint8_t)(len >> 8);
+	p[2] = (uint8_t)len;
+	p[3] = type;
+	p[4] = flags;
+	p[5] = (uint8_t)(sid >> 24);
+	p[6] = (uint8_t)(sid >> 16);
+	p[7] = (uint8_t)(sid >> 8);
+	p[8] = (uint8_t)sid;
+	memcpy(p + 9, payload, len);
+	out_len += 9 + len;
+}
+
+static void
+headers(nghttp2_hd_deflater *d, uint8_t flags, uint32_t sid,
+        const char *status, const char *reason)
+{
+	nghttp2_nv nva[2] = {
+		{(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), 0},
+		{(uint8_t *)"weft-reason", (uint8_t *)reason, 11,
+		 reason ? strlen(reason) : 0, 0},
+	};
+	uint8_t block[512];
+	ssize_t n = nghttp2_hd_deflate_hd(d, block, sizeof(block), nva,
+	    reason ? 2 : 1);
+
+	if (n < 0)
+		abort();
+	frame(NGHTTP2_HEADERS, (uint8_t)(flags | NGHTTP2_FLAG_END_HEADERS), sid,
+	    block, (size_t)n);
+}
+
+/* What a serving agent sends to a caller with streams 1, 3 and 5. */
+static void
+server_answers(const char *dir)
+{
+	static const uint8_t connect_error[4] = {0, 0, 0, 0xa};
+	static const uint8_t goaway[8] = {0, 0, 0, 5, 0, 0, 0, 0};
+	nghttp2_hd_deflater *d;
+
+	nghttp2_hd_deflate_new(&d, 4096);
+	out_len = 0;
+	frame(NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);
+	headers(d, 0, 1, "200", NULL);
+	frame(NGHTTP2_DATA, 0, 1, "pong", 4);
+	frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, NULL, 0);
+	headers(d, NGHTTP2_FLAG_END_STREAM, 3, "403",
+	    "denied by intention web->api");
+	headers(d, 0, 5, "200", NULL);
+	frame(NGHTTP2_RST_STREAM, 0, 5, connect_error, 4);
+	frame(NGHTTP2_GOAWAY, 0, 0, goaway, 8);
+	write_seed(dir, "client-answers-reset-goaway", 2, 0x81);
+	write_seed(dir, "client-answers-raw-wire", 3, 0x20);
+	nghttp2_hd_deflate_del(d);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,5 +196,6 @@ main(int argc, char **argv)
 	write_seed(argv[1], "many-reset-ping-goaway", 0, 0x41);
 	write_seed(argv[1], "raw-wire", 1, 0x20);
 	nghttp2_session_del(s);
+	server_answers(argv[1]);
 	return 0;
 }
