@@ -29,7 +29,12 @@
  * the agent consumes), and at most send_buffer bytes wait to be sent
  * (mesh_stream_write() accepts less, and MESH_EV_WRITABLE says when there
  * is room again).  Ciphertext waiting for the socket is bounded by
- * out_high_water: beyond it the core stops producing frames.
+ * out_high_water: beyond it the core stops producing frames.  Across a
+ * connection, received bytes nobody has read are bounded by about 32 MiB
+ * whatever the number of streams (the connection window is given back
+ * only as they are read once 16 MiB wait).  Buffers are chunks of
+ * CHUNK_SIZE taken when bytes arrive and returned when they leave: an
+ * idle stream holds no buffer.
  *
  * Lifetimes: the agent creates connections and frees them.  A stream is
  * the agent's from mesh_stream_open() (client) or MESH_EV_CONNECT
