@@ -12,7 +12,7 @@
  * re-opens only as the agent consumes what it has read, which is what
  * bounds the bytes buffered per stream.  The connection window is given
  * back at once while the connection's buffered total is under
- * MESH_CONN_BUFFER, so one slow reader does not stall the other streams,
+ * conn_buffer, so one slow reader does not stall the other streams,
  * and only as the agent reads beyond that, so the total stays bounded too.
  */
 #include "proxy/mesh.h"
@@ -30,10 +30,6 @@
 #include "proxy/authz.h"
 #include "proxy/chunkq.h"
 
-/* What a connection buffers inbound before it stops giving back
- * connection-level window. */
-#define MESH_CONN_BUFFER (16u * 1024 * 1024)
-#define MESH_CONN_WINDOW ((int32_t)MESH_CONN_BUFFER)
 /* Chunks a connection keeps for reuse. */
 #define MESH_POOL_CHUNKS 64
 
@@ -685,7 +681,7 @@ on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 		nghttp2_session_consume_connection(h2, len);
 		return 0;
 	}
-	if (c->in_buffered <= MESH_CONN_BUFFER)
+	if (c->in_buffered <= c->n->cfg.conn_buffer)
 		nghttp2_session_consume_connection(h2, len);
 	else
 		c->conn_debt += len;
@@ -810,7 +806,7 @@ h2_new(struct mesh_conn *c)
 		    NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
 	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, niv) != 0 ||
 	    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
-	    MESH_CONN_WINDOW) != 0)
+	    (int32_t)cfg->conn_buffer) != 0)
 		return WEFT_ENOMEM;
 	return 0;
 }
@@ -836,6 +832,12 @@ mesh_node_new(const struct mesh_config *cfg, struct mesh_node **out)
 		n->cfg.send_buffer = MESH_SEND_BUFFER;
 	if (n->cfg.max_streams == 0)
 		n->cfg.max_streams = MESH_MAX_STREAMS;
+	if (n->cfg.conn_buffer == 0)
+		n->cfg.conn_buffer = MESH_CONN_BUFFER;
+	if (n->cfg.conn_buffer < 65535)
+		n->cfg.conn_buffer = 65535;
+	if (n->cfg.conn_buffer > (1u << 30))
+		n->cfg.conn_buffer = 1u << 30;
 	if (n->cfg.out_high_water == 0)
 		n->cfg.out_high_water = MESH_OUT_HIGH_WATER;
 	if (n->cfg.idle_timeout_ms <= 0)

@@ -30,9 +30,10 @@
  * (mesh_stream_write() accepts less, and MESH_EV_WRITABLE says when there
  * is room again).  Ciphertext waiting for the socket is bounded by
  * out_high_water: beyond it the core stops producing frames.  Across a
- * connection, received bytes nobody has read are bounded by about 32 MiB
- * whatever the number of streams (the connection window is given back
- * only as they are read once 16 MiB wait).  Buffers are chunks of
+ * connection, received bytes nobody has read are bounded by twice
+ * conn_buffer whatever the number of streams (the connection window,
+ * conn_buffer too, is given back only as they are read once conn_buffer
+ * bytes wait).  Buffers are chunks of
  * CHUNK_SIZE taken when bytes arrive and returned when they leave: an
  * idle stream holds no buffer.
  *
@@ -56,6 +57,7 @@
 #define MESH_SEND_BUFFER (256u * 1024)     /* outbound bytes per stream */
 #define MESH_MAX_STREAMS 2048              /* inbound, per connection */
 #define MESH_OUT_HIGH_WATER (256u * 1024)  /* ciphertext waiting */
+#define MESH_CONN_BUFFER (16u * 1024 * 1024) /* unread, per connection */
 #define MESH_IDLE_TIMEOUT_MS (5 * 60 * 1000)
 #define MESH_REASON_MAX 256
 /* The header a refusal's reason travels in. */
@@ -122,6 +124,7 @@ struct mesh_config {
 	uint32_t stream_window;   /* 0: MESH_STREAM_WINDOW */
 	uint32_t send_buffer;     /* 0: MESH_SEND_BUFFER */
 	uint32_t max_streams;     /* 0: MESH_MAX_STREAMS */
+	uint32_t conn_buffer;     /* 0: MESH_CONN_BUFFER; at least 65535 */
 	size_t out_high_water;    /* 0: MESH_OUT_HIGH_WATER */
 	int64_t idle_timeout_ms;  /* 0: MESH_IDLE_TIMEOUT_MS */
 	void (*event)(void *ctx, const struct mesh_event *ev);

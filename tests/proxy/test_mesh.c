@@ -367,6 +367,51 @@ test_flow_control_slow_reader(void **state)
 	mp_pump(w);
 }
 
+static void
+test_connection_bounds_unread_bytes(void **state)
+{
+	struct mp_world *w = *state;
+	enum { N = 20, WIN = 16384, EACH = 3 * WIN };
+	struct mesh_stream *cs[N];
+	static uint8_t blob[EACH];
+	size_t pending = 0, got = 0;
+
+	/* 20 streams whose windows would let 320 KiB in: the client reads
+	 * none, and the connection stops at twice its buffer. */
+	w->a.mcfg.stream_window = WIN;
+	w->a.mcfg.conn_buffer = 65535;
+	w->b.mcfg.send_buffer = EACH;
+	mp_start(w);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(mesh_stream_open(w->a.conn, "db", 1, NULL,
+		    &cs[i]), 0);
+	mp_pump(w);
+	memset(blob, 'z', sizeof(blob));
+	for (size_t k = 0; k < N; k++)
+		write_all(server_stream(w, k), blob, EACH);
+	mp_pump(w);
+	for (int i = 0; i < N; i++) {
+		assert_true(mesh_stream_read_pending(cs[i]) <= WIN);
+		pending += mesh_stream_read_pending(cs[i]);
+	}
+	assert_true(pending > 65535);
+	assert_true(pending <= 2 * 65535);
+	/* Reading gives the windows back; everything arrives. */
+	for (int round = 0; round < 100 && got < (size_t)N * EACH; round++) {
+		for (int i = 0; i < N; i++) {
+			static uint8_t buf[EACH];
+			bool eof;
+
+			got += mp_read_all(cs[i], buf, sizeof(buf), &eof);
+		}
+		mp_pump(w);
+	}
+	assert_int_equal(got, (size_t)N * EACH);
+	for (int i = 0; i < N; i++)
+		mesh_stream_close(cs[i]);
+	mp_pump(w);
+}
+
 #define N_STREAMS 1000
 
 static void
@@ -914,6 +959,7 @@ main(void)
 		T(test_reset_server_to_client),
 		T(test_flow_control_slow_reader),
 		T(test_thousand_streams),
+		T(test_connection_bounds_unread_bytes),
 		T(test_stream_limit_asks_for_another_conn),
 		T(test_streams_waiting_for_handshake_are_bounded),
 		T(test_intention_deny_reaches_client),
