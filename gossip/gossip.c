@@ -794,6 +794,8 @@ recompute_deadline(struct gossip *g)
 
 		if (s->deadline < d)
 			d = s->deadline;
+		if (!s->asked && suspicion_ask_at(g, s) < d)
+			d = suspicion_ask_at(g, s);
 	}
 	g->deadline = d;
 }

@@ -84,6 +84,7 @@ struct suspicion {
 	int64_t start, min_ms, max_ms, deadline;
 	uint8_t seen[SUSPICION_MAX_CONFIRM + 1][KEY_ID_LEN];
 	unsigned n_seen;
+	bool asked; /* the last-chance ping went out */
 	struct list link;
 };
 
@@ -334,6 +335,8 @@ void probe_on_ping_req(struct gossip *g, int64_t now,
 void probe_on_ack(struct gossip *g, int64_t now, const struct wire_msg *m);
 void probe_on_nack(struct gossip *g, int64_t now, const struct wire_msg *m);
 void probe_add_member(struct gossip *g, uint32_t idx);
+void probe_last_chance(struct gossip *g, struct member *m);
+int64_t suspicion_ask_at(const struct gossip *g, const struct suspicion *s);
 int64_t probe_deadline(const struct gossip *g);
 
 /* pushpull.c */

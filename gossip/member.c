@@ -616,6 +616,22 @@ confirmations_wanted(const struct gossip *g)
 	return k;
 }
 
+/*
+ * A claim about us with an incarnation we already outbid: its sender
+ * missed our refutation, and would go on to declare us dead at the end of
+ * its timer while acks from us change nothing.  Queue our record again so
+ * it rides on the very next packet, the ack to that sender's probe among
+ * them (buddy system).
+ */
+static bool
+stale_claim_about_self(struct gossip *g, const struct member *m, uint32_t inc)
+{
+	if (member_index(g, m) != g->self || inc >= m->inc || g->leaving)
+		return false;
+	member_broadcast_alive(g, m, false);
+	return true;
+}
+
 void
 member_on_suspect(struct gossip *g, int64_t now, const uint8_t id[KEY_ID_LEN],
                   uint32_t inc, const uint8_t from[KEY_ID_LEN])
@@ -623,6 +639,8 @@ member_on_suspect(struct gossip *g, int64_t now, const uint8_t id[KEY_ID_LEN],
 	struct member *m = member_find(g, id);
 	struct suspicion *s;
 
+	if (m != NULL && stale_claim_about_self(g, m, inc))
+		return;
 	if (m == NULL || inc < m->inc || m->state == GOSSIP_DEAD ||
 	    m->state == GOSSIP_LEFT)
 		return;
@@ -655,6 +673,8 @@ member_on_dead(struct gossip *g, int64_t now, const uint8_t id[KEY_ID_LEN],
 {
 	struct member *m = member_find(g, id);
 
+	if (m != NULL && stale_claim_about_self(g, m, inc))
+		return;
 	if (m == NULL || inc < m->inc || m->state == GOSSIP_DEAD ||
 	    m->state == GOSSIP_LEFT)
 		return;
@@ -729,6 +749,10 @@ member_suspicion_tick(struct gossip *g, int64_t now)
 		struct suspicion *s = list_entry(pos, struct suspicion, link);
 		struct member *m = &g->m[s->member];
 
+		if (!s->asked && suspicion_ask_at(g, s) <= now) {
+			s->asked = true;
+			probe_last_chance(g, m);
+		}
 		if (s->deadline > now)
 			continue;
 		member_on_dead(g, now, member_id(m), m->inc, g->self_id);

@@ -98,14 +98,37 @@ send_ping(struct gossip *g, struct member *t, uint32_t seq, bool buddy)
 	struct buf b;
 
 	buf_init(&b, tmp, sizeof(tmp));
-	wire_put_ping(&b, WIRE_PING, seq, member_id(t), NULL);
 	/* Buddy system: a suspect hears about it from the next probe it
-	 * gets, and can refute at once instead of waiting for gossip. */
+	 * gets, and can refute at once instead of waiting for gossip.  The
+	 * claim goes first, so that the refutation is queued by the time the
+	 * ping is answered and rides back on the ack. */
 	if (buddy && t->state == GOSSIP_SUSPECT)
 		wire_put_claim(&b, WIRE_SUSPECT, member_id(t), t->inc, g->self_id);
+	wire_put_ping(&b, WIRE_PING, seq, member_id(t), NULL);
 	if (b.err == 0)
 		gossip_send(g, t, &t->rec->r->addr, tmp, b.len,
 		            buddy && t->state == GOSSIP_SUSPECT ? 2 : 1, true);
+}
+
+/*
+ * Before a suspicion ends in a death, ask the suspect once more, directly,
+ * with the suspicion attached (two pings, against loss).  A live member
+ * that missed the suspicion refutes it; one whose refutation we missed
+ * (gossip reaches each node with high probability, not certainty) sends
+ * its newer record again.  Either rides back on the ack.  Round-robin
+ * probing alone could take N probe intervals to get there.
+ */
+void
+probe_last_chance(struct gossip *g, struct member *m)
+{
+	send_ping(g, m, ++g->seq, true);
+	send_ping(g, m, ++g->seq, true);
+}
+
+int64_t
+suspicion_ask_at(const struct gossip *g, const struct suspicion *s)
+{
+	return s->deadline - 2 * awareness_scale(&g->aw, g->cfg.probe_timeout_ms);
 }
 
 static void

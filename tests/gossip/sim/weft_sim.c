@@ -171,6 +171,11 @@ on_event(void *ctx, size_t node, int64_t t, const struct gossip_event *ev)
 	about = simnet_find(r->net, ev->key_id);
 	if (about >= r->n)
 		return;
+	if (getenv("WEFT_SIM_TRACE_NODE") &&
+	    (size_t)atol(getenv("WEFT_SIM_TRACE_NODE")) == about)
+		fprintf(stderr, "t=%lld node %zu: %zu %s (incarnation %u)\n",
+		        (long long)t, node, about, gossip_event_name(ev->kind),
+		        ev->rec->incarnation);
 	switch (ev->kind) {
 	case GOSSIP_EV_JOINED:
 	case GOSSIP_EV_ALIVE:
@@ -196,6 +201,11 @@ on_event(void *ctx, size_t node, int64_t t, const struct gossip_event *ev)
 		} else if (r->in_partition) {
 			r->partition_deaths++;
 		} else if (simnet_is_up(r->net, about)) {
+			if (getenv("WEFT_SIM_TRACE"))
+				fprintf(stderr, "false positive: t=%lld node %zu declared "
+				        "node %zu dead (incarnation %u)%s\n", (long long)t,
+				        node, about, ev->rec->incarnation,
+				        simnet_is_paused(r->net, about) ? " (paused)" : "");
 			r->false_pos++;
 			r->fp_node[about] = 1;
 			if (!r->ever_paused[about])
