@@ -16,6 +16,7 @@
 
 #include "agent/api_http.h"
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 
 enum {
@@ -146,18 +147,6 @@ on_header_value(http_parser *p, const char *at, size_t n)
 	return hput(h, at, n);
 }
 
-static int
-unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes %XX (and '+' in query strings) from in[0..n) to out, NUL
  * terminated.  A NUL byte, encoded or not, would cut names short behind
@@ -176,8 +165,8 @@ decode(const char *in, size_t n, char *out, bool plus_space)
 
 			if (i + 2 >= n)
 				return -1;
-			hi = unhex(in[i + 1]);
-			lo = unhex(in[i + 2]);
+			hi = hex_digit_value(in[i + 1]);
+			lo = hex_digit_value(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi << 4 | lo);

@@ -526,21 +526,14 @@ agent_handlers_stop(struct agent *a)
 	a->n_changes = a->cap_changes = 0;
 }
 
+/* The API names object events "put" and "deleted": the core's names
+ * without their "object-" prefix. */
 static const char *
 event_word(enum gossip_event_kind k)
 {
-	switch (k) {
-	case GOSSIP_EV_JOINED: return "joined";
-	case GOSSIP_EV_UPDATED: return "updated";
-	case GOSSIP_EV_SUSPECT: return "suspect";
-	case GOSSIP_EV_ALIVE: return "alive";
-	case GOSSIP_EV_FAILED: return "failed";
-	case GOSSIP_EV_LEFT: return "left";
-	case GOSSIP_EV_REAPED: return "reaped";
-	case GOSSIP_EV_OBJECT_PUT: return "put";
-	case GOSSIP_EV_OBJECT_DELETED: return "deleted";
-	}
-	return "unknown";
+	const char *n = gossip_event_name(k);
+
+	return strncmp(n, "object-", 7) == 0 ? n + 7 : n;
 }
 
 void

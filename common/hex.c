@@ -15,8 +15,8 @@ hex_encode(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
-nibble(char c)
+int
+hex_digit_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -33,7 +33,8 @@ hex_decode(uint8_t *out, size_t n, const char *in)
 	if (strlen(in) != 2 * n)
 		return WEFT_EMALFORMED;
 	for (size_t i = 0; i < n; i++) {
-		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+		int hi = hex_digit_value(in[2 * i]);
+		int lo = hex_digit_value(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return WEFT_EMALFORMED;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "crypto/noise.h"
 
 #define FIELD_MAX NOISE_MAX_MSG
@@ -60,18 +61,6 @@ bytes_free(struct bytes *b)
 }
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 parse_hex(const char *s, struct bytes *out)
 {
 	size_t n = strlen(s);
@@ -83,7 +72,8 @@ parse_hex(const char *s, struct bytes *out)
 	if (out->p == NULL)
 		return -1;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = hex_digit_value(s[2 * i]);
+		int lo = hex_digit_value(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			bytes_free(out);
