@@ -30,4 +30,12 @@ void ca_dir_free(struct ca_dir *ca);
  */
 int cert_file_load(const char *path, struct cert *out);
 
+/*
+ * Writes a key (0600) and its armoured certificate, the key first, never
+ * over existing files.  Prints the failure and returns CLI_EXIT_FAIL.
+ */
+int identity_write(const char *key_path, const char *cert_path,
+                   const struct key_pair *k, const uint8_t *cert,
+                   size_t cert_len);
+
 #endif

@@ -21,50 +21,6 @@
 
 enum { OPT_NAME, OPT_OUT, OPT_VALID, N_OPTS };
 
-/*
- * Writes both files, the key first: a crash between the two leaves a key
- * without a certificate, which a rerun refuses to overwrite rather than
- * silently pairing a fresh certificate with a lost key.
- */
-static int
-write_ca(const char *key_path, const char *cert_path, const struct key_pair *k,
-         const uint8_t *cert, size_t cert_len)
-{
-	char *key_text, *cert_text;
-	size_t key_len, cert_text_len;
-	int rc;
-
-	rc = key_encode_text(k, &key_text, &key_len);
-	if (rc)
-		return cli_fail(key_path, "cannot encode the key (%s)",
-		                weft_strerror(rc));
-	rc = file_write_atomic(key_path, key_text, key_len, 0600, 1);
-	key_text_free(key_text, key_len);
-	if (rc == WEFT_EEXIST)
-		return cli_fail(key_path, "already exists; refusing to "
-		                "overwrite it");
-	if (rc)
-		return cli_fail(key_path, "cannot write it (%s)",
-		                weft_strerror(rc));
-	rc = armor_encode(CERT_ARMOR_LABEL, cert, cert_len, &cert_text,
-	                  &cert_text_len);
-	if (rc == 0) {
-		rc = file_write_atomic(cert_path, cert_text, cert_text_len,
-		                       0644, 1);
-		free(cert_text);
-	}
-	if (rc) {
-		/* The key alone is of no use and would block a retry. */
-		unlink(key_path);
-		if (rc == WEFT_EEXIST)
-			return cli_fail(cert_path, "already exists; refusing "
-			                "to overwrite it");
-		return cli_fail(cert_path, "cannot write it (%s)",
-		                weft_strerror(rc));
-	}
-	return 0;
-}
-
 static int
 ca_init_main(const struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -121,7 +77,7 @@ ca_init_main(const struct cli_ctx *ctx, int argc, char **argv)
 		return cli_fail("ca init", "cannot issue the CA certificate "
 		                "(%s)", weft_strerror(rc));
 	}
-	rc = write_ca(key_path, cert_path, &k, cert, cert_len);
+	rc = identity_write(key_path, cert_path, &k, cert, cert_len);
 	key_id_hex(id, k.id);
 	key_wipe(&k);
 	free(cert);

@@ -53,42 +53,6 @@ parse_names(const struct cli_ctx *ctx, const char *flag, const char *value,
 	return 0;
 }
 
-static int
-write_node(const char *key_path, const char *cert_path,
-           const struct key_pair *k, const uint8_t *cert, size_t cert_len)
-{
-	char *text;
-	size_t len;
-	int rc;
-
-	rc = key_encode_text(k, &text, &len);
-	if (rc)
-		return cli_fail(key_path, "cannot encode the key (%s)",
-		                weft_strerror(rc));
-	rc = file_write_atomic(key_path, text, len, 0600, 1);
-	key_text_free(text, len);
-	if (rc == WEFT_EEXIST)
-		return cli_fail(key_path, "already exists; refusing to "
-		                "overwrite it");
-	if (rc)
-		return cli_fail(key_path, "cannot write it (%s)",
-		                weft_strerror(rc));
-	rc = armor_encode(CERT_ARMOR_LABEL, cert, cert_len, &text, &len);
-	if (rc == 0) {
-		rc = file_write_atomic(cert_path, text, len, 0644, 1);
-		free(text);
-	}
-	if (rc) {
-		unlink(key_path);
-		if (rc == WEFT_EEXIST)
-			return cli_fail(cert_path, "already exists; refusing "
-			                "to overwrite it");
-		return cli_fail(cert_path, "cannot write it (%s)",
-		                weft_strerror(rc));
-	}
-	return 0;
-}
-
 /* The checks that need the CA: its own window, and the node's inside it. */
 static int
 fit_window(const struct cert *ca, const char *valid_arg, int64_t now,
@@ -209,7 +173,7 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_fail("cert issue", "cannot issue the certificate (%s)",
 		              weft_strerror(rc));
 	} else {
-		rc = write_node(key_path, cert_path, &k, cert, cert_len);
+		rc = identity_write(key_path, cert_path, &k, cert, cert_len);
 	}
 	key_id_hex(id, k.id);
 	key_wipe(&k);
