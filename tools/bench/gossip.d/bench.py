@@ -108,6 +108,18 @@ def proc_rss_kib(pid, field="VmRSS"):
     return None
 
 
+def proc_pss_kib(pid):
+    """Proportional set size: shared pages divided among their users."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 # ---------------------------------------------------------------- weft
 
 def unix_http(path, method, target, body=None, timeout=5.0):
@@ -137,6 +149,9 @@ def unix_http(path, method, target, body=None, timeout=5.0):
 
 class WeftAgent:
     system = "weft"
+    timing = {"probe_interval": "%dms" % PROBE_MS,
+              "probe_timeout": "%dms" % PROBE_TIMEOUT_MS,
+              "gossip_interval": "%dms" % GOSSIP_MS}
 
     def __init__(self, bench, i):
         self.b = bench
@@ -174,10 +189,9 @@ class WeftAgent:
                          "cert": os.path.join(certs, self.name + ".crt"),
                          "ca": os.path.join(b.ca_dir, "ca.crt")},
             "mesh": {"bind": "%s:%d" % (self.ip, WEFT_PORT + 1)},
-            "gossip": {"probe_interval": "%dms" % PROBE_MS,
-                       "probe_timeout": "%dms" % PROBE_TIMEOUT_MS,
-                       "gossip_interval": "%dms" % GOSSIP_MS},
         }
+        if self.timing:
+            cfg["gossip"] = self.timing
         self.config = os.path.join(b.tmp, self.name + ".json")
         with open(self.config, "w") as f:
             json.dump(cfg, f)
@@ -642,6 +656,8 @@ class Bench:
             ticks = [cpu1[a.proc.pid] - cpu0[a.proc.pid] for a in c.agents
                      if cpu1[a.proc.pid] is not None]
             rss = [proc_rss_kib(a.proc.pid) for a in c.agents]
+            pss = [proc_pss_kib(a.proc.pid) for a in c.agents]
+            pss = [r for r in pss if r is not None]
             rss = [r for r in rss if r is not None]
             anon = [proc_rss_kib(a.proc.pid, "RssAnon") for a in c.agents]
             anon = [r for r in anon if r is not None]
@@ -653,6 +669,7 @@ class Bench:
                 "rss_mib_median": statistics.median(rss) / 1024,
                 "rss_mib_max": max(rss) / 1024,
                 "rss_anon_mib_median": statistics.median(anon) / 1024,
+                "pss_mib_median": statistics.median(pss) / 1024,
                 "window_s": dt,
             }
             if c1:
@@ -759,9 +776,10 @@ class Bench:
                 self.hub.add(ag)
         res = {"formed_s": formed}
         self.hub.sleep(a.warmup)
-        say("N=%d at rest for %ds" % (n, a.rest))
-        res["rest"] = self.rest(cls, a.rest)
-        say("N=%d rest: %s" % (n, json.dumps(res["rest"])))
+        if a.rest > 0:
+            say("N=%d at rest for %ds" % (n, a.rest))
+            res["rest"] = self.rest(cls, a.rest)
+            say("N=%d rest: %s" % (n, json.dumps(res["rest"])))
         joins = {c.system: [] for c in cls}
         crashes = {c.system: [] for c in cls}
         leaves = {c.system: [] for c in cls}
@@ -892,12 +910,17 @@ def main():
                    help="N started at once (0: skip)")
     p.add_argument("--storm-observe", type=float, default=40)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--weft-defaults", action="store_true",
+                   help="weftd on its own timing defaults, not Serf's")
     p.add_argument("--no-nft", dest="nft", action="store_false")
     args = p.parse_args()
     args.loss = [int(x) for x in args.loss.split(",") if x]
     b = Bench(args)
     b.results["config"] = {k: v for k, v in vars(args).items()}
-    b.results["timing"] = {"probe_interval_ms": PROBE_MS,
+    if args.weft_defaults:
+        WeftAgent.timing = None
+    b.results["timing"] = {"weft_defaults": args.weft_defaults,
+                           "probe_interval_ms": PROBE_MS,
                            "probe_timeout_ms": PROBE_TIMEOUT_MS,
                            "gossip_interval_ms": GOSSIP_MS}
 

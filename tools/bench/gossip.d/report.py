@@ -105,6 +105,8 @@ def per_n(n, r):
         ["  of which anonymous (heap, stacks), median, MiB",
          f2(rw.get("rss_anon_mib_median")), f2(rs.get("rss_anon_mib_median")),
          ""],
+        ["  PSS (shared pages split among their users), median, MiB",
+         f2(rw.get("pss_mib_median")), f2(rs.get("pss_mib_median")), ""],
         ["CPU at rest per agent, mean (max), s/min",
          "%s (%s)" % (f3(rw["cpu_s_per_min"]), f3(rw["cpu_s_per_min_max"])),
          "%s (%s)" % (f3(rs["cpu_s_per_min"]), f3(rs["cpu_s_per_min_max"])),
