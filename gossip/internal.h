@@ -85,6 +85,7 @@ struct suspicion {
 	uint8_t seen[SUSPICION_MAX_CONFIRM + 1][KEY_ID_LEN];
 	unsigned n_seen;
 	bool asked; /* the last-chance ping went out */
+	int64_t floor; /* the deadline never falls below this */
 	struct list link;
 };
 

@@ -750,7 +750,14 @@ member_suspicion_tick(struct gossip *g, int64_t now)
 		struct member *m = &g->m[s->member];
 
 		if (!s->asked && suspicion_ask_at(g, s) <= now) {
+			/* A confirmation can bring the deadline to now: the
+			 * answer still gets its time. */
+			int64_t wait = now + (s->deadline - suspicion_ask_at(g, s));
+
 			s->asked = true;
+			s->floor = wait;
+			if (s->deadline < wait)
+				s->deadline = wait;
 			probe_last_chance(g, m);
 		}
 		if (s->deadline > now)

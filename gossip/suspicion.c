@@ -60,5 +60,7 @@ suspicion_confirm(struct suspicion *s, const uint8_t from[KEY_ID_LEN])
 	s->n++;
 	s->deadline = s->start + suspicion_timeout(s->n, s->k, s->min_ms,
 	                                           s->max_ms);
+	if (s->deadline < s->floor)
+		s->deadline = s->floor;
 	return true;
 }

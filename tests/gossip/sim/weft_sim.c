@@ -205,7 +205,7 @@ on_event(void *ctx, size_t node, int64_t t, const struct gossip_event *ev)
 				fprintf(stderr, "false positive: t=%lld node %zu declared "
 				        "node %zu dead (incarnation %u)%s\n", (long long)t,
 				        node, about, ev->rec->incarnation,
-				        simnet_is_paused(r->net, about) ? " (paused)" : "");
+				        r->ever_paused[about] ? " (paused at some time)" : "");
 			r->false_pos++;
 			r->fp_node[about] = 1;
 			if (!r->ever_paused[about])
