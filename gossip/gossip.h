@@ -60,6 +60,9 @@ struct gossip_record {
 	size_t n_services;
 	const char *const *tags; /* free-form "key=value" */
 	size_t n_tags;
+	/* The end of the certificate the record was verified with (Unix
+	 * seconds), filled when the record is stored; not on the wire. */
+	int64_t cert_not_after;
 };
 
 enum gossip_state {

@@ -194,6 +194,7 @@ store_add_rec(struct gossip_store *s, uint8_t *bytes, size_t len,
 	if (r == NULL)
 		return WEFT_ENOMEM;
 	r->r = gr;
+	gr->cert_not_after = c->ident.not_after;
 	r->bytes = bytes;
 	r->len = len;
 	r->hash = hash;
