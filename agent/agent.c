@@ -8,6 +8,7 @@
 #include "agent/agent.h"
 #include "agent/handlers.h"
 #include "agent/notify.h"
+#include "agent/proxy_io.h"
 #include "common/err.h"
 
 #define JOIN_FIRST_RETRY_MS 1000
@@ -106,6 +107,7 @@ on_gossip_event(void *ctx, const struct gossip_event *ev)
 		          ev->obj->kind, ev->obj->name);
 	}
 	agent_handlers_event(a, ev);
+	agent_proxy_mark_dirty(a);
 }
 
 static int
@@ -203,6 +205,7 @@ close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
 	agent_handlers_stop(a);
+	agent_proxy_stop(a);
 	agent_streams_close(a);
 	agent_gossip_io_stop(a);
 }
@@ -275,6 +278,7 @@ agent_reload(struct agent *a, char *err, size_t cap)
 	agent_config_free(&a->cfg);
 	a->cfg = nc;
 	agent_flush(a);
+	agent_proxy_mark_dirty(a);
 	return 0;
 }
 
@@ -378,9 +382,13 @@ agent_start(struct agent *a, uv_loop_t *loop)
 		          "identity\" error=\"%s\"", weft_strerror(rc));
 		return rc;
 	}
+	a->revoked.is_revoked = agent_is_revoked;
+	a->revoked.ctx = a;
 	rc = agent_gossip_io_start(a);
 	if (rc == 0)
 		rc = agent_stream_listen(a);
+	if (rc == 0)
+		rc = agent_proxy_start(a);
 	if (rc == 0)
 		rc = agent_handlers_start(a);
 	if (rc)

@@ -13,6 +13,7 @@
 #include "agent/config.h"
 #include "agent/config_load.h"
 #include "agent/identity.h"
+#include "agent/metrics.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "gossip/gossip.h"
@@ -21,6 +22,9 @@
 
 struct api_server;
 struct agent_change;
+struct health;
+struct metrics_server;
+struct agent_proxy;
 
 struct agent {
 	uv_loop_t *loop;
@@ -52,8 +56,17 @@ struct agent {
 	struct list streams; /* struct agent_stream */
 	unsigned n_streams;
 	struct api_server *api; /* allocated by agent_handlers_start */
+	struct agent_proxy *proxy; /* the data plane, agent/proxy_io.c */
 	struct agent_change *changes; /* last state change per member */
 	size_t n_changes, cap_changes;
+
+	/* Health checks and maintenance (health.c); metrics registry, its
+	 * TCP listener (metrics_server.c); certificate expiry (expiry.c). */
+	struct health *health;
+	struct metrics metrics;
+	struct metrics_server *msrv;
+	uv_timer_t expiry_timer;
+	uint64_t reloads, reload_failures;
 
 	int64_t wall_base_ms; /* Unix ms at start */
 	uint64_t uv_base_ms;  /* uv_now() at start */
@@ -72,6 +85,30 @@ int64_t agent_now_unix(void);
 int agent_start(struct agent *a, uv_loop_t *loop);
 void agent_begin_leave(struct agent *a);
 int agent_reload(struct agent *a, char *err, size_t cap);
+/* Re-signs and spreads this node's record with the services' current
+ * health and maintenance (health.c calls it on every change). */
+int agent_publish_services(struct agent *a);
+
+/* Certificate expiry (expiry.c): a warning in the log, at start, on
+ * reload and daily, from cert_warn_before before the node's or a CA's
+ * certificate ends. */
+void agent_expiry_start(struct agent *a);
+void agent_expiry_check(struct agent *a);
+void agent_expiry_stop(struct agent *a);
+/* The soonest end of a member certificate (alive or suspect members),
+ * Unix seconds, and whose it is; 0 when no member is known. */
+int64_t agent_expiry_soonest(struct agent *a, const char **who);
+/* GET /v1/certs. */
+json_t *agent_certs_json(struct agent *a);
+/* The expiry part of GET /v1/agent, added to obj. */
+void agent_expiry_info(struct agent *a, json_t *obj);
+
+/* Metrics of the agent and gossip (metrics_agent.c), and the optional
+ * TCP listener (metrics_server.c). */
+int agent_metrics_start(struct agent *a);
+void agent_metrics_stop(struct agent *a);
+int agent_metrics_listen(struct agent *a);   /* metrics_addr, if set */
+void agent_metrics_unlisten(struct agent *a);
 
 /* Gossip on the network (gossip_io.c). */
 int agent_gossip_io_start(struct agent *a);
@@ -80,6 +117,9 @@ void agent_gossip_io_stop(struct agent *a);
  * call into the core. */
 void agent_flush(struct agent *a);
 int agent_join(struct agent *a, const struct gossip_addr *seeds, size_t n);
+
+/* The cert_revocations callback over the gossip state (ctx: agent). */
+bool agent_is_revoked(void *ctx, const uint8_t id[KEY_ID_LEN]);
 
 /* Secure streams for push-pull (stream.c). */
 int agent_stream_listen(struct agent *a);

@@ -47,8 +47,11 @@ static const struct field identity_fields[] = {
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
+static const char *const actions[] = {"allow", "deny", NULL};
+
 static const struct field mesh_fields[] = {
 	{"bind", T_HOSTPORT, NULL, 0, 0, NULL},
+	{"default_intention", T_STR, NULL, 0, 0, actions},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -82,6 +85,8 @@ static const struct field check_fields[] = {
 	{"ttl", T_DURATION, NULL, 0, 0, NULL},
 	{"interval", T_DURATION, NULL, 0, 0, NULL},
 	{"timeout", T_DURATION, NULL, 0, 0, NULL},
+	{"success_before_passing", T_INT, NULL, 1, 100, NULL},
+	{"failures_before_critical", T_INT, NULL, 1, 100, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -113,6 +118,8 @@ static const struct field top_fields[] = {
 	{"gossip", T_OBJ, gossip_fields, 0, 0, NULL},
 	{"services", T_LIST_OBJ, service_fields, 0, 0, NULL},
 	{"upstreams", T_LIST_OBJ, upstream_fields, 0, 0, NULL},
+	{"metrics_addr", T_HOSTPORT, NULL, 0, 0, NULL},
+	{"cert_warn_before", T_DURATION, NULL, 0, 0, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -510,8 +517,8 @@ build_upstreams(const json_t *a, struct agent_upstream **out, size_t *n,
 }
 
 static int
-build_checks(const json_t *a, struct agent_check **out, size_t *n,
-             const char *path, struct agent_config_err *err)
+build_checks(const json_t *a, const char *service, struct agent_check **out,
+             size_t *n, const char *path, struct agent_config_err *err)
 {
 	static const char *const kinds[] = {"http", "tcp", "grpc", "exec", "ttl"};
 	size_t i;
@@ -523,7 +530,7 @@ build_checks(const json_t *a, struct agent_check **out, size_t *n,
 		return WEFT_ENOMEM;
 	json_array_foreach(a, i, e) {
 		struct agent_check *c = &(*out)[i];
-		char where[96], id[32];
+		char where[96], id[96];
 		unsigned found = 0;
 
 		snprintf(where, sizeof(where), "%s[%zu]", path, i);
@@ -549,10 +556,20 @@ build_checks(const json_t *a, struct agent_check **out, size_t *n,
 		} else {
 			c->target = dup_str(e, c->kind, NULL);
 		}
-		snprintf(id, sizeof(id), "check-%zu", i);
+		/* Unique on the agent by default: TTL updates name it. */
+		snprintf(id, sizeof(id), "%s-%s-%zu", service, c->kind, i);
 		c->id = dup_str(e, "id", id);
+		if (c->id == NULL || c->id[0] == '\0' || strlen(c->id) > 64 ||
+		    strpbrk(c->id, "/?#%\"\\ \t\r\n") != NULL)
+			return fail(err, "config", where, "id must be 1 to 64 "
+			            "characters without '/', '?', '#', '%%', quotes "
+			            "or spaces");
 		c->interval_ms = get_ms(e, "interval", 10000);
 		c->timeout_ms = get_ms(e, "timeout", 2000);
+		c->success_before_passing =
+			(unsigned)get_int(e, "success_before_passing", 1);
+		c->failures_before_critical =
+			(unsigned)get_int(e, "failures_before_critical", 1);
 		if (c->interval_ms <= 0 || c->timeout_ms <= 0)
 			return fail(err, "config", where, "interval and timeout "
 			            "must be above zero");
@@ -597,9 +614,42 @@ build_service(const json_t *s, struct agent_service *out, size_t index,
 	                     &out->n_upstreams, path, err);
 	if (rc)
 		return rc;
+	for (i = 0; i < out->n_tags; i++)
+		if (strncmp(out->tags[i], "weft:", 5) == 0) {
+			snprintf(path, sizeof(path), "services[%zu].tags[%zu]",
+			         index, i);
+			return fail(err, "config", path, "tags starting with "
+			            "\"weft:\" are reserved (maintenance mode)");
+		}
 	snprintf(path, sizeof(path), "services[%zu].checks", index);
-	return build_checks(json_object_get(s, "checks"), &out->checks,
-	                    &out->n_checks, path, err);
+	return build_checks(json_object_get(s, "checks"), out->name,
+	                    &out->checks, &out->n_checks, path, err);
+}
+
+/* Check ids name checks in the API: service i's must not repeat any
+ * seen so far. */
+static int
+unique_check_ids(const struct agent_config *c, size_t i,
+                 struct agent_config_err *err)
+{
+	const struct agent_service *s = &c->services[i];
+
+	for (size_t k = 0; k < s->n_checks; k++)
+		for (size_t j = 0; j <= i; j++)
+			for (size_t l = 0; l < c->services[j].n_checks; l++) {
+				char path[96];
+
+				if (j == i && l >= k)
+					break;
+				if (strcmp(c->services[j].checks[l].id,
+				           s->checks[k].id) != 0)
+					continue;
+				snprintf(path, sizeof(path), "services[%zu]."
+				         "checks[%zu].id", i, k);
+				return fail(err, "config", path, "check id \"%s\" "
+				            "is used twice", s->checks[k].id);
+			}
+	return 0;
 }
 
 int
@@ -644,9 +694,20 @@ agent_config_build(const json_t *doc, struct agent_config *c,
 	c->cert_file = dup_str(id, "cert", NULL);
 	c->ca_file = dup_str(id, "ca", NULL);
 	c->cert_skew_s = get_ms(id, "skew", 60000) / 1000;
+	c->cert_warn_before_s = get_ms(doc, "cert_warn_before",
+	                               30LL * 86400 * 1000) / 1000;
+	if (json_object_get(doc, "metrics_addr")) {
+		get_hostport(doc, "metrics_addr", AGENT_METRICS_PORT,
+		             &c->metrics_addr, NULL);
+		c->has_metrics_addr = true;
+	}
 	if (!c->key_file || !c->cert_file || !c->ca_file)
 		return fail(err, "config", "identity", "needs \"key\", \"cert\" "
 		            "and \"ca\" (or --key, --cert, --ca)");
+	c->default_deny = json_is_string(json_object_get(
+		json_object_get(doc, "mesh"), "default_intention")) &&
+		strcmp(json_string_value(json_object_get(json_object_get(doc,
+		       "mesh"), "default_intention")), "deny") == 0;
 	get_hostport(json_object_get(doc, "mesh"), "bind", AGENT_MESH_PORT,
 	             &c->mesh_bind, c->advertise ? c->advertise : c->bind.host);
 	c->gossip.probe_interval_ms = get_ms(g, "probe_interval", 0);
@@ -670,6 +731,9 @@ agent_config_build(const json_t *doc, struct agent_config *c,
 		return WEFT_ENOMEM;
 	json_array_foreach(svcs, i, e) {
 		rc = build_service(e, &c->services[i], i, err);
+		if (rc)
+			return rc;
+		rc = unique_check_ids(c, i, err);
 		if (rc)
 			return rc;
 		for (size_t j = 0; j < i; j++)

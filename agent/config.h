@@ -17,6 +17,7 @@
 #define AGENT_DEFAULT_CONFIG_DIR "/etc/weft/conf.d"
 #define AGENT_GOSSIP_PORT 7370
 #define AGENT_MESH_PORT 7371
+#define AGENT_METRICS_PORT 7372
 
 struct agent_config_err {
 	char msg[512];
@@ -41,6 +42,9 @@ struct agent_check {
 	int64_t interval_ms;
 	int64_t timeout_ms;
 	int64_t ttl_ms;
+	/* Consecutive results needed to change state (1: at once). */
+	unsigned success_before_passing;
+	unsigned failures_before_critical;
 };
 
 struct agent_service {
@@ -87,11 +91,15 @@ struct agent_config {
 	char *cert_file;
 	char *ca_file;
 	int64_t cert_skew_s;
+	int64_t cert_warn_before_s; /* warn in the log this long before expiry */
+	bool has_metrics_addr;
+	struct agent_hostport metrics_addr; /* Prometheus over TCP */
 	char *log_level;
 	struct agent_hostport mesh_bind;
 	struct agent_gossip_tuning gossip;
 	struct agent_service *services;
 	size_t n_services;
+	bool default_deny; /* intentions: deny what no intention allows */
 	struct agent_upstream *upstreams; /* per agent, outside any service */
 	size_t n_upstreams;
 	json_t *effective; /* the merged document, for --check-config */

@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "agent/log.h"
+#include "agent/proxy_io.h"
 #include "common/err.h"
 #include "weft_version.h"
 
@@ -187,6 +188,7 @@ main(int argc, char **argv)
 	}
 	/* Let close callbacks run before the loop goes. */
 	uv_run(loop, UV_RUN_NOWAIT);
+	agent_proxy_free(&a);
 	uv_loop_close(loop);
 	agent_identity_free(&a.id);
 	agent_config_free(&a.cfg);

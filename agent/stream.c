@@ -308,8 +308,8 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		pump_out(st);
 }
 
-static bool
-is_revoked(void *ctx, const uint8_t id[KEY_ID_LEN])
+bool
+agent_is_revoked(void *ctx, const uint8_t id[KEY_ID_LEN])
 {
 	struct agent *a = ctx;
 
@@ -335,8 +335,6 @@ stream_new(struct agent *a, bool initiator)
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return NULL;
-	a->revoked.is_revoked = is_revoked;
-	a->revoked.ctx = a;
 	if (session_new(&sc, initiator, NULL, (int64_t)uv_now(a->loop),
 	                agent_now_unix(), &st->s) != 0) {
 		free(st);

@@ -1,0 +1,975 @@
+/*
+ * The data plane's I/O.  Three kinds of object:
+ *
+ *   pconn   a TCP connection to (or from) a peer agent's mesh listener,
+ *           carrying one mesh_conn: many streams.  Outbound ones are
+ *           pooled by peer key id and reused while they can take streams.
+ *   pstream one app-side TCP connection and its mesh stream: an app that
+ *           connected to an upstream port (client), or the connection this
+ *           agent made to a local service for an inbound stream (server).
+ *   uplisten an upstream port: `local_bind` of a configured upstream.
+ *
+ * Bytes from an app are read only as far as the stream has room
+ * (mesh_stream_write_room), into one shared buffer, so an app that sends
+ * faster than the mesh carries is simply not read: no buffer grows.
+ * Bytes for an app are written straight from the stream's receive buffer,
+ * one write at a time, and consumed when the write completes, which is
+ * what re-opens the HTTP/2 window.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/proxy_io.h"
+#include "agent/tables.h"
+#include "common/err.h"
+#include "crypto/session.h"
+#include "proxy/balance.h"
+#include "proxy/mesh.h"
+
+#define RELAY_CHUNK (64u * 1024)
+#define REBUILD_DELAY_MS 50
+#define MAX_PCONNS 4096
+
+struct pconn {
+	struct list link;
+	struct agent_proxy *px;
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	uv_write_t wreq;
+	uv_timer_t timer;
+	struct mesh_conn *mc;
+	bool initiator;
+	bool connected;
+	bool writing;
+	bool closing;
+	uint8_t key_id[KEY_ID_LEN]; /* outbound: the peer we dialled */
+	char where[72];
+	uint8_t *wbuf; /* the write in flight; reused */
+	size_t wcap;
+	int handles;
+};
+
+struct pstream {
+	struct agent_proxy *px;
+	uv_tcp_t app;
+	uv_connect_t connect;
+	uv_write_t wreq;
+	uv_shutdown_t sreq;
+	struct mesh_stream *ms;
+	struct pconn *pc;
+	bool client;       /* app connected to us (upstream) */
+	bool app_open;     /* the app socket is usable */
+	bool reading;      /* uv_read_start is in force */
+	bool app_eof;      /* the app half-closed */
+	bool writing;      /* a write to the app is in flight */
+	size_t write_len;  /* its length, consumed when done */
+	bool shut_app;     /* we half-closed the app side */
+	bool opened;       /* client: the peer said 200 */
+	bool closed;
+	unsigned tries;
+	char service[64];
+	const struct table_endpoint *ep; /* client: in the stream's table */
+	struct table *table;             /* the reference that keeps ep */
+};
+
+struct uplisten {
+	struct list link;
+	struct agent_proxy *px;
+	uv_tcp_t tcp;
+	char service[64];
+};
+
+struct agent_proxy {
+	struct agent *a;
+	struct mesh_node *node;
+	struct balance *bal;
+	struct session_config sc;
+	struct table *table;
+	uint64_t version;
+	uv_tcp_t mesh_listener;
+	uv_timer_t rebuild;
+	struct list pconns;
+	unsigned n_pconns;
+	struct list uplisteners;
+	struct agent_proxy_stats stats;
+	bool stopping;
+	uint8_t rbuf[RELAY_CHUNK]; /* app reads land here, one at a time */
+	uint8_t mbuf[RELAY_CHUNK]; /* mesh socket reads */
+};
+
+static void pconn_flush(struct pconn *pc);
+static void pstream_close(struct pstream *ps);
+static void pstream_pump_down(struct pstream *ps);
+static void pstream_read_more(struct pstream *ps);
+static int client_attempt(struct pstream *ps);
+
+static int64_t
+mono(const struct agent_proxy *px)
+{
+	return (int64_t)uv_now(px->a->loop);
+}
+
+/* ---- mesh connections ---- */
+
+static void
+pconn_handle_closed(uv_handle_t *h)
+{
+	struct pconn *pc = h->data;
+
+	if (--pc->handles == 0) {
+		if (pc->mc)
+			mesh_conn_free(pc->mc);
+		free(pc->wbuf);
+		free(pc);
+	}
+}
+
+static void
+pconn_close(struct pconn *pc)
+{
+	if (pc->closing)
+		return;
+	pc->closing = true;
+	list_remove(&pc->link);
+	pc->px->n_pconns--;
+	uv_timer_stop(&pc->timer);
+	uv_close((uv_handle_t *)&pc->timer, pconn_handle_closed);
+	uv_close((uv_handle_t *)&pc->tcp, pconn_handle_closed);
+}
+
+static void
+on_pconn_timer(uv_timer_t *t)
+{
+	struct pconn *pc = t->data;
+
+	mesh_conn_tick(pc->mc, mono(pc->px));
+	pconn_flush(pc);
+}
+
+static void
+pconn_rearm(struct pconn *pc)
+{
+	int64_t d, now;
+
+	if (pc->closing)
+		return;
+	d = mesh_conn_deadline(pc->mc);
+	now = mono(pc->px);
+	if (d == INT64_MAX)
+		uv_timer_stop(&pc->timer);
+	else
+		uv_timer_start(&pc->timer, on_pconn_timer,
+		               d > now ? (uint64_t)(d - now) : 0, 0);
+}
+
+static void
+on_pconn_written(uv_write_t *req, int status)
+{
+	struct pconn *pc = req->data;
+
+	pc->writing = false;
+	if (status < 0) {
+		if (!pc->closing)
+			mesh_conn_abort(pc->mc, WEFT_EIO, uv_strerror(status));
+	}
+	pconn_flush(pc);
+}
+
+/* Writes what the core has, one write at a time; closes when done. */
+static void
+pconn_flush(struct pconn *pc)
+{
+	const uint8_t *p;
+	size_t len;
+	uv_buf_t b;
+
+	if (pc->closing)
+		return;
+	if (!pc->writing && pc->connected) {
+		mesh_conn_out_peek(pc->mc, &p, &len);
+		if (len) {
+			if (len > pc->wcap) {
+				uint8_t *nb = realloc(pc->wbuf, len);
+
+				if (nb == NULL) {
+					mesh_conn_abort(pc->mc, WEFT_ENOMEM,
+					                "out of memory");
+					goto done;
+				}
+				pc->wbuf = nb;
+				pc->wcap = len;
+			}
+			/* The core's view changes on the next call; libuv needs
+			 * the bytes until the write completes. */
+			memcpy(pc->wbuf, p, len);
+			mesh_conn_out_consume(pc->mc, len);
+			b = uv_buf_init((char *)pc->wbuf, (unsigned)len);
+			pc->wreq.data = pc;
+			if (uv_write(&pc->wreq, (uv_stream_t *)&pc->tcp, &b, 1,
+			             on_pconn_written) == 0)
+				pc->writing = true;
+			else
+				mesh_conn_abort(pc->mc, WEFT_EIO, "write failed");
+		}
+	}
+done:
+	if (mesh_conn_done(pc->mc) && !pc->writing) {
+		pconn_close(pc);
+		return;
+	}
+	pconn_rearm(pc);
+}
+
+static void
+alloc_mesh(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct pconn *pc = h->data;
+
+	(void)hint;
+	buf->base = (char *)pc->px->mbuf;
+	buf->len = sizeof(pc->px->mbuf);
+}
+
+static void
+on_mesh_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct pconn *pc = s->data;
+
+	if (pc->closing || n == 0)
+		return;
+	if (n < 0)
+		mesh_conn_abort(pc->mc, n == UV_EOF ? WEFT_ECLOSED : WEFT_EIO,
+		                n == UV_EOF ? "peer closed the connection"
+		                            : uv_strerror((int)n));
+	else
+		mesh_conn_recv(pc->mc, mono(pc->px), (const uint8_t *)buf->base,
+		               (size_t)n);
+	pconn_flush(pc);
+}
+
+static struct pconn *
+pconn_new(struct agent_proxy *px, bool initiator, const uint8_t *key_id)
+{
+	struct pconn *pc;
+
+	if (px->n_pconns >= MAX_PCONNS)
+		return NULL;
+	pc = calloc(1, sizeof(*pc));
+	if (pc == NULL)
+		return NULL;
+	pc->px = px;
+	pc->initiator = initiator;
+	if (key_id)
+		memcpy(pc->key_id, key_id, KEY_ID_LEN);
+	if (mesh_conn_new(px->node, initiator, NULL, key_id, mono(px),
+	                  agent_now_unix(), pc, &pc->mc) != 0) {
+		free(pc);
+		return NULL;
+	}
+	uv_tcp_init(px->a->loop, &pc->tcp);
+	uv_timer_init(px->a->loop, &pc->timer);
+	uv_tcp_nodelay(&pc->tcp, 1);
+	pc->tcp.data = pc->timer.data = pc;
+	pc->handles = 2;
+	list_insert_tail(&px->pconns, &pc->link);
+	px->n_pconns++;
+	return pc;
+}
+
+static void
+on_pconn_connect(uv_connect_t *req, int status)
+{
+	struct pconn *pc = req->data;
+
+	if (pc->closing)
+		return;
+	if (status < 0) {
+		pc->px->stats.connect_fail++;
+		mesh_conn_abort(pc->mc, WEFT_EIO, uv_strerror(status));
+		pconn_flush(pc);
+		return;
+	}
+	pc->connected = true;
+	uv_read_start((uv_stream_t *)&pc->tcp, alloc_mesh, on_mesh_read);
+	pconn_flush(pc);
+}
+
+/* A connection to ep's agent that can take one more stream. */
+static struct pconn *
+pconn_for(struct agent_proxy *px, const struct table_endpoint *ep)
+{
+	struct list *pos;
+	struct pconn *pc;
+	struct agent_hostport hp;
+	struct gossip_addr ga;
+	struct sockaddr_storage ss;
+
+	list_foreach(pos, &px->pconns) {
+		pc = list_entry(pos, struct pconn, link);
+		if (pc->initiator && !pc->closing &&
+		    memcmp(pc->key_id, ep->key_id, KEY_ID_LEN) == 0 &&
+		    mesh_conn_can_open(pc->mc))
+			return pc;
+	}
+	if (agent_parse_hostport(ep->mesh_addr, AGENT_MESH_PORT, &hp) != 0 ||
+	    agent_addr_from_hostport(&hp, &ga) != 0 ||
+	    agent_addr_to_sockaddr(&ga, &ss) != 0)
+		return NULL;
+	pc = pconn_new(px, true, ep->key_id);
+	if (pc == NULL)
+		return NULL;
+	snprintf(pc->where, sizeof(pc->where), "%s (%s)", ep->node,
+	         ep->mesh_addr);
+	pc->connect.data = pc;
+	px->stats.conns_out++;
+	if (uv_tcp_connect(&pc->connect, &pc->tcp, (struct sockaddr *)&ss,
+	                   on_pconn_connect) != 0) {
+		mesh_conn_abort(pc->mc, WEFT_EIO, "connect failed");
+		pconn_close(pc);
+		return NULL;
+	}
+	return pc;
+}
+
+/* ---- app-side streams ---- */
+
+static void
+pstream_freed(uv_handle_t *h)
+{
+	struct pstream *ps = h->data;
+
+	if (ps->table)
+		table_unref(ps->table);
+	free(ps);
+}
+
+static void
+pstream_close(struct pstream *ps)
+{
+	struct agent_proxy *px = ps->px;
+
+	if (ps->closed)
+		return;
+	ps->closed = true;
+	if (ps->ms) {
+		mesh_stream_close(ps->ms);
+		ps->ms = NULL;
+		px->stats.active_streams--;
+		if (ps->client && ps->ep)
+			balance_stream_ended(px->bal, ps->ep);
+	}
+	if (ps->pc)
+		pconn_flush(ps->pc);
+	/* A write or shutdown still in flight completes with ECANCELED
+	 * before the close callback, so freeing there is safe. */
+	uv_close((uv_handle_t *)&ps->app, pstream_freed);
+}
+
+/* Both directions ended and nothing is left to write: done. */
+static void
+pstream_maybe_done(struct pstream *ps)
+{
+	const uint8_t *p;
+	size_t len;
+	bool eof = false;
+
+	if (ps->closed || ps->ms == NULL)
+		return;
+	mesh_stream_read_peek(ps->ms, &p, &len, &eof);
+	if (ps->app_eof && eof && !ps->writing && ps->shut_app)
+		pstream_close(ps);
+}
+
+static void
+alloc_app(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct pstream *ps = h->data;
+	size_t room = ps->ms ? mesh_stream_write_room(ps->ms) : 0;
+
+	(void)hint;
+	if (room > sizeof(ps->px->rbuf))
+		room = sizeof(ps->px->rbuf);
+	/* A zero-length buffer makes libuv report UV_ENOBUFS; the read
+	 * callback then stops reading until the stream has room. */
+	buf->base = (char *)ps->px->rbuf;
+	buf->len = room;
+}
+
+/*
+ * Stops reading the app until the stream has room.  The core announces
+ * room (MESH_EV_WRITABLE) only after a write it could not take whole, and
+ * reads are sized to the room, so ask for one byte it cannot take: that
+ * arms the event and takes nothing.
+ */
+static void
+pause_app(struct pstream *ps)
+{
+	size_t accepted = 0;
+
+	if (mesh_stream_write_room(ps->ms) > 0)
+		return; /* room already: keep reading */
+	uv_read_stop((uv_stream_t *)&ps->app);
+	ps->reading = false;
+	/* No room, so nothing is taken (accepted stays 0). */
+	mesh_stream_write(ps->ms, ps->px->rbuf, 1, &accepted);
+}
+
+static void
+on_app_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct pstream *ps = s->data;
+	size_t accepted = 0;
+
+	if (ps->closed)
+		return;
+	if (n == UV_ENOBUFS) {
+		pause_app(ps);
+		return;
+	}
+	if (n == UV_EOF) {
+		uv_read_stop(s);
+		ps->reading = false;
+		ps->app_eof = true;
+		if (ps->ms)
+			mesh_stream_shutdown_write(ps->ms);
+		pconn_flush(ps->pc);
+		pstream_maybe_done(ps);
+		return;
+	}
+	if (n < 0) {
+		if (ps->ms)
+			mesh_stream_reset(ps->ms);
+		pstream_close(ps);
+		return;
+	}
+	if (n == 0)
+		return;
+	mesh_stream_write(ps->ms, buf->base, (size_t)n, &accepted);
+	if (ps->client)
+		ps->px->stats.bytes_up += accepted;
+	/* The read was sized to the room, so all of it was taken. */
+	if (accepted < (size_t)n) {
+		mesh_stream_reset(ps->ms);
+		pstream_close(ps);
+		return;
+	}
+	if (mesh_stream_write_room(ps->ms) == 0)
+		pause_app(ps);
+	pconn_flush(ps->pc);
+}
+
+static void
+pstream_read_more(struct pstream *ps)
+{
+	if (ps->closed || ps->reading || ps->app_eof || !ps->app_open ||
+	    ps->ms == NULL || mesh_stream_write_room(ps->ms) == 0)
+		return;
+	if (uv_read_start((uv_stream_t *)&ps->app, alloc_app, on_app_read) == 0)
+		ps->reading = true;
+}
+
+static void
+on_app_shutdown(uv_shutdown_t *req, int status)
+{
+	struct pstream *ps = req->data;
+
+	(void)status;
+	if (!ps->closed)
+		pstream_maybe_done(ps);
+}
+
+static void
+on_app_written(uv_write_t *req, int status)
+{
+	struct pstream *ps = req->data;
+
+	ps->writing = false;
+	if (ps->closed)
+		return;
+	if (status < 0) {
+		mesh_stream_reset(ps->ms);
+		pstream_close(ps);
+		return;
+	}
+	mesh_stream_read_consume(ps->ms, ps->write_len);
+	if (ps->client)
+		ps->px->stats.bytes_down += ps->write_len;
+	ps->write_len = 0;
+	pconn_flush(ps->pc); /* window updates */
+	pstream_pump_down(ps);
+}
+
+/* Mesh to app: one write at a time, straight from the stream's buffer. */
+static void
+pstream_pump_down(struct pstream *ps)
+{
+	const uint8_t *p;
+	size_t len;
+	bool eof;
+	uv_buf_t b;
+
+	if (ps->closed || ps->writing || !ps->app_open || ps->ms == NULL)
+		return;
+	mesh_stream_read_peek(ps->ms, &p, &len, &eof);
+	if (len) {
+		b = uv_buf_init((char *)p, (unsigned)len);
+		ps->wreq.data = ps;
+		ps->write_len = len;
+		if (uv_write(&ps->wreq, (uv_stream_t *)&ps->app, &b, 1,
+		             on_app_written) == 0)
+			ps->writing = true;
+		else {
+			mesh_stream_reset(ps->ms);
+			pstream_close(ps);
+		}
+		return;
+	}
+	if (eof && !ps->shut_app) {
+		ps->shut_app = true;
+		ps->sreq.data = ps;
+		if (uv_shutdown(&ps->sreq, (uv_stream_t *)&ps->app,
+		                on_app_shutdown) != 0)
+			pstream_maybe_done(ps);
+	}
+}
+
+static struct pstream *
+pstream_new(struct agent_proxy *px, bool client)
+{
+	struct pstream *ps = calloc(1, sizeof(*ps));
+
+	if (ps == NULL)
+		return NULL;
+	ps->px = px;
+	ps->client = client;
+	uv_tcp_init(px->a->loop, &ps->app);
+	uv_tcp_nodelay(&ps->app, 1);
+	ps->app.data = ps;
+	return ps;
+}
+
+/* ---- events from the core ---- */
+
+/* Server side: the connection to the local service is up, or not. */
+static void
+on_local_connect(uv_connect_t *req, int status)
+{
+	struct pstream *ps = req->data;
+	char why[160];
+
+	if (ps->closed)
+		return;
+	if (status < 0) {
+		snprintf(why, sizeof(why), "local service %s: %s", ps->service,
+		         uv_strerror(status));
+		weft_logf(&ps->px->a->log, WEFT_LOG_WARN, "msg=\"inbound stream "
+		          "failed\" reason=\"%s\"", why);
+		mesh_stream_refuse(ps->ms, 502, why);
+		pstream_close(ps);
+		return;
+	}
+	ps->app_open = true;
+	mesh_stream_accept(ps->ms);
+	pstream_read_more(ps);
+	pstream_pump_down(ps);
+	pconn_flush(ps->pc);
+}
+
+static void
+on_mesh_event(void *ctx, const struct mesh_event *ev)
+{
+	struct agent_proxy *px = ctx;
+	struct agent *a = px->a;
+	struct pstream *ps = ev->stream_user;
+
+	switch (ev->type) {
+	case MESH_EV_CONN_UP:
+		weft_logf(&a->log, WEFT_LOG_DEBUG, "msg=\"mesh connection up\" "
+		          "peer=%s", ev->peer ? ev->peer : "?");
+		break;
+	case MESH_EV_CONN_CLOSED:
+		if (ev->err && ev->err != WEFT_ECLOSED)
+			weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"mesh connection "
+			          "closed\" peer=%s reason=\"%s\"",
+			          ev->peer ? ev->peer : "?",
+			          ev->reason ? ev->reason : "");
+		break;
+	case MESH_EV_OPENED:
+		if (ps) {
+			ps->opened = true;
+			if (ps->ep)
+				balance_connect_ok(px->bal, ps->ep);
+			pstream_read_more(ps);
+		}
+		break;
+	case MESH_EV_REFUSED:
+		px->stats.refused_out++;
+		weft_logf(&a->log, WEFT_LOG_WARN, "msg=\"stream refused\" "
+		          "service=%s peer=%s status=%d reason=\"%s\"",
+		          ev->service ? ev->service : "?",
+		          ev->peer ? ev->peer : "?", ev->status,
+		          ev->reason ? ev->reason : "");
+		if (ps)
+			pstream_close(ps);
+		break;
+	case MESH_EV_DENIED:
+		px->stats.denied_in++;
+		weft_logf(&a->log, WEFT_LOG_WARN, "msg=\"inbound stream denied\" "
+		          "service=%s peer=%s status=%d reason=\"%s\"",
+		          ev->service ? ev->service : "?",
+		          ev->peer ? ev->peer : "?", ev->status,
+		          ev->reason ? ev->reason : "");
+		break;
+	case MESH_EV_CONNECT: {
+		struct sockaddr_in sin;
+		struct pstream *in;
+
+		in = pstream_new(px, false);
+		if (in == NULL ||
+		    uv_ip4_addr(ev->host ? ev->host : "127.0.0.1", ev->port,
+		                &sin) != 0) {
+			mesh_stream_refuse(ev->stream, 502, "agent out of memory "
+			                   "or bad local address");
+			mesh_stream_close(ev->stream);
+			free(in);
+			break;
+		}
+		in->ms = ev->stream;
+		in->pc = mesh_conn_user(ev->conn);
+		snprintf(in->service, sizeof(in->service), "%s",
+		         ev->service ? ev->service : "");
+		mesh_stream_set_user(ev->stream, in);
+		px->stats.streams_in++;
+		px->stats.active_streams++;
+		in->connect.data = in;
+		if (uv_tcp_connect(&in->connect, &in->app,
+		                   (struct sockaddr *)&sin, on_local_connect) != 0) {
+			mesh_stream_refuse(ev->stream, 502, "cannot connect to the "
+			                   "local service");
+			pstream_close(in);
+		}
+		break;
+	}
+	case MESH_EV_READABLE:
+		if (ps)
+			pstream_pump_down(ps);
+		break;
+	case MESH_EV_WRITABLE:
+		if (ps)
+			pstream_read_more(ps);
+		break;
+	case MESH_EV_RESET:
+		if (ps == NULL)
+			break;
+		/* A client stream the peer never opened may go elsewhere:
+		 * nothing was read from the app yet. */
+		if (ps->client && !ps->opened && ps->tries < BALANCE_MAX_TRIES) {
+			if (ps->ep)
+				balance_connect_failed(px->bal, ps->ep, mono(px));
+			mesh_stream_close(ps->ms);
+			ps->ms = NULL;
+			px->stats.active_streams--;
+			if (ps->ep)
+				balance_stream_ended(px->bal, ps->ep);
+			ps->ep = NULL;
+			if (client_attempt(ps) != 0)
+				pstream_close(ps);
+			break;
+		}
+		pstream_close(ps);
+		break;
+	}
+}
+
+/* ---- client side: app connections on upstream ports ---- */
+
+/* Picks an endpoint and opens a stream to it; 0, or why not. */
+static int
+client_attempt(struct pstream *ps)
+{
+	struct agent_proxy *px = ps->px;
+	const struct table_endpoint *ep;
+	struct balance_miss miss;
+	struct pconn *pc;
+	int rc;
+
+	ps->tries++;
+	if (ps->table == NULL)
+		ps->table = table_ref(px->table);
+	rc = balance_pick(px->bal, ps->table, ps->service, mono(px),
+	                  &key_system_rng, &ep, &miss);
+	if (rc) {
+		px->stats.no_endpoint++;
+		weft_logf(&px->a->log, WEFT_LOG_WARN, "msg=\"no endpoint\" "
+		          "service=%s endpoints=%zu not_alive=%zu unhealthy=%zu "
+		          "ejected=%zu backoff=%zu", ps->service, miss.total,
+		          miss.not_alive, miss.unhealthy, miss.ejected,
+		          miss.backoff);
+		return rc;
+	}
+	pc = pconn_for(px, ep);
+	if (pc == NULL)
+		return WEFT_ENOMEM;
+	rc = mesh_stream_open(pc->mc, ps->service, ep->port, ps, &ps->ms);
+	if (rc)
+		return rc;
+	ps->pc = pc;
+	ps->ep = ep;
+	balance_stream_started(px->bal, ep);
+	px->stats.streams_out++;
+	px->stats.active_streams++;
+	pconn_flush(pc);
+	return 0;
+}
+
+static void
+on_upstream_accept(uv_stream_t *server, int status)
+{
+	struct uplisten *ul = server->data;
+	struct agent_proxy *px = ul->px;
+	struct pstream *ps;
+
+	if (status < 0)
+		return;
+	ps = pstream_new(px, true);
+	if (ps == NULL)
+		return;
+	if (uv_accept(server, (uv_stream_t *)&ps->app) != 0) {
+		pstream_close(ps);
+		return;
+	}
+	ps->app_open = true;
+	snprintf(ps->service, sizeof(ps->service), "%s", ul->service);
+	/* The app is not read until the peer opened the stream, so that a
+	 * refused or failed attempt can go to another endpoint. */
+	if (client_attempt(ps) != 0)
+		pstream_close(ps);
+}
+
+static int
+listen_upstream(struct agent_proxy *px, const struct agent_upstream *u)
+{
+	struct uplisten *ul = calloc(1, sizeof(*ul));
+	struct gossip_addr ga;
+	struct sockaddr_storage ss;
+	int rc;
+
+	if (ul == NULL)
+		return WEFT_ENOMEM;
+	ul->px = px;
+	snprintf(ul->service, sizeof(ul->service), "%s", u->service);
+	uv_tcp_init(px->a->loop, &ul->tcp);
+	ul->tcp.data = ul;
+	list_insert_tail(&px->uplisteners, &ul->link);
+	rc = agent_addr_from_hostport(&u->local_bind, &ga);
+	if (rc == 0)
+		rc = agent_addr_to_sockaddr(&ga, &ss);
+	if (rc == 0)
+		rc = uv_tcp_bind(&ul->tcp, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&ul->tcp, 511, on_upstream_accept);
+	if (rc) {
+		weft_logf(&px->a->log, WEFT_LOG_ERROR, "msg=\"cannot listen for "
+		          "upstream\" service=%s addr=%s:%u error=\"%s\"",
+		          u->service, u->local_bind.host, u->local_bind.port,
+		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
+		return WEFT_EIO;
+	}
+	weft_logf(&px->a->log, WEFT_LOG_INFO, "msg=\"upstream listening\" "
+	          "service=%s addr=%s:%u", u->service, u->local_bind.host,
+	          u->local_bind.port);
+	return 0;
+}
+
+/* ---- server side: the mesh listener ---- */
+
+static void
+on_mesh_accept(uv_stream_t *server, int status)
+{
+	struct agent_proxy *px = server->data;
+	struct pconn *pc;
+
+	if (status < 0)
+		return;
+	pc = pconn_new(px, false, NULL);
+	if (pc == NULL) {
+		uv_tcp_t *t = malloc(sizeof(*t));
+
+		if (t == NULL)
+			return;
+		uv_tcp_init(px->a->loop, t);
+		uv_accept(server, (uv_stream_t *)t);
+		uv_close((uv_handle_t *)t, (uv_close_cb)free);
+		return;
+	}
+	if (uv_accept(server, (uv_stream_t *)&pc->tcp) != 0) {
+		pconn_close(pc);
+		return;
+	}
+	px->stats.conns_in++;
+	pc->connected = true;
+	uv_read_start((uv_stream_t *)&pc->tcp, alloc_mesh, on_mesh_read);
+	pconn_flush(pc);
+}
+
+/* ---- tables ---- */
+
+static void
+on_rebuild(uv_timer_t *t)
+{
+	struct agent_proxy *px = t->data;
+	struct table *nt;
+	char err[256];
+
+	if (agent_tables_build(px->a, ++px->version, &nt, err, sizeof(err))) {
+		weft_logf(&px->a->log, WEFT_LOG_ERROR, "msg=\"routing table "
+		          "refused, keeping the previous one\" reason=\"%s\"", err);
+		return;
+	}
+	mesh_node_set_table(px->node, nt);
+	if (px->table)
+		table_unref(px->table);
+	px->table = nt;
+	balance_gc(px->bal, mono(px));
+}
+
+void
+agent_proxy_mark_dirty(struct agent *a)
+{
+	struct agent_proxy *px = a->proxy;
+
+	if (px == NULL || px->stopping || uv_is_active((uv_handle_t *)&px->rebuild))
+		return;
+	/* Many events arrive together (a push-pull merges a whole state):
+	 * one rebuild for all of them. */
+	uv_timer_start(&px->rebuild, on_rebuild, REBUILD_DELAY_MS, 0);
+}
+
+const struct agent_proxy_stats *
+agent_proxy_stats(const struct agent *a)
+{
+	static const struct agent_proxy_stats none;
+
+	return a->proxy ? &a->proxy->stats : &none;
+}
+
+int
+agent_proxy_start(struct agent *a)
+{
+	struct agent_proxy *px = calloc(1, sizeof(*px));
+	struct mesh_config mc = {0};
+	struct sockaddr_storage ss;
+	int rc;
+
+	if (px == NULL)
+		return WEFT_ENOMEM;
+	a->proxy = px;
+	px->a = a;
+	list_init(&px->pconns);
+	list_init(&px->uplisteners);
+	px->sc = (struct session_config){
+		.self = &a->id.key,
+		.cert = a->id.cert.encoded,
+		.cert_len = a->id.cert.encoded_len,
+		.bundle = &a->id.bundle,
+		.revoked = &a->revoked,
+		.skew_s = a->cfg.cert_skew_s,
+		.rng = &key_system_rng,
+	};
+	mc.session = &px->sc;
+	mc.self_cert = &a->id.cert;
+	mc.event = on_mesh_event;
+	mc.ctx = px;
+	rc = mesh_node_new(&mc, &px->node);
+	if (rc == 0)
+		rc = balance_new(&(struct balance_config){0}, &px->bal);
+	if (rc)
+		return rc;
+	uv_timer_init(a->loop, &px->rebuild);
+	px->rebuild.data = px;
+	on_rebuild(&px->rebuild);
+	if (px->table == NULL)
+		return WEFT_EINVAL;
+
+	uv_tcp_init(a->loop, &px->mesh_listener);
+	px->mesh_listener.data = px;
+	rc = agent_addr_to_sockaddr(&a->mesh_addr, &ss);
+	if (rc == 0)
+		rc = uv_tcp_bind(&px->mesh_listener, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&px->mesh_listener, 511,
+		               on_mesh_accept);
+	if (rc) {
+		char addr[72];
+
+		agent_addr_format(&a->mesh_addr, addr, sizeof(addr));
+		weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot listen for the "
+		          "mesh\" addr=%s error=\"%s\"", addr,
+		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
+		return WEFT_EIO;
+	}
+	for (size_t i = 0; i < a->cfg.n_upstreams; i++)
+		if ((rc = listen_upstream(px, &a->cfg.upstreams[i])) != 0)
+			return rc;
+	for (size_t i = 0; i < a->cfg.n_services; i++)
+		for (size_t j = 0; j < a->cfg.services[i].n_upstreams; j++)
+			if ((rc = listen_upstream(px,
+			                          &a->cfg.services[i].upstreams[j])) != 0)
+				return rc;
+	return 0;
+}
+
+static void
+proxy_free_if_done(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void
+free_uplisten(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void
+agent_proxy_free(struct agent *a)
+{
+	struct agent_proxy *px = a->proxy;
+
+	if (px == NULL)
+		return;
+	if (px->table)
+		table_unref(px->table);
+	mesh_node_free(px->node);
+	balance_free(px->bal);
+	free(px);
+	a->proxy = NULL;
+}
+
+void
+agent_proxy_stop(struct agent *a)
+{
+	struct agent_proxy *px = a->proxy;
+
+	if (px == NULL)
+		return;
+	px->stopping = true;
+	uv_timer_stop(&px->rebuild);
+	uv_close((uv_handle_t *)&px->rebuild, proxy_free_if_done);
+	uv_close((uv_handle_t *)&px->mesh_listener, proxy_free_if_done);
+	while (!list_empty(&px->uplisteners)) {
+		struct uplisten *ul = list_entry(px->uplisteners.next,
+		                                 struct uplisten, link);
+
+		list_remove(&ul->link);
+		uv_close((uv_handle_t *)&ul->tcp, free_uplisten);
+	}
+	while (!list_empty(&px->pconns)) {
+		struct pconn *pc = list_entry(px->pconns.next, struct pconn, link);
+
+		mesh_conn_abort(pc->mc, WEFT_ECLOSED, "agent stopping");
+		pconn_close(pc);
+	}
+}
