@@ -383,11 +383,39 @@ put_revocation(struct agent *a, const char *text, size_t len,
 	                                            "revocation", "name", id));
 }
 
+/* A route or intention, signed by an operator (`weft intentions apply`):
+ * gossip checks the signature and the signer's operator group. */
+static int
+put_object(struct agent *a, const char *text, size_t len,
+           struct api_reply *reply)
+{
+	uint8_t *bin;
+	size_t bin_len, pos = 0;
+	int rc;
+
+	rc = armor_decode_next(text, len, &pos, GOSSIP_OBJECT_ARMOR_LABEL, &bin,
+	                       &bin_len);
+	if (rc)
+		return api_reply_error(reply, 400, "no WEFT OBJECT block in "
+		                       "\"armored\": %s", weft_strerror(rc));
+	rc = gossip_object_put(a->g, agent_now_ms(a), bin, bin_len);
+	free(bin);
+	agent_flush(a);
+	if (rc)
+		return api_reply_error(reply, rc == WEFT_EPOLICY ? 403 : 400,
+		                       "refused: %s",
+		                       gossip_get_stats(a->g)->last_reason
+		                           ? gossip_get_stats(a->g)->last_reason
+		                           : weft_strerror(rc));
+	return api_reply_json(reply, 200, json_pack("{s:b}", "accepted", 1));
+}
+
 static int
 h_objects_post(void *ctx, const struct api_request *req,
                struct api_reply *reply)
 {
 	json_t *body, *armored;
+	const char *text;
 	int rc = api_request_json(req, &body, reply);
 
 	if (rc)
@@ -398,8 +426,13 @@ h_objects_post(void *ctx, const struct api_request *req,
 		return api_reply_error(reply, 400, "body needs \"armored\": the "
 		                       "object's text armour");
 	}
-	rc = put_revocation(ctx, json_string_value(armored),
-	                    json_string_length(armored), reply);
+	text = json_string_value(armored);
+	/* The armour's label says what it is. */
+	if (strstr(text, "-----BEGIN WEFT " GOSSIP_OBJECT_ARMOR_LABEL "-----"))
+		rc = put_object(ctx, text, json_string_length(armored), reply);
+	else
+		rc = put_revocation(ctx, text, json_string_length(armored),
+		                    reply);
 	json_decref(body);
 	return rc;
 }

@@ -328,6 +328,8 @@ enum gossip_object_kind {
 };
 
 #define GOSSIP_OBJ_NAME_MAX 255
+/* The text armour of a signed object message (crypto/armor.h). */
+#define GOSSIP_OBJECT_ARMOR_LABEL "OBJECT"
 #define GOSSIP_OBJ_VALUE_MAX 8192
 
 struct gossip_object {
