@@ -8,6 +8,9 @@ WEFT_PACKAGES=(
 	libjansson-dev libhttp-parser-dev
 	clang libclang-rt-14-dev
 	iproute2 procps
+	# For the tests: captures (no plaintext between agents), the test
+	# bed's fault rules, `promtool check metrics`, unit file checks.
+	tcpdump nftables prometheus systemd
 )
 
 weft_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
