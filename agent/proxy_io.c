@@ -627,13 +627,17 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		struct pstream *in;
 
 		in = pstream_new(px, false);
-		if (in == NULL ||
-		    uv_ip4_addr(ev->host ? ev->host : "127.0.0.1", ev->port,
-		                &sin) != 0) {
-			mesh_stream_refuse(ev->stream, 502, "agent out of memory "
-			                   "or bad local address");
+		if (in == NULL) {
+			mesh_stream_refuse(ev->stream, 502, "agent out of memory");
 			mesh_stream_close(ev->stream);
-			free(in);
+			break;
+		}
+		if (uv_ip4_addr(ev->host ? ev->host : "127.0.0.1", ev->port,
+		                &sin) != 0) {
+			/* The handle is in the loop now: close, never free. */
+			in->ms = ev->stream;
+			mesh_stream_refuse(ev->stream, 502, "bad local address");
+			pstream_close(in);
 			break;
 		}
 		in->ms = ev->stream;
