@@ -636,6 +636,7 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		                &sin) != 0) {
 			/* The handle is in the loop now: close, never free. */
 			in->ms = ev->stream;
+			px->stats.active_streams++; /* pstream_close counts it down */
 			mesh_stream_refuse(ev->stream, 502, "bad local address");
 			pstream_close(in);
 			break;
