@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/handlers.h"
+#include "agent/health.h"
 #include "agent/notify.h"
 #include "agent/proxy_io.h"
 #include "common/err.h"
@@ -57,6 +58,38 @@ services_view(const struct agent_config *c, struct svc_view *v)
 		};
 	}
 	return 0;
+}
+
+/* Each service's health from its checks, and maintenance tags. */
+static void
+services_health(struct agent *a, const struct agent_config *c,
+                struct svc_view *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		agent_health_decorate(a, &v->svcs[i], c->services[i].n_checks);
+}
+
+int
+agent_publish_services(struct agent *a)
+{
+	const struct gossip_record *rec;
+	enum gossip_state st;
+	struct svc_view v;
+	int rc;
+
+	if (a->leaving)
+		return 0;
+	rc = services_view(&a->cfg, &v);
+	if (rc)
+		return rc;
+	services_health(a, &a->cfg, &v);
+	rc = gossip_set_services(a->g, agent_now_ms(a), v.svcs, v.n);
+	free(v.svcs);
+	agent_flush(a);
+	if (rc == 0 && gossip_member_get(a->g, gossip_self_id(a->g), &st,
+	                                 &rec) == 0)
+		agent_health_watch(a, rec, false);
+	return rc;
 }
 
 static void
@@ -204,6 +237,9 @@ close_all(struct agent *a)
 	uv_close((uv_handle_t *)&a->sig_term, NULL);
 	uv_close((uv_handle_t *)&a->sig_int, NULL);
 	uv_close((uv_handle_t *)&a->sig_hup, NULL);
+	agent_health_stop(a);
+	agent_expiry_stop(a);
+	agent_metrics_stop(a);
 	agent_handlers_stop(a);
 	agent_proxy_stop(a);
 	agent_streams_close(a);
@@ -261,7 +297,18 @@ agent_reload(struct agent *a, char *err, size_t cap)
 		agent_config_free(&nc);
 		return rc;
 	}
+	/* The gossip core signs records with the running key and names
+	 * this node by its id: a new key needs a restart. */
+	if (memcmp(nid.key.id, a->id.key.id, KEY_ID_LEN) != 0) {
+		snprintf(err, cap, "the new certificate is for another key; a "
+		         "new key needs a restart of weftd");
+		agent_identity_free(&nid);
+		agent_config_free(&nc);
+		return WEFT_EINVAL;
+	}
 	rc = services_view(&nc, &v);
+	if (rc == 0)
+		services_health(a, &nc, &v);
 	if (rc == 0)
 		rc = gossip_set_services(a->g, agent_now_ms(a), v.svcs, v.n);
 	free(v.svcs);
@@ -278,6 +325,11 @@ agent_reload(struct agent *a, char *err, size_t cap)
 	agent_config_free(&a->cfg);
 	a->cfg = nc;
 	agent_flush(a);
+	agent_health_reload(a);
+	agent_expiry_check(a);
+	agent_metrics_unlisten(a);
+	agent_metrics_listen(a);
+	a->reloads++;
 	agent_proxy_mark_dirty(a);
 	return 0;
 }
@@ -292,7 +344,7 @@ on_signal(uv_signal_t *s, int signum)
 
 		if (agent_reload(a, err, sizeof(err)) == 0)
 			weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"reloaded\"");
-		else
+		else if (++a->reload_failures)
 			weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"reload refused, "
 			          "keeping the running configuration\" "
 			          "reason=\"%s\"", err);
@@ -352,9 +404,12 @@ agent_start(struct agent *a, uv_loop_t *loop)
 	a->crypto_ctx.key = &a->id.key;
 	a->crypto_ctx.bundle = &a->id.bundle;
 	gossip_crypto_real(&a->crypto, &a->crypto_ctx);
-	rc = services_view(&a->cfg, &v);
+	rc = agent_health_start(a);
+	if (rc == 0)
+		rc = services_view(&a->cfg, &v);
 	if (rc)
 		return rc;
+	services_health(a, &a->cfg, &v);
 	gid = (struct gossip_identity){
 		.name = a->cfg.node_name,
 		.addr = a->self_addr,
@@ -391,8 +446,11 @@ agent_start(struct agent *a, uv_loop_t *loop)
 		rc = agent_proxy_start(a);
 	if (rc == 0)
 		rc = agent_handlers_start(a);
+	if (rc == 0)
+		rc = agent_metrics_start(a);
 	if (rc)
 		return rc;
+	agent_expiry_start(a);
 
 	uv_timer_init(loop, &a->join_timer);
 	uv_timer_init(loop, &a->snap_timer);

@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/api.h"
@@ -123,6 +124,9 @@ api_dispatch(const struct api_table *t, const struct api_request *req,
 
 	reply->status = 200;
 	reply->body = NULL;
+	reply->text = NULL;
+	reply->text_len = 0;
+	reply->content_type = NULL;
 	reply->stream = false;
 	reply->allow[0] = '\0';
 	for (size_t i = 0; i < t->n; i++) {
@@ -218,6 +222,19 @@ api_put_reply(struct api_out *out, struct api_reply *reply, bool keep_alive)
 	size_t n = 0, start = out->len;
 	int rc;
 
+	if (reply->text != NULL && !reply->stream && reply->body == NULL) {
+		rc = api_http_put_head(out, reply->status, reply->content_type ?
+		                       reply->content_type : "text/plain",
+		                       (long long)reply->text_len, keep_alive,
+		                       NULL);
+		if (rc == 0)
+			rc = api_out_put(out, reply->text, reply->text_len);
+		free(reply->text);
+		reply->text = NULL;
+		return rc;
+	}
+	free(reply->text);
+	reply->text = NULL;
 	if (reply->stream)
 		return put_stream(out, reply);
 	if (reply->allow[0] != '\0')

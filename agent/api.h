@@ -27,6 +27,9 @@
  * (or uses api_reply_json / api_reply_error); the dispatcher serialises it
  * and drops the reference.  A NULL body is sent as {} (nothing for 204).
  *
+ * text, when set instead of body, is sent as it is with content_type
+ * (e.g. Prometheus metrics); the dispatcher frees it with free().
+ *
  * stream = true turns the connection into an event stream (GET /v1/events):
  * the head is sent without a length, the body (if any) as the first line,
  * and afterwards the server writes one JSON per line for every
@@ -37,6 +40,9 @@ struct api_reply {
 	json_t *body;
 	bool stream;
 	char allow[64]; /* set by the dispatcher for 405 */
+	char *text;               /* owned; see above */
+	size_t text_len;
+	const char *content_type; /* static; for text */
 };
 
 /*

@@ -8,6 +8,7 @@
 #include "agent/agent.h"
 #include "agent/api_server.h"
 #include "agent/handlers.h"
+#include "agent/health.h"
 #include "common/err.h"
 #include "common/hex.h"
 #include "crypto/armor.h"
@@ -92,11 +93,13 @@ h_agent(void *ctx, const struct api_request *req, struct api_reply *reply)
 	char addr[72], mesh[72], id[KEY_ID_HEX_LEN + 1];
 	int64_t now = agent_now_unix();
 
+	json_t *j;
+
 	(void)req;
 	agent_addr_format(&a->self_addr, addr, sizeof(addr));
 	agent_addr_format(&a->mesh_addr, mesh, sizeof(mesh));
 	key_id_hex(id, a->id.key.id);
-	return api_reply_json(reply, 200, json_pack(
+	j = json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I}}",
 		"name", a->cfg.node_name, "version", WEFT_VERSION, "addr", addr,
 		"mesh_addr", mesh, "key_id", id,
@@ -107,7 +110,10 @@ h_agent(void *ctx, const struct api_request *req, struct api_reply *reply)
 		"alive", (json_int_t)gossip_member_count(a->g, GOSSIP_ALIVE),
 		"suspect", (json_int_t)gossip_member_count(a->g, GOSSIP_SUSPECT),
 		"failed", (json_int_t)gossip_member_count(a->g, GOSSIP_DEAD),
-		"left", (json_int_t)gossip_member_count(a->g, GOSSIP_LEFT)));
+		"left", (json_int_t)gossip_member_count(a->g, GOSSIP_LEFT));
+	if (j)
+		agent_expiry_info(a, j);
+	return api_reply_json(reply, 200, j);
 }
 
 struct members_ctx {
@@ -192,6 +198,8 @@ add_services(void *ctx, enum gossip_state s, const struct gossip_record *r)
 
 		if (sc->want) {
 			char addr[72], mesh[72];
+			const char *maint;
+			json_t *e;
 
 			if (strcmp(sv->name, sc->want) != 0)
 				continue;
@@ -199,14 +207,31 @@ add_services(void *ctx, enum gossip_state s, const struct gossip_record *r)
 			/* The address without the gossip port. */
 			*strrchr(addr, ':') = '\0';
 			agent_addr_format(&r->mesh_addr, mesh, sizeof(mesh));
-			json_array_append_new(sc->endpoints, json_pack(
+			maint = health_maint_reason(sv);
+			e = json_pack(
 				"{s:s, s:s, s:I, s:s, s:o, s:o, s:I, s:s, s:s}",
 				"node", r->name, "addr", addr, "port", (json_int_t)sv->port,
 				"mesh_addr", mesh, "tags", str_array(sv->tags, sv->n_tags),
 				"labels", labels_object(sv->labels, sv->n_labels),
 				"weight", (json_int_t)sv->weight, "health",
-				health_names[sv->health < 4 ? sv->health : 0],
-				"status", status_name(s)));
+				maint ? "maintenance"
+				      : health_names[sv->health < 4 ? sv->health : 0],
+				"status", status_name(s));
+			if (e && maint) {
+				json_t *tags = json_array();
+
+				/* The tag is how the record says it; people see
+				 * the reason instead. */
+				for (size_t t = 0; t < sv->n_tags; t++)
+					if (sv->tags[t] + strlen(
+					        HEALTH_MAINT_TAG_PREFIX) != maint)
+						json_array_append_new(tags,
+						        json_string(sv->tags[t]));
+				json_object_set_new(e, "tags", tags);
+				json_object_set_new(e, "maintenance_reason",
+				                    json_string(maint));
+			}
+			json_array_append_new(sc->endpoints, e);
 			continue;
 		}
 		if (!live)
@@ -221,7 +246,8 @@ add_services(void *ctx, enum gossip_state s, const struct gossip_record *r)
 			}
 			json_object_set_new(e, "endpoints", json_integer(
 				json_integer_value(json_object_get(e, "endpoints")) + 1));
-			if (sv->health == 1 || sv->health == 0)
+			if ((sv->health == 1 || sv->health == 0) &&
+			    health_maint_reason(sv) == NULL)
 				json_object_set_new(e, "passing", json_integer(
 					json_integer_value(json_object_get(e, "passing")) +
 					1));
@@ -472,6 +498,22 @@ add_object(void *ctx, const struct gossip_object *o)
 			json_object_set_new(j, "until_unix", json_integer(r.until));
 		}
 	}
+	if (o->kind == GOSSIP_OBJ_INTENTION && !o->deleted) {
+		/* The signed value, {"source","destination","action"}; a value
+		 * that is not a JSON object is listed without them. */
+		json_t *v = json_loadb((const char *)o->value, o->value_len, 0,
+		                       NULL);
+		static const char *const fields[] = {"source", "destination",
+		                                     "action"};
+
+		for (size_t i = 0; json_is_object(v) && i < 3; i++) {
+			json_t *f = json_object_get(v, fields[i]);
+
+			if (json_is_string(f))
+				json_object_set(j, fields[i], f);
+		}
+		json_decref(v);
+	}
 	json_array_append_new(oc->list, j);
 }
 
@@ -497,6 +539,137 @@ h_objects_get(void *ctx, const struct api_request *req,
 	return api_reply_json(reply, 200, json_pack("{s:o}", "objects", oc.list));
 }
 
+static int
+h_checks(void *ctx, const struct api_request *req, struct api_reply *reply)
+{
+	(void)req;
+	return api_reply_json(reply, 200, agent_health_json(ctx));
+}
+
+/* POST /v1/checks/ID/pass|warn|fail, body {"note": "..."} or none. */
+static int
+h_check_update(void *ctx, const struct api_request *req,
+               struct api_reply *reply)
+{
+	const char *rest = req->path + strlen("/v1/checks/"), *slash;
+	enum health_status st;
+	json_t *body = NULL;
+	const char *note = NULL;
+	char id[128];
+	int rc;
+
+	slash = strrchr(rest, '/');
+	if (slash == NULL || slash == rest || (size_t)(slash - rest) >= sizeof(id))
+		return api_reply_error(reply, 404, "use POST "
+		                       "/v1/checks/ID/pass, /warn or /fail");
+	memcpy(id, rest, (size_t)(slash - rest));
+	id[slash - rest] = '\0';
+	if (health_status_parse(slash + 1, &st) != 0)
+		return api_reply_error(reply, 404, "\"%s\" is not pass, warn or "
+		                       "fail", slash + 1);
+	if (req->body_len) {
+		if ((rc = api_request_json(req, &body, reply)) != 0)
+			return rc;
+		note = json_string_value(json_object_get(body, "note"));
+		if (json_object_get(body, "note") && note == NULL) {
+			json_decref(body);
+			return api_reply_error(reply, 400, "\"note\" must be a "
+			                       "string");
+		}
+	}
+	rc = agent_health_ttl_update(ctx, id, st, note);
+	json_decref(body);
+	if (rc == WEFT_ENOENT)
+		return api_reply_error(reply, 404, "no check \"%s\" on this "
+		                       "agent", id);
+	if (rc == WEFT_EINVAL)
+		return api_reply_error(reply, 400, "check \"%s\" is not a TTL "
+		                       "check: only those take updates", id);
+	if (rc)
+		return rc;
+	return api_reply_json(reply, 200, json_pack("{s:s, s:s}", "id", id,
+	                                            "status",
+	                                            health_status_name(st)));
+}
+
+/* POST /v1/maint {"enable": bool, "service": "web", "reason": "..."}. */
+static int
+h_maint(void *ctx, const struct api_request *req, struct api_reply *reply)
+{
+	json_t *body, *en, *sv, *rs;
+	const char *service = NULL, *reason = "";
+	int rc = api_request_json(req, &body, reply);
+
+	if (rc)
+		return rc;
+	en = json_object_get(body, "enable");
+	sv = json_object_get(body, "service");
+	rs = json_object_get(body, "reason");
+	if (!json_is_boolean(en) || (sv && !json_is_string(sv) &&
+	                             !json_is_null(sv)) ||
+	    (rs && !json_is_string(rs) && !json_is_null(rs))) {
+		json_decref(body);
+		return api_reply_error(reply, 400, "body needs \"enable\": true "
+		                       "or false, optionally \"service\" and "
+		                       "\"reason\" strings");
+	}
+	if (json_is_string(sv))
+		service = json_string_value(sv);
+	if (json_is_string(rs))
+		reason = json_string_value(rs);
+	if (json_is_true(en) && *reason == '\0') {
+		json_decref(body);
+		return api_reply_error(reply, 400, "maintenance needs a "
+		                       "\"reason\"");
+	}
+	if (strlen(reason) > HEALTH_REASON_MAX) {
+		json_decref(body);
+		return api_reply_error(reply, 400, "\"reason\" is longer than "
+		                       "%d bytes", HEALTH_REASON_MAX);
+	}
+	rc = agent_health_maint(ctx, service, json_is_true(en), reason);
+	if (rc == WEFT_ENOENT)
+		rc = api_reply_error(reply, 404, "this node runs no service "
+		                     "\"%s\"", service ? service : "(none)");
+	else if (rc)
+		rc = api_reply_error(reply, 500, "maintenance not published: %s",
+		                     weft_strerror(rc));
+	else
+		rc = api_reply_json(reply, 200, json_pack("{s:b, s:s?}",
+		                    "maintenance", json_is_true(en), "service",
+		                    service));
+	json_decref(body);
+	return rc;
+}
+
+static int
+h_metrics(void *ctx, const struct api_request *req, struct api_reply *reply)
+{
+	struct agent *a = ctx;
+	struct metrics_writer w;
+
+	(void)req;
+	metrics_writer_init(&w);
+	metrics_render(&a->metrics, &w);
+	if (w.data == NULL) {
+		metrics_writer_fini(&w);
+		return WEFT_ENOMEM;
+	}
+	reply->text = w.data;
+	reply->text_len = w.len;
+	reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	w.data = NULL;
+	metrics_writer_fini(&w);
+	return 0;
+}
+
+static int
+h_certs(void *ctx, const struct api_request *req, struct api_reply *reply)
+{
+	(void)req;
+	return api_reply_json(reply, 200, agent_certs_json(ctx));
+}
+
 static const struct api_route routes[] = {
 	{"GET", "/v1/health", false, api_health},
 	{"GET", "/v1/agent", false, h_agent},
@@ -509,6 +682,11 @@ static const struct api_route routes[] = {
 	{"POST", "/v1/objects", true, h_objects_post},
 	{"GET", "/v1/objects", false, h_objects_get},
 	{"GET", "/v1/events", false, api_events},
+	{"GET", "/v1/checks", false, h_checks},
+	{"POST", "/v1/checks/", true, h_check_update},
+	{"POST", "/v1/maint", true, h_maint},
+	{"GET", "/v1/metrics", false, h_metrics},
+	{"GET", "/v1/certs", false, h_certs},
 };
 
 static void
@@ -581,6 +759,8 @@ agent_handlers_event(struct agent *a, const struct gossip_event *ev)
 
 		if (c)
 			c->ms = now;
+		agent_health_watch(a, ev->rec, ev->kind == GOSSIP_EV_LEFT ||
+		                   ev->kind == GOSSIP_EV_REAPED);
 		agent_addr_format(&ev->rec->addr, addr, sizeof(addr));
 		j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "time_ms",
 		              (json_int_t)now, "type", "member", "event",

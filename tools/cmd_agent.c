@@ -206,7 +206,7 @@ print_info(const json_t *reply)
 		{ "address", "addr" }, { "mesh address", "mesh_addr" },
 		{ "key id", "key_id" },
 	};
-	struct kv kv[10];
+	struct kv kv[12];
 	size_t n = 0, i, w = 0;
 	char d[64], *clean;
 	json_t *up;
@@ -241,6 +241,19 @@ print_info(const json_t *reply)
 	info_members(json_object_get(reply, "members"), kv[n].value,
 	             sizeof(kv[n].value));
 	n++;
+	/* Certificate expiry warnings (cert_warn_before), one line each. */
+	{
+		json_t *warns = json_object_get(reply, "cert_warnings"), *e;
+		size_t k;
+
+		json_array_foreach(warns, k, e) {
+			if (n == sizeof(kv) / sizeof(kv[0]))
+				break;
+			kv[n].key = "warning";
+			agent_cell(e, kv[n].value, sizeof(kv[n].value));
+			n++;
+		}
+	}
 	for (i = 0; i < n; i++)
 		if (strlen(kv[i].key) > w)
 			w = strlen(kv[i].key);

@@ -43,6 +43,8 @@ agent_event_format(const char *line, size_t len, char *out, size_t cap)
 {
 	static const char *const member_keys[] = { "name", "addr" };
 	static const char *const object_keys[] = { "kind", "name" };
+	static const char *const health_keys[] = { "name", "node" };
+	static const char *const check_keys[] = { "name", "service" };
 	static const char *const other_keys[] = { "name", NULL };
 	const char *const *keys = other_keys;
 	char when[40], type[64], event[64], a[256], b[256];
@@ -65,6 +67,10 @@ agent_event_format(const char *line, size_t len, char *out, size_t cap)
 		keys = member_keys;
 	else if (strcmp(type, "object") == 0)
 		keys = object_keys;
+	else if (strcmp(type, "health") == 0)
+		keys = health_keys;
+	else if (strcmp(type, "check") == 0)
+		keys = check_keys;
 	agent_cell(json_object_get(j, keys[0]), a, sizeof(a));
 	if (keys[1] != NULL)
 		agent_cell(json_object_get(j, keys[1]), b, sizeof(b));

@@ -29,6 +29,12 @@ int agent_monitor_main(const struct cli_ctx *ctx, int argc, char **argv);
 int agent_revoke_apply_main(const struct cli_ctx *ctx, int argc,
                             char **argv);
 
+/* Health, maintenance and certificates (tools/cmd_health.c). */
+extern const struct cli_cmd check_cmds[];
+extern const struct cli_cmd maint_cmds[];
+int agent_checks_main(const struct cli_ctx *ctx, int argc, char **argv);
+int agent_certs_main(const struct cli_ctx *ctx, int argc, char **argv);
+
 /* One line of GET /v1/events for people: "<time> member failed db-1
  * 127.0.0.4:7370".  WEFT_EMALFORMED when the line is not a JSON object. */
 int agent_event_format(const char *line, size_t len, char *out, size_t cap);

@@ -75,7 +75,7 @@ static const struct cli_cmd weft_cmds[] = {
 	},
 	{
 		.name = "monitor",
-		.summary = "Follow weftd's member and object events",
+		.summary = "Follow weftd's member, object and health events",
 		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
 		.help = "Prints one line per event as it happens:\n"
 		        "  2026-11-26T15:20:01.250Z member failed db-1 "
@@ -89,6 +89,32 @@ static const struct cli_cmd weft_cmds[] = {
 	},
 	{ .name = "revoke", .summary = "Apply revocations through the local "
 	  "weftd", .subs = revoke_cmds },
+	{
+		.name = "checks",
+		.summary = "List this node's health checks",
+		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
+		.help = "One line per check: ID SERVICE KIND STATUS (unknown, "
+		        "passing,\nwarning, critical) CHANGED (how long ago) "
+		        "OUTPUT (first line,\ntruncated; --json has it whole), "
+		        "then the services in maintenance.\n\n"
+		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_checks_main,
+	},
+	{ .name = "check", .summary = "Update a TTL check (pass, warn, fail)",
+	  .subs = check_cmds },
+	{ .name = "maint", .summary = "Maintenance mode: take endpoints out "
+	  "of rotation without failing them", .subs = maint_cmds },
+	{
+		.name = "certs",
+		.summary = "List every member's certificate expiry, soonest "
+		           "first, and the CAs'",
+		.synopsis = "[--json] [--socket PATH] [--timeout DURATION]",
+		.help = "KIND (node, ca) NAME STATUS NOT AFTER EXPIRES, and "
+		        "WARN within\nweftd's cert_warn_before (default 30 "
+		        "days).\n\n"
+		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
+		.run = agent_certs_main,
+	},
 	{ .name = NULL },
 };
 
