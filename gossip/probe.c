@@ -112,7 +112,8 @@ send_ping(struct gossip *g, struct member *t, uint32_t seq, bool buddy)
 
 /*
  * Before a suspicion ends in a death, ask the suspect once more, directly,
- * with the suspicion attached (two pings, against loss).  A live member
+ * with the suspicion attached (four pings: at 30% loss a round trip fails
+ * half the time).  A live member
  * that missed the suspicion refutes it; one whose refutation we missed
  * (gossip reaches each node with high probability, not certainty) sends
  * its newer record again.  Either rides back on the ack.  Round-robin
@@ -121,8 +122,8 @@ send_ping(struct gossip *g, struct member *t, uint32_t seq, bool buddy)
 void
 probe_last_chance(struct gossip *g, struct member *m)
 {
-	send_ping(g, m, ++g->seq, true);
-	send_ping(g, m, ++g->seq, true);
+	for (int i = 0; i < 4; i++)
+		send_ping(g, m, ++g->seq, true);
 }
 
 int64_t

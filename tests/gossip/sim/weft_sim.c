@@ -70,7 +70,7 @@ usage(void)
 	        "                [--crypto test|real] [--delay MIN:MAX]\n"
 	        "                [--probe-interval MS] [--probe-timeout MS]\n"
 	        "                [--suspicion-mult M] [--suspicion-max-mult X]\n"
-	        "                [--confirm K] [--restart COUNT]\n"
+	        "                [--confirm K] [--indirect K] [--restart COUNT]\n"
 	        "                [--partition AT:SECONDS]\n");
 	exit(2);
 }
@@ -271,6 +271,7 @@ main(int argc, char **argv)
 	double loss = 0;
 	const char *profile = "weft", *crypto = "test";
 	long long pi = -1, pt = -1, smult = -1, smax = -1, confirm = -1;
+	long long indirect = -1;
 	long long dmin = 1, dmax = 5, restart = 0, part_at = -1, part_s = 0;
 	int64_t heal_done = -1;
 	uint64_t idle_b0 = 0, idle_p0 = 0, idle_b1 = 0, idle_p1 = 0;
@@ -344,6 +345,8 @@ main(int argc, char **argv)
 			smax = num(v, 1, 100, a);
 		else if (strcmp(a, "--confirm") == 0)
 			confirm = num(v, 0, 16, a);
+		else if (strcmp(a, "--indirect") == 0)
+			indirect = num(v, 0, 16, a);
 		else if (strcmp(a, "--restart") == 0)
 			restart = num(v, 0, 10000, a);
 		else if (strcmp(a, "--partition") == 0) {
@@ -398,6 +401,8 @@ main(int argc, char **argv)
 		c.gossip.suspicion_max_mult = (unsigned)smax;
 	if (confirm >= 0)
 		c.gossip.suspicion_confirm = (unsigned)confirm;
+	if (indirect >= 0)
+		c.gossip.indirect_checks = (unsigned)indirect;
 	/* The simulator's nodes never sit in a kernel buffer long: a small
 	 * seal cache is enough for the test provider's free derivations. */
 	if (!c.real_crypto)
