@@ -12,63 +12,6 @@
 
 /* The first run comes soon after start, not a whole interval later. */
 #define FIRST_RUN_MS 200
-
-static const char *const status_names[] = {"unknown", "passing", "warning",
-                                           "critical"};
-
-const char *
-health_status_name(enum health_status s)
-{
-	return (unsigned)s < 4 ? status_names[s] : "unknown";
-}
-
-int
-health_status_parse(const char *s, enum health_status *out)
-{
-	if (strcmp(s, "passing") == 0 || strcmp(s, "pass") == 0)
-		*out = HEALTH_PASSING;
-	else if (strcmp(s, "warning") == 0 || strcmp(s, "warn") == 0)
-		*out = HEALTH_WARNING;
-	else if (strcmp(s, "critical") == 0 || strcmp(s, "fail") == 0)
-		*out = HEALTH_CRITICAL;
-	else
-		return WEFT_EINVAL;
-	return 0;
-}
-
-bool
-health_filter_apply(struct health_filter *f, enum health_status result,
-                    unsigned need_ok, unsigned need_bad)
-{
-	enum health_status old = f->state;
-
-	if (result == HEALTH_PASSING) {
-		f->bad_streak = 0;
-		if (f->ok_streak < UINT32_MAX)
-			f->ok_streak++;
-		if (f->ok_streak >= (need_ok ? need_ok : 1))
-			f->state = HEALTH_PASSING;
-	} else if (result == HEALTH_WARNING || result == HEALTH_CRITICAL) {
-		f->ok_streak = 0;
-		if (f->bad_streak < UINT32_MAX)
-			f->bad_streak++;
-		if (f->bad_streak >= (need_bad ? need_bad : 1))
-			f->state = result;
-	}
-	return f->state != old;
-}
-
-const char *
-health_maint_reason(const struct gossip_service *svc)
-{
-	size_t n = strlen(HEALTH_MAINT_TAG_PREFIX);
-
-	for (size_t i = 0; i < svc->n_tags; i++)
-		if (strncmp(svc->tags[i], HEALTH_MAINT_TAG_PREFIX, n) == 0)
-			return svc->tags[i] + n;
-	return NULL;
-}
-
 /* ---- services ---- */
 
 static struct hsvc *
@@ -771,7 +714,7 @@ agent_health_metrics(void *ctx, struct metrics_writer *w)
 			                             {"status", NULL}};
 
 			for (int s = 0; s < 4; s++) {
-				l[2].value = status_names[s];
+				l[2].value = health_status_name((enum health_status)s);
 				metrics_sample(w, l, 3, (int)c->f.state == s ? 1 : 0);
 			}
 		}
@@ -785,7 +728,7 @@ agent_health_metrics(void *ctx, struct metrics_writer *w)
 			                             {"result", NULL}};
 
 			for (int s = 1; s < 4; s++) {
-				l[2].value = status_names[s];
+				l[2].value = health_status_name((enum health_status)s);
 				metrics_sample(w, l, 3, (double)c->results[s]);
 			}
 		}
