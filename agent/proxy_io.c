@@ -821,6 +821,40 @@ on_mesh_accept(uv_stream_t *server, int status)
 
 /* ---- tables ---- */
 
+/*
+ * The handshake checks a peer's certificate once; a revocation that
+ * arrives later, or the end of its validity, must not leave it a pooled
+ * connection that takes new streams for minutes.  Such connections are
+ * closed (their streams reset); reconnecting means a new handshake, which
+ * refuses the peer.
+ */
+static void
+drop_untrusted_peers(struct agent_proxy *px)
+{
+	const struct agent *a = px->a;
+	int64_t now = agent_now_unix();
+	struct list *pos, *tmp;
+
+	list_foreach_safe(pos, tmp, &px->pconns) {
+		struct pconn *pc = list_entry(pos, struct pconn, link);
+		const struct session_peer *peer;
+		const char *why = NULL;
+
+		if (pc->closing || (peer = mesh_conn_peer(pc->mc)) == NULL)
+			continue;
+		if (a->revoked.is_revoked(a->revoked.ctx, peer->key_id))
+			why = "peer certificate revoked";
+		else if (peer->cert != NULL &&
+		         now - a->cfg.cert_skew_s > peer->cert->not_after)
+			why = "peer certificate expired";
+		if (why == NULL)
+			continue;
+		/* The close is logged with why (MESH_EV_CONN_CLOSED). */
+		mesh_conn_abort(pc->mc, WEFT_EREVOKED, why);
+		pconn_flush(pc);
+	}
+}
+
 static void
 on_rebuild(uv_timer_t *t)
 {
@@ -838,6 +872,7 @@ on_rebuild(uv_timer_t *t)
 		table_unref(px->table);
 	px->table = nt;
 	balance_gc(px->bal, mono(px));
+	drop_untrusted_peers(px);
 }
 
 void
