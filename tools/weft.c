@@ -38,6 +38,8 @@ static const struct cli_cmd weft_cmds[] = {
 		        "Options:\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,
 		.run = agent_services_main,
 	},
+	{ .name = "intentions", .summary = "Which services may connect to "
+	  "which: apply, list, delete", .subs = intentions_cmds },
 	{
 		.name = "info",
 		.summary = "Show the local weftd: name, addresses, key, "
