@@ -270,13 +270,14 @@ agent_begin_leave(struct agent *a)
 	uv_timer_start(&a->leave_timer, on_left, LEAVE_WAIT_MS, 0);
 }
 
-int
-agent_reload(struct agent *a, char *err, size_t cap)
+static int
+reload(struct agent *a, char *err, size_t cap)
 {
 	struct agent_config nc;
 	struct agent_config_err cerr;
 	struct agent_identity nid;
 	struct svc_view v;
+	bool maddr_changed;
 	int rc;
 
 	rc = agent_config_load(&a->sources, &nc, &cerr);
@@ -322,16 +323,32 @@ agent_reload(struct agent *a, char *err, size_t cap)
 	 * new ones use the new certificate. */
 	agent_identity_free(&a->id);
 	a->id = nid;
+	maddr_changed = nc.has_metrics_addr != a->cfg.has_metrics_addr ||
+	                memcmp(&nc.metrics_addr, &a->cfg.metrics_addr,
+	                       sizeof(nc.metrics_addr)) != 0;
 	agent_config_free(&a->cfg);
 	a->cfg = nc;
 	agent_flush(a);
 	agent_health_reload(a);
 	agent_expiry_check(a);
-	agent_metrics_unlisten(a);
-	agent_metrics_listen(a);
-	a->reloads++;
+	if (maddr_changed) {
+		agent_metrics_unlisten(a);
+		agent_metrics_listen(a);
+	}
 	agent_proxy_mark_dirty(a);
 	return 0;
+}
+
+int
+agent_reload(struct agent *a, char *err, size_t cap)
+{
+	int rc = reload(a, err, cap);
+
+	if (rc)
+		a->reload_failures++;
+	else
+		a->reloads++;
+	return rc;
 }
 
 static void
@@ -344,7 +361,7 @@ on_signal(uv_signal_t *s, int signum)
 
 		if (agent_reload(a, err, sizeof(err)) == 0)
 			weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"reloaded\"");
-		else if (++a->reload_failures)
+		else
 			weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"reload refused, "
 			          "keeping the running configuration\" "
 			          "reason=\"%s\"", err);
