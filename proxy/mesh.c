@@ -79,6 +79,7 @@ struct mesh_stream {
 	bool providing;     /* a data source is attached */
 	bool rst_sent;
 	bool finished; /* both ways ended cleanly on the wire */
+	bool in_gone;  /* unread bytes dropped (chunks kept, see below) */
 	struct chunkq in, out;
 	struct table *table;
 	void *user;
@@ -183,14 +184,34 @@ in_released(struct mesh_conn *c, size_t n)
 	nghttp2_session_consume_connection(c->h2, pay);
 }
 
+/* The stream's unread bytes stop counting against the connection. */
+static void
+stream_uncount_in(struct mesh_stream *s)
+{
+	if (!s->in_gone && s->in.len > 0)
+		in_released(s->c, s->in.len);
+	s->in_gone = true;
+}
+
 static void
 stream_drop_in(struct mesh_stream *s)
 {
-	size_t n = s->in.len;
-
+	stream_uncount_in(s);
 	chunkq_clear(&s->in, &s->c->pool);
-	if (n > 0)
-		in_released(s->c, n);
+}
+
+/*
+ * A dead stream's unread bytes are dropped, but while the agent holds the
+ * stream their chunks stay where they are: the agent may be writing from
+ * a view it took (mesh_stream_read_peek()).  They go with the stream.
+ */
+static void
+stream_forget_in(struct mesh_stream *s)
+{
+	if (s->agent)
+		stream_uncount_in(s);
+	else
+		stream_drop_in(s);
 }
 
 static void
@@ -249,7 +270,7 @@ stream_dead(struct mesh_stream *s, uint32_t h2_error, int err,
 	s->err = err;
 	copy_clean(s->reason, sizeof(s->reason), reason, MESH_REASON_MAX);
 	chunkq_clear(&s->out, &s->c->pool);
-	stream_drop_in(s);
+	stream_forget_in(s);
 	if (s->agent)
 		mark(s, EV_RESET);
 }
@@ -610,7 +631,7 @@ on_response(struct mesh_conn *c, struct mesh_stream *s)
 	if (s->reason[0] == '\0')
 		set_reason(s->reason, "refused with status %d", s->status);
 	chunkq_clear(&s->out, &c->pool);
-	stream_drop_in(s);
+	stream_forget_in(s);
 	if (!s->end_sent && !s->rst_sent) {
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id,
 		    NGHTTP2_CANCEL);
@@ -1365,7 +1386,7 @@ mesh_stream_refuse(struct mesh_stream *s, int status, const char *reason)
 	s->status = status;
 	s->st = ST_REFUSED;
 	chunkq_clear(&s->out, &c->pool);
-	stream_drop_in(s);
+	stream_forget_in(s);
 	return 0;
 }
 
@@ -1430,6 +1451,12 @@ void
 mesh_stream_read_peek(const struct mesh_stream *s, const uint8_t **p,
                       size_t *len, bool *eof)
 {
+	if (s->in_gone) {
+		*p = NULL;
+		*len = 0;
+		*eof = false;
+		return;
+	}
 	chunkq_peek(&s->in, p, len);
 	*eof = s->eof_in && s->in.len == 0 && s->st != ST_RESET;
 }
@@ -1441,7 +1468,7 @@ mesh_stream_read_consume(struct mesh_stream *s, size_t n)
 
 	if (n > s->in.len)
 		n = s->in.len;
-	if (n == 0)
+	if (n == 0 || s->in_gone)
 		return;
 	chunkq_consume(&s->in, &c->pool, n);
 	in_released(c, n);
@@ -1452,7 +1479,7 @@ mesh_stream_read_consume(struct mesh_stream *s, size_t n)
 size_t
 mesh_stream_read_pending(const struct mesh_stream *s)
 {
-	return s->in.len;
+	return s->in_gone ? 0 : s->in.len;
 }
 
 int
@@ -1470,7 +1497,7 @@ mesh_stream_reset(struct mesh_stream *s)
 	/* The agent asked for it: no event back. */
 	s->st = ST_RESET;
 	chunkq_clear(&s->out, &c->pool);
-	stream_drop_in(s);
+	stream_forget_in(s);
 	return 0;
 }
 

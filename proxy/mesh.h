@@ -238,9 +238,12 @@ int mesh_stream_shutdown_write(struct mesh_stream *s);
 
 /*
  * The next run of received bytes.  The bytes stay in place until
- * consumed, whatever else happens on the connection, so the agent may
- * write straight from them.  *eof is true when the peer half-closed and
- * every byte has been consumed.
+ * consumed or until the stream is closed, whatever else happens on the
+ * connection (a reset included), so the agent may write straight from
+ * them; it closes the stream only once no write from them is pending
+ * (closing the app socket is enough).  After a reset nothing more is
+ * shown.  *eof is true when the peer half-closed and every byte has been
+ * consumed.
  */
 void mesh_stream_read_peek(const struct mesh_stream *s, const uint8_t **p,
                            size_t *len, bool *eof);

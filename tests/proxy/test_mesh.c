@@ -250,8 +250,17 @@ test_reset_server_to_client(void **state)
 	long i;
 
 	mp_start(w);
+	const uint8_t *view, *p;
+	size_t len;
+	bool eof;
+
 	cs = open_one(w, "db", 5432);
 	ss = server_stream(w, 0);
+	write_all(ss, "in flight", 9);
+	mp_pump(w);
+	/* The client agent writes to its app straight from the view... */
+	mesh_stream_read_peek(cs, &view, &len, &eof);
+	assert_int_equal(len, 9);
 	assert_int_equal(mesh_stream_reset(ss), 0);
 	mesh_stream_close(ss);
 	mp_pump(w);
@@ -259,13 +268,32 @@ test_reset_server_to_client(void **state)
 	assert_true(i >= 0);
 	assert_ptr_equal(w->a.ev[i].stream, cs);
 	assert_int_equal(w->a.ev[i].h2_error, 0xa);
+	/* ...and the reset does not pull the bytes from under that write,
+	 * not even when other streams take fresh chunks; nothing more is
+	 * shown. */
+	{
+		struct mesh_stream *c2 = open_one(w, "db", 5432);
+
+		write_all(server_stream(w, 1), "overwrite", 9);
+		mp_pump(w);
+		assert_int_equal(mesh_stream_read_pending(c2), 9);
+		mesh_stream_close(c2);
+		mesh_stream_close(server_stream(w, 1));
+	}
+	assert_memory_equal(view, "in flight", 9);
+	mesh_stream_read_peek(cs, &p, &len, &eof);
+	assert_int_equal(len, 0);
+	assert_false(eof);
+	assert_int_equal(mesh_stream_read_pending(cs), 0);
+	mesh_stream_read_consume(cs, 9);
+	assert_memory_equal(view, "in flight", 9);
 	mesh_stream_close(cs);
 	mp_pump(w);
 	assert_int_equal(mesh_conn_streams(w->a.conn), 0);
 	assert_int_equal(mesh_conn_streams(w->b.conn), 0);
 	/* The connection itself is fine: a new stream works. */
 	cs = open_one(w, "db", 5432);
-	assert_true(mp_find(&w->a, MESH_EV_OPENED, 1) >= 0);
+	assert_true(mp_find(&w->a, MESH_EV_OPENED, 2) >= 0);
 	mesh_stream_close(cs);
 }
 
