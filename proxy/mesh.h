@@ -156,6 +156,8 @@ int mesh_conn_new(struct mesh_node *n, bool initiator,
                   const uint8_t *remote_static, const uint8_t *expect_key_id,
                   int64_t now_ms, int64_t now_unix, void *user,
                   struct mesh_conn **out);
+/* Frees c and every stream left on it, their buffered bytes included:
+ * the agent stops its writes from read views first.  No event fires. */
 void mesh_conn_free(struct mesh_conn *c);
 
 /*
