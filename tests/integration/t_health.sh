@@ -28,7 +28,7 @@ SERVICES=$(cat <<JSON
   "checks": [{"id": "web-http", "http": "http://$HIP:$HTTP_PORT/health",
               "interval": "300ms", "timeout": "1s",
               "success_before_passing": 2, "failures_before_critical": 2}]},
- {"name": "jobs", "port": 9, "checks": [{"id": "jobs-ttl", "ttl": "2s"}]},
+ {"name": "jobs", "port": 9, "checks": [{"id": "jobs-ttl", "ttl": "4s"}]},
  {"name": "batch", "port": 10, "checks": [{"id": "batch-slow",
   "exec": ["sleep", "7.77"], "interval": "1s", "timeout": "400ms"}]},
  {"name": "report", "port": 11, "checks": [{"id": "report-warn",
@@ -162,6 +162,16 @@ print([s["passing"] for s in json.load(sys.stdin)["services"] if s["name"] == "w
 [ $? -eq 2 ] && ok "maint enable without --reason is a usage error" || fail "maint without reason"
 "$WEFT" maint disable web --socket "$(sock n1)" >/dev/null || fail "weft maint disable"
 wait_for 10 "maintenance off: web passing on every agent" all_see web passing
+
+# A reload keeps what the checks know: no flap through "unknown".
+runs=$(check_field web-http last_change_ms)
+"$WEFT" check pass jobs-ttl --socket "$(sock n1)" >/dev/null
+"$WEFT" reload --socket "$(sock n1)" >/dev/null || fail "weft reload"
+[ "$(check_field web-http status)" = passing ] && [ "$(check_field web-http last_change_ms)" = "$runs" ] &&
+	ok "a reload keeps the checks' state" ||
+	fail "after reload: $(check_field web-http status), changed $(check_field web-http last_change_ms) (was $runs)"
+[ "$(check_field jobs-ttl status)" = passing ] && ok "the TTL check too" ||
+	fail "TTL after reload: $(check_field jobs-ttl status)"
 
 # The event stream saw it all.
 sleep 0.5
