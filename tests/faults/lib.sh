@@ -79,6 +79,14 @@ d = json.load(sys.stdin)
 print(next((m[sys.argv[2]] for m in d["members"] if m["name"] == sys.argv[1]), ""))' "$2" "$3" 2>/dev/null
 }
 
+# statuses K: "name=status ..." sorted by name, as host K sees them
+statuses() {
+	members "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join(sorted("%s=%s" % (m["name"], m["status"]) for m in d["members"])))' 2>/dev/null
+}
+
 # count_status K STATUS
 count_status() { members "$1" | grep -o "\"status\": *\"$2\"" | wc -l; }
 
