@@ -68,6 +68,8 @@ struct mp_world {
 	struct mp_side a, b; /* a: client, b: server */
 	struct table *table;
 	uint64_t moved;      /* bytes carried between the two, total */
+	uint8_t *wire;       /* when set, a copy of what was carried */
+	size_t wire_len, wire_cap;
 };
 
 static inline void
@@ -250,6 +252,10 @@ mp_move(struct mp_world *w, struct mp_side *from, struct mp_side *to)
 	mesh_conn_out_peek(from->conn, &p, &len);
 	if (len == 0)
 		return 0;
+	if (w->wire != NULL && w->wire_len + len <= w->wire_cap) {
+		memcpy(w->wire + w->wire_len, p, len);
+		w->wire_len += len;
+	}
 	mesh_conn_recv(to->conn, MP_MS, p, len);
 	mesh_conn_out_consume(from->conn, len);
 	w->moved += len;

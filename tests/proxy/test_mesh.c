@@ -115,6 +115,41 @@ test_connect_data_both_ways(void **state)
 }
 
 static void
+test_no_plaintext_on_the_wire(void **state)
+{
+	struct mp_world *w = *state;
+	static const char secret[] = "top-secret-payload-0123456789abcdef";
+	struct mesh_stream *cs, *ss;
+	size_t n = sizeof(secret) - 1;
+
+	w->wire_cap = 1 << 20;
+	w->wire = malloc(w->wire_cap);
+	assert_non_null(w->wire);
+	mp_start(w);
+	assert_int_equal(mesh_stream_open(w->a.conn, "db", 5432, NULL, &cs), 0);
+	write_all(cs, secret, n);
+	mp_pump(w);
+	ss = server_stream(w, 0);
+	expect_read(ss, secret, false);
+	write_all(ss, secret, n);
+	mp_pump(w);
+	expect_read(cs, secret, false);
+	assert_true(w->wire_len > 2 * n);
+	assert_true(w->wire_len < w->wire_cap);
+	/* Neither the payload, nor a piece of it, nor the service name in
+	 * the request appears in what went between the agents. */
+	assert_null(memmem(w->wire, w->wire_len, secret, n));
+	assert_null(memmem(w->wire, w->wire_len, secret + 10, 12));
+	assert_null(memmem(w->wire, w->wire_len, "db:5432", 7));
+	assert_null(memmem(w->wire, w->wire_len, "CONNECT", 7));
+	mesh_stream_close(cs);
+	mesh_stream_close(ss);
+	mp_pump(w);
+	free(w->wire);
+	w->wire = NULL;
+}
+
+static void
 test_half_close_each_way(void **state)
 {
 	struct mp_world *w = *state;
@@ -980,6 +1015,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_connect_data_both_ways),
+		T(test_no_plaintext_on_the_wire),
 		T(test_half_close_each_way),
 		T(test_server_half_closes_first),
 		T(test_half_closed_before_sending_anything),
