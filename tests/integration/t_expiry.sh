@@ -38,7 +38,7 @@ certs=$("$WEFT" certs --socket "$(sock n2)")
 echo "$certs"
 first=$(sed -n 2p <<<"$certs" | awk '{print $1, $2}')
 [ "$first" = "node n1" ] && ok "weft certs on n2 lists n1 first (soonest)" || fail "first row: $first"
-sed -n 2p <<<"$certs" | grep -q "WARN" && ok "n1's row is marked WARN" || fail "no WARN on n1"
+grep -q "WARN" <<<"$(sed -n 2p <<<"$certs")" && ok "n1's row is marked WARN" || fail "no WARN on n1"
 grep -Eq "^node +n2 .*in (29|30) days" <<<"$certs" && ok "n2's own certificate listed" || fail "n2 row"
 grep -q "^ca  *it-root" <<<"$certs" && ok "the CA is listed" || fail "no CA row"
 n1_end=$("$WEFT" certs --json --socket "$(sock n2)" | python3 -c 'import json,sys
@@ -47,7 +47,9 @@ n1_own=$("$WEFT" info --json --socket "$(sock n1)" | python3 -c 'import json,sys
 print(json.load(sys.stdin)["cert_not_after_unix"])')
 [ "$n1_end" = "$n1_own" ] && ok "n2 knows n1's certificate end from its record ($n1_end)" ||
 	fail "n1's end: n2 says $n1_end, n1 says $n1_own"
-api n2 GET /v1/metrics | grep -q "^weft_cluster_cert_expiry_soonest_timestamp_seconds{node=\"n1\"} $n1_end\$" &&
+# Not a pipe into grep -q: with pipefail its early exit fails the writer.
+metrics=$(api n2 GET /v1/metrics)
+grep -q "^weft_cluster_cert_expiry_soonest_timestamp_seconds{node=\"n1\"} $n1_end\$" <<<"$metrics" &&
 	ok "metric: the soonest in the cluster is n1's" || fail "soonest metric"
 
 # A certificate for another key: refused on SIGHUP, the running one stays.
