@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/tables.h"
 #include "common/err.h"
+#include "crypto/cert.h"
 #include "gossip/gossip.h"
 
 /* Everything a table_spec points to, owned until table_new copied it. */
@@ -90,6 +91,19 @@ add_member(void *ctx, enum gossip_state s, const struct gossip_record *r)
 	}
 }
 
+/* The forms table_new() accepts: one bad intention must be skipped here,
+ * or the whole snapshot (endpoints too) would be refused on every
+ * rebuild. */
+static bool
+intention_source_ok(const char *s)
+{
+	if (strcmp(s, "*") == 0)
+		return true;
+	if (strncmp(s, "group:", 6) == 0)
+		return cert_name_valid(s + 6);
+	return cert_name_valid(s);
+}
+
 static void
 add_intention(void *ctx, const struct gossip_object *o)
 {
@@ -106,8 +120,10 @@ add_intention(void *ctx, const struct gossip_object *o)
 	dst = json_string_value(json_object_get(v, "destination"));
 	act = json_string_value(json_object_get(v, "action"));
 	/* The CLI checked the shape before signing; a malformed one signed
-	 * by some other tool is skipped here rather than guessed at. */
-	if (src && dst && act &&
+	 * by some other tool is skipped here rather than guessed at (and
+	 * rather than making table_new refuse the whole snapshot). */
+	if (src && dst && act && intention_source_ok(src) &&
+	    (strcmp(dst, "*") == 0 || cert_name_valid(dst)) &&
 	    (strcmp(act, "allow") == 0 || strcmp(act, "deny") == 0)) {
 		if (b->n_its == b->cap_its) {
 			size_t cap = b->cap_its ? 2 * b->cap_its : 16;
