@@ -7,6 +7,8 @@
  *   garbage         random bytes of random length
  *   ping            a valid sealed ping from --key (the control case, and
  *                   "a revoked member still sending")
+ *   own-record      the attacker's own newer record, validly signed (the
+ *                   control: shows a crafted record is accepted)
  *   forged-sig      the attacker's own newer record, signature altered
  *   forge-record    the victim's record (newer incarnation, the attacker's
  *                   address) signed by the attacker, victim's certificate
@@ -16,6 +18,9 @@
  *                   which its certificate does not allow
  *   object          a cluster object (--kind route|intention, --name)
  *                   signed by the attacker, who is not an operator
+ *   replay          every packet of --file (2-byte big-endian length, then
+ *                   the packet, as tests/faults/capture.py writes them)
+ *                   sent --count times, in order
  * TCP (gossip stream or mesh port):
  *   tcp             --payload plain|tls|random|idle: connect, send, and
  *                   time how long until the agent closes
@@ -27,7 +32,7 @@
  * --victim-cert FILE, --inc N (incarnation to claim), --addr IP:PORT
  * (gossip address written into forged records), --service NAME,
  * --kind route|intention, --name NAME, --count N, --wait MS (TCP: longest
- * wait for the close), --ca FILE.
+ * wait for the close), --ca FILE, --file FILE.
  *
  * Prints one JSON line with what was sent and what came back.
  */
@@ -59,7 +64,7 @@
 
 struct opts {
 	const char *mode, *to, *key, *cert, *target_cert, *victim_cert;
-	const char *addr, *service, *kind, *name, *payload, *ca;
+	const char *addr, *service, *kind, *name, *payload, *ca, *file;
 	unsigned long inc, count, wait_ms;
 };
 
@@ -249,7 +254,8 @@ run_udp(const struct opts *o)
 	uint8_t msg[WIRE_MAX_PACKET], garbage[1500];
 	size_t n = 0;
 	bool need_me = strcmp(o->mode, "garbage") != 0 &&
-	               strcmp(o->mode, "unknown-key") != 0;
+	               strcmp(o->mode, "unknown-key") != 0 &&
+	               strcmp(o->mode, "replay") != 0;
 	int rc;
 
 	parse_hostport(o->to, &u.to, &ga);
@@ -258,7 +264,7 @@ run_udp(const struct opts *o)
 		die("socket", WEFT_EIO);
 	if (need_me)
 		load_ident(o, &me);
-	if (strcmp(o->mode, "garbage") != 0) {
+	if (strcmp(o->mode, "garbage") != 0 && strcmp(o->mode, "replay") != 0) {
 		if (!o->target_cert)
 			die("--target-cert is needed", 0);
 		load_cert(o->target_cert, &target);
@@ -297,6 +303,28 @@ run_udp(const struct opts *o)
 		}
 		goto out;
 	}
+	if (strcmp(o->mode, "replay") == 0) {
+		uint8_t *cap;
+		size_t cap_len;
+
+		if (!o->file)
+			die("--file is needed", 0);
+		rc = file_read(o->file, 64u << 20, &cap, &cap_len);
+		if (rc)
+			die(o->file, rc);
+		for (unsigned long i = 0; i < o->count; i++) {
+			for (size_t at = 0; at + 2 <= cap_len;) {
+				size_t len = (size_t)cap[at] << 8 | cap[at + 1];
+
+				if (at + 2 + len > cap_len)
+					break;
+				udp_send(&u, cap + at + 2, len);
+				at += 2 + len;
+			}
+		}
+		free(cap);
+		goto out;
+	}
 	if (strcmp(o->mode, "bad-seal") == 0) {
 		struct buf b;
 		uint8_t pkt[256];
@@ -327,9 +355,11 @@ run_udp(const struct opts *o)
 		}
 		goto out;
 	}
-	if (strcmp(o->mode, "forged-sig") == 0) {
+	if (strcmp(o->mode, "forged-sig") == 0 ||
+	    strcmp(o->mode, "own-record") == 0) {
 		record_of(&me.cert, &self_addr, (uint32_t)o->inc, &r);
-		n = alive_msg(&r, &me.key, &me.cert, true, msg, sizeof(msg));
+		n = alive_msg(&r, &me.key, &me.cert,
+		              strcmp(o->mode, "forged-sig") == 0, msg, sizeof(msg));
 	} else if (strcmp(o->mode, "forge-record") == 0 ||
 	           strcmp(o->mode, "forge-record-mycert") == 0 ||
 	           strcmp(o->mode, "forge-leave") == 0) {
@@ -678,6 +708,8 @@ main(int argc, char **argv)
 			o.name = v;
 		else if (strcmp(k, "--payload") == 0)
 			o.payload = v;
+		else if (strcmp(k, "--file") == 0)
+			o.file = v;
 		else if (strcmp(k, "--ca") == 0)
 			o.ca = v;
 		else if (strcmp(k, "--inc") == 0)
