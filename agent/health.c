@@ -9,6 +9,7 @@
 #include "agent/health_int.h"
 #include "agent/metrics.h"
 #include "common/err.h"
+#include "common/file.h"
 
 /* The first run comes soon after start, not a whole interval later. */
 #define FIRST_RUN_MS 200
@@ -469,6 +470,73 @@ configure(struct health *h, const struct agent_config *cfg)
 	return 0;
 }
 
+/* Maintenance outlives a restart: an endpoint taken out of rotation on
+ * purpose must not come back because weftd was upgraded.  Kept in
+ * data_dir/maintenance.json as {"services": {"NAME": "REASON"}}. */
+#define MAINT_FILE "maintenance.json"
+#define MAINT_FILE_MAX (64u * 1024u)
+
+static int
+maint_path(const struct agent *a, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", a->cfg.data_dir, MAINT_FILE);
+
+	return n < 0 || (size_t)n >= cap ? WEFT_ETOOBIG : 0;
+}
+
+static int
+maint_save(struct health *h)
+{
+	json_t *svcs = json_object(), *doc;
+	char path[4096], *text;
+	int rc;
+
+	for (size_t i = 0; i < h->n_svcs; i++)
+		if (h->svcs[i].maint)
+			json_object_set_new(svcs, h->svcs[i].name,
+			                    json_string(h->svcs[i].reason));
+	doc = json_pack("{s:o}", "services", svcs);
+	text = doc ? json_dumps(doc, JSON_SORT_KEYS) : NULL;
+	json_decref(doc);
+	if (text == NULL)
+		return WEFT_ENOMEM;
+	rc = maint_path(h->a, path, sizeof(path));
+	if (rc == 0)
+		rc = file_write_atomic(path, text, strlen(text), 0600, 0);
+	free(text);
+	return rc;
+}
+
+static void
+maint_load(struct health *h)
+{
+	char path[4096];
+	uint8_t *text;
+	size_t len;
+	json_t *doc, *svcs, *v;
+	const char *k;
+
+	if (maint_path(h->a, path, sizeof(path)) != 0 ||
+	    file_read(path, MAINT_FILE_MAX, &text, &len) != 0)
+		return;
+	doc = json_loadb((const char *)text, len, 0, NULL);
+	free(text);
+	svcs = json_object_get(doc, "services");
+	json_object_foreach(svcs, k, v) {
+		struct hsvc *sv = svc_find(h, k);
+
+		if (sv == NULL || !json_is_string(v))
+			continue;
+		sv->maint = true;
+		snprintf(sv->reason, sizeof(sv->reason), "%s",
+		         json_string_value(v));
+		weft_logf(&h->a->log, WEFT_LOG_WARN, "msg=\"maintenance kept "
+		          "from before the restart\" service=%s reason=\"%s\"",
+		          sv->name, sv->reason);
+	}
+	json_decref(doc);
+}
+
 int
 agent_health_start(struct agent *a)
 {
@@ -484,6 +552,7 @@ agent_health_start(struct agent *a)
 		free(h);
 		return rc;
 	}
+	maint_load(h);
 	a->health = h;
 	return 0;
 }
@@ -562,6 +631,11 @@ agent_health_maint(struct agent *a, const char *service, bool enable,
 	}
 	if (!found)
 		return WEFT_ENOENT;
+	rc = maint_save(h);
+	if (rc)
+		weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"maintenance not saved: "
+		          "it ends at the next restart\" error=\"%s\"",
+		          weft_strerror(rc));
 	rc = agent_publish_services(a);
 	return rc;
 }

@@ -160,6 +160,13 @@ print([s["passing"] for s in json.load(sys.stdin)["services"] if s["name"] == "w
 	fail "passing count in maintenance: $passing"
 [ "$(check_field web-http status)" = passing ] && ok "its check still passes" ||
 	fail "check in maintenance: $(check_field web-http status)"
+kill -TERM "${PIDS[n1]}"
+wait_for 10 "n1 stops on SIGTERM" bash -c "! kill -0 ${PIDS[n1]} 2>/dev/null"
+start n1
+wait_sock n1 || finish
+wait_for 15 "maintenance kept across a restart of n1" all_see web maintenance
+grep -q 'msg="maintenance kept from before the restart" service=web' "$T/n1.log" &&
+	ok "n1 says so in its log" || fail "no log line for kept maintenance"
 "$WEFT" maint enable --socket "$(sock n1)" >/dev/null 2>&1
 [ $? -eq 2 ] && ok "maint enable without --reason is a usage error" || fail "maint without reason"
 "$WEFT" maint disable web --socket "$(sock n1)" >/dev/null || fail "weft maint disable"
