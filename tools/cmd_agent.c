@@ -206,7 +206,7 @@ print_info(const json_t *reply)
 		{ "address", "addr" }, { "mesh address", "mesh_addr" },
 		{ "key id", "key_id" },
 	};
-	struct kv kv[12];
+	struct kv kv[13];
 	size_t n = 0, i, w = 0;
 	char d[64], *clean;
 	json_t *up;
@@ -241,6 +241,22 @@ print_info(const json_t *reply)
 	info_members(json_object_get(reply, "members"), kv[n].value,
 	             sizeof(kv[n].value));
 	n++;
+	/* The member certificate that ends first, cluster-wide. */
+	{
+		json_t *who = json_object_get(reply, "cluster_soonest_member");
+		json_t *end = json_object_get(reply,
+		                              "cluster_soonest_not_after_unix");
+
+		if (json_is_string(who) && json_is_integer(end)) {
+			char t[CLI_TIME_LEN];
+
+			cli_format_time(json_integer_value(end), t);
+			kv[n].key = "soonest cert";
+			snprintf(kv[n].value, sizeof(kv[n].value), "%.64s, "
+			         "valid until %s", json_string_value(who), t);
+			n++;
+		}
+	}
 	/* Certificate expiry warnings (cert_warn_before), one line each. */
 	{
 		json_t *warns = json_object_get(reply, "cert_warnings"), *e;
