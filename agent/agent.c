@@ -397,6 +397,8 @@ agent_start(struct agent *a, uv_loop_t *loop)
 	a->started_unix = agent_now_unix();
 	a->join_backoff_ms = JOIN_FIRST_RETRY_MS;
 	list_init(&a->streams);
+	/* Before any part registers its metrics collector. */
+	metrics_init(&a->metrics);
 
 	rc = agent_identity_load(&a->cfg, agent_now_unix(), &a->id, err,
 	                         sizeof(err));

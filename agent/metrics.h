@@ -14,6 +14,19 @@
  * and destination service) with metrics_register(): nothing here knows
  * about it.  No I/O: the caller serves the bytes (handlers.c for the Unix
  * socket, metrics_server.c for TCP).
+ *
+ * For the proxy, in agent_proxy_start() (agent_start initialises the
+ * registry before any part starts):
+ *
+ *     metrics_register(&a->metrics, "proxy", proxy_collect, a->proxy);
+ *
+ * and metrics_unregister(&a->metrics, a->proxy) before a->proxy is
+ * freed.  proxy_collect writes, per family, metrics_family() once and
+ * then one metrics_sample() or metrics_histogram_write() per label set
+ * ({"src", "web"}, {"dst", "api"}, ...), e.g.
+ * weft_proxy_requests_total{src,dst,code_class}, and
+ * weft_proxy_request_duration_seconds as a histogram whose
+ * struct metrics_histogram lives in the proxy's per-route state.
  */
 #ifndef WEFT_AGENT_METRICS_H
 #define WEFT_AGENT_METRICS_H

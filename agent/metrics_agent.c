@@ -207,7 +207,6 @@ agent_metrics_start(struct agent *a)
 {
 	int rc;
 
-	metrics_init(&a->metrics);
 	rc = metrics_register(&a->metrics, "agent", collect_agent, a);
 	if (rc == 0)
 		rc = metrics_register(&a->metrics, "gossip", collect_gossip, a);
