@@ -24,6 +24,10 @@ wait_for 20 "2 members alive on n1" bash -c \
 	"[ \$(\"$WEFT\" members --json --socket $(sock n1) | grep -c '\"alive\"') -eq 2 ]"
 
 scrape() { api n1 GET /v1/metrics | tail -n +2; }
+check_passing() {
+	"$WEFT" checks --json --socket "$(sock n1)" | grep -q '"status": *"passing"'
+}
+wait_for 10 "db-true has run" check_passing
 tcp_scrape() { # PATH: prints "STATUS" then the body
 	python3 - "$IP1" "$MPORT" "$1" <<'PY'
 import socket, sys
