@@ -62,7 +62,9 @@ bq_reserve(struct bq *q, size_t n)
 		memmove(q->p, q->p + q->off, q->len);
 		q->off = 0;
 	}
-	if (q->cap - q->len < n) {
+	/* An empty message still needs a place to point at: NULL + 0 is
+	 * undefined, and NULL means out of memory to the callers. */
+	if (q->p == NULL || q->cap - q->len < n) {
 		size_t cap = q->cap ? q->cap : 4096;
 		uint8_t *p;
 
