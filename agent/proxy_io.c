@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/metrics.h"
 #include "agent/proxy_io.h"
 #include "agent/tables.h"
 #include "common/err.h"
@@ -895,6 +896,54 @@ agent_proxy_stats(const struct agent *a)
 	return a->proxy ? &a->proxy->stats : &none;
 }
 
+static void
+counter(struct metrics_writer *w, const char *name, const char *help,
+        const char *label, const char *v1, uint64_t n1, const char *v2,
+        uint64_t n2)
+{
+	metrics_family(w, name, METRICS_COUNTER, help);
+	if (label == NULL) {
+		metrics_sample(w, NULL, 0, (double)n1);
+		return;
+	}
+	metrics_sample(w, &(struct metrics_label){label, v1}, 1, (double)n1);
+	metrics_sample(w, &(struct metrics_label){label, v2}, 1, (double)n2);
+}
+
+/* The data plane's counters, for GET /v1/metrics. */
+static void
+collect(void *ctx, struct metrics_writer *w)
+{
+	const struct agent_proxy *px = ctx;
+	const struct agent_proxy_stats *st = &px->stats;
+
+	counter(w, "weft_proxy_streams_total", "Mesh streams opened, by "
+	        "direction (out: for local apps, in: to local services).",
+	        "direction", "out", st->streams_out, "in", st->streams_in);
+	counter(w, "weft_proxy_connections_total", "Mesh connections made "
+	        "(out) and accepted (in).", "direction", "out", st->conns_out,
+	        "in", st->conns_in);
+	counter(w, "weft_proxy_bytes_total", "Bytes carried for local apps: "
+	        "up (app to mesh) and down.", "direction", "up", st->bytes_up,
+	        "down", st->bytes_down);
+	counter(w, "weft_proxy_refused_total", "Outbound streams the remote "
+	        "agent refused.", NULL, NULL, st->refused_out, NULL, 0);
+	counter(w, "weft_proxy_denied_total", "Inbound streams refused by "
+	        "authorization.", NULL, NULL, st->denied_in, NULL, 0);
+	counter(w, "weft_proxy_no_endpoint_total", "App connections closed for "
+	        "want of a usable endpoint.", NULL, NULL, st->no_endpoint, NULL,
+	        0);
+	counter(w, "weft_proxy_connect_failures_total", "Failed connections to "
+	        "peer agents' mesh listeners.", NULL, NULL, st->connect_fail,
+	        NULL, 0);
+	metrics_family(w, "weft_proxy_active_streams", METRICS_GAUGE,
+	               "Mesh streams open now.");
+	metrics_sample(w, NULL, 0, (double)st->active_streams);
+	metrics_family(w, "weft_proxy_mesh_connections", METRICS_GAUGE,
+	               "Mesh connections open now.");
+	metrics_sample(w, NULL, 0, (double)px->n_pconns);
+}
+
 int
 agent_proxy_start(struct agent *a)
 {
@@ -920,6 +969,9 @@ agent_proxy_start(struct agent *a)
 	};
 	mc.session = &px->sc;
 	mc.self_cert = &a->id.cert;
+	mc.stream_window = getenv("WSW") ? (uint32_t)atoi(getenv("WSW")) : 0;
+	mc.send_buffer = getenv("WSB") ? (uint32_t)atoi(getenv("WSB")) : 0;
+	mc.out_high_water = getenv("WHW") ? (size_t)atoi(getenv("WHW")) : 0;
 	mc.event = on_mesh_event;
 	mc.ctx = px;
 	rc = mesh_node_new(&mc, &px->node);
@@ -927,6 +979,7 @@ agent_proxy_start(struct agent *a)
 		rc = balance_new(&(struct balance_config){0}, &px->bal);
 	if (rc)
 		return rc;
+	metrics_register(&a->metrics, "proxy", collect, px);
 	uv_timer_init(a->loop, &px->rebuild);
 	px->rebuild.data = px;
 	on_rebuild(&px->rebuild);
@@ -996,6 +1049,7 @@ agent_proxy_stop(struct agent *a)
 	if (px == NULL)
 		return;
 	px->stopping = true;
+	metrics_unregister(&a->metrics, px);
 	uv_timer_stop(&px->rebuild);
 	uv_close((uv_handle_t *)&px->rebuild, proxy_free_if_done);
 	uv_close((uv_handle_t *)&px->mesh_listener, proxy_free_if_done);
