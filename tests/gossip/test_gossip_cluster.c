@@ -623,6 +623,65 @@ test_objects_converge(void **state)
 	simnet_free(s);
 }
 
+static void
+test_lifeguard_paused(void **state)
+{
+	struct tracker tr;
+	struct simnet *s = make_net(&tr, 150, false, 0.10, 10, NULL);
+	bool paused[150] = { false };
+	unsigned suspected_paused = 0;
+
+	(void)state;
+	assert_int_equal(simnet_bootstrap(s, 150), 0);
+	simnet_run_until(s, 3000);
+	/* Five nodes at a time stop for 5 s, twelve times over, at 10% loss:
+	 * the stalled ones may be declared dead, nobody else may. */
+	for (int round = 0; round < 12; round++) {
+		for (int i = 0; i < 5; i++) {
+			size_t v = (size_t)(simnet_rand(s) % 150);
+
+			paused[v] = true;
+			simnet_pause(s, v, 5000);
+		}
+		simnet_run_until(s, s->now + 5100);
+	}
+	simnet_run_until(s, s->now + 20000);
+	for (size_t i = 0; i < 150; i++) {
+		if (paused[i])
+			suspected_paused += tr.suspect[i];
+		else
+			assert_int_equal(tr.failed[i], 0);
+	}
+	/* The pauses were long enough to be noticed. */
+	assert_true(suspected_paused > 0);
+	assert_true(all_alive(s));
+	simnet_free(s);
+}
+
+static void
+test_restart_rejoins(void **state)
+{
+	struct tracker tr;
+	struct simnet *s = make_net(&tr, 40, true, 0.0, 11, NULL);
+	const struct gossip_record *r;
+
+	(void)state;
+	assert_int_equal(simnet_bootstrap(s, 40), 0);
+	simnet_run_until(s, 2000);
+	simnet_crash(s, 12);
+	assert_true(run_until_seen(s, 12, GOSSIP_DEAD, 60000) >= 0);
+	/* It comes back from nothing, with the same key, at incarnation 0:
+	 * the cluster's dead verdict is newer, so it must outbid it. */
+	assert_int_equal(simnet_restart(s, 12, 3), 0);
+	assert_true(run_until_seen(s, 12, GOSSIP_ALIVE, 10000) >= 0);
+	assert_int_equal(gossip_member_get(simnet_gossip(s, 0), simnet_id(s, 12),
+	                                   NULL, &r), 0);
+	assert_true(r->incarnation >= 1);
+	simnet_run_until(s, s->now + 3000);
+	assert_true(all_alive(s));
+	simnet_free(s);
+}
+
 int
 main(void)
 {
@@ -636,6 +695,8 @@ main(void)
 		cmocka_unit_test(test_revocation),
 		cmocka_unit_test(test_forged_record_refused),
 		cmocka_unit_test(test_objects_converge),
+		cmocka_unit_test(test_lifeguard_paused),
+		cmocka_unit_test(test_restart_rejoins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
