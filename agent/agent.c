@@ -307,6 +307,25 @@ reload(struct agent *a, char *err, size_t cap)
 		agent_config_free(&nc);
 		return WEFT_EINVAL;
 	}
+	/* A renewed certificate for the same key: the record is re-signed
+	 * with it and spread, so every member learns the new end. */
+	if (nid.cert.encoded_len != a->id.cert.encoded_len ||
+	    memcmp(nid.cert.encoded, a->id.cert.encoded,
+	           nid.cert.encoded_len) != 0) {
+		rc = gossip_set_cert(a->g, agent_now_ms(a), nid.cert.encoded,
+		                     nid.cert.encoded_len);
+		if (rc) {
+			snprintf(err, cap, "the new certificate was refused: %s",
+			         gossip_get_stats(a->g)->last_reason
+			             ? gossip_get_stats(a->g)->last_reason
+			             : weft_strerror(rc));
+			agent_identity_free(&nid);
+			agent_config_free(&nc);
+			return rc;
+		}
+		weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"certificate renewed\" "
+		          "not_after=%lld", (long long)nid.cert.not_after);
+	}
 	rc = services_view(&nc, &v);
 	if (rc == 0)
 		services_health(a, &nc, &v);
@@ -323,6 +342,7 @@ reload(struct agent *a, char *err, size_t cap)
 	 * new ones use the new certificate. */
 	agent_identity_free(&a->id);
 	a->id = nid;
+	agent_proxy_identity_changed(a);
 	maddr_changed = nc.has_metrics_addr != a->cfg.has_metrics_addr ||
 	                memcmp(&nc.metrics_addr, &a->cfg.metrics_addr,
 	                       sizeof(nc.metrics_addr)) != 0;

@@ -1067,3 +1067,17 @@ agent_proxy_stop(struct agent *a)
 		pconn_close(pc);
 	}
 }
+
+void
+agent_proxy_identity_changed(struct agent *a)
+{
+	struct agent_proxy *px = a->proxy;
+
+	if (px == NULL)
+		return;
+	/* The mesh node reads the session config through this struct: point
+	 * it at the new certificate (the old bytes were just freed). */
+	px->sc.cert = a->id.cert.encoded;
+	px->sc.cert_len = a->id.cert.encoded_len;
+	px->sc.skew_s = a->cfg.cert_skew_s;
+}

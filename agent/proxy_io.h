@@ -18,6 +18,9 @@ int agent_proxy_start(struct agent *a);
 void agent_proxy_stop(struct agent *a);
 /* After the loop has run every close callback. */
 void agent_proxy_free(struct agent *a);
+/* The identity was reloaded (a->id replaced in place): new handshakes
+ * present the new certificate. */
+void agent_proxy_identity_changed(struct agent *a);
 /* Gossip changed: rebuild the tables soon (coalesced). */
 void agent_proxy_mark_dirty(struct agent *a);
 

@@ -586,6 +586,50 @@ gossip_set_services(struct gossip *g, int64_t now,
 	return rc;
 }
 
+int
+gossip_set_cert(struct gossip *g, int64_t now, const uint8_t *cert,
+                size_t len)
+{
+	struct gossip_record r = *g->self_rec->r;
+	struct gossip_ident ident;
+	struct certent *ce;
+	const char **names = NULL;
+	int rc;
+
+	if (g->leaving)
+		return WEFT_ESTATE;
+	if (r.n_services) {
+		names = malloc(r.n_services * sizeof(*names));
+		if (names == NULL)
+			return WEFT_ENOMEM;
+		for (size_t i = 0; i < r.n_services; i++)
+			names[i] = r.services[i].name;
+	}
+	rc = gossip_cert_check(g, now, cert, len, names, r.n_services, &ident);
+	free(names);
+	if (rc)
+		return rc;
+	/* Records are signed by the key the certificate names: the same
+	 * key, or this is another node. */
+	if (memcmp(ident.key_id, g->self_id, KEY_ID_LEN) != 0)
+		return WEFT_EINVAL;
+	rc = store_put_cert(g->store, cert, len, &ident, &ce);
+	if (rc)
+		return rc;
+	if (ce != g->self_cert) {
+		cert_ref(ce);
+		cert_unref(g->store, g->self_cert);
+		g->self_cert = ce;
+	}
+	/* A new record version, so that it travels with the new certificate
+	 * and every member's copy names the new end. */
+	r.version = g->self_version + 1 > (uint64_t)now ? g->self_version + 1 :
+	                                                  (uint64_t)now;
+	rc = member_publish_self(g, &r);
+	g->deadline = now;
+	return rc;
+}
+
 static void
 apply(struct gossip *g, int64_t now, const struct gossip_addr *from,
       const struct member *sender, const struct wire_msg *m)

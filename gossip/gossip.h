@@ -262,6 +262,14 @@ int gossip_set_services(struct gossip *g, int64_t now,
                         const struct gossip_service *services, size_t n);
 
 /*
+ * Replaces this node's certificate with a reissued one for the same key
+ * (a renewal): checked like the first (WEFT_EINVAL for another key), then
+ * a new record version is broadcast so every member learns the new end.
+ */
+int gossip_set_cert(struct gossip *g, int64_t now, const uint8_t *cert,
+                    size_t len);
+
+/*
  * One UDP packet from `from`.  Returns 0 when it was processed, or the
  * reason it was dropped (the packet then changed nothing; see stats).
  */
