@@ -47,6 +47,29 @@ def addr(net, i):
     return "127.%d.%d.%d" % (net, i // 250, i % 250 + 1)
 
 
+class Child:
+    """A started process, waited for by pid."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(st)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        end = now() + (timeout if timeout is not None else 1e9)
+        while self.poll() is None:
+            if now() > end:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+
 class Procs:
     """Every process we start, by pid; the pid file lets the shell wrapper
     clean up even if this program is killed."""
@@ -56,9 +79,14 @@ class Procs:
         self.pidfile = pidfile
 
     def spawn(self, argv, log):
-        with open(log, "ab") as f:
-            p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, close_fds=True)
+        # posix_spawn (vfork underneath), not Popen: 256 starts "at the
+        # same moment" must not take seconds of forking this process.
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, log,
+             os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2)])
+        p = Child(pid)
         self.procs[p.pid] = p
         with open(self.pidfile, "a") as f:
             f.write("%d\n" % p.pid)
@@ -563,9 +591,12 @@ class Cluster:
         self.agents = []   # live ones
         self.next = base
         self.system = cls.system
+        self.own_timing = False
 
     def new(self):
         a = self.cls(self.b, self.next)
+        if self.own_timing:
+            a.timing = None
         self.next += 1
         return a
 
@@ -590,7 +621,7 @@ class Bench:
                         self.ca_dir, "--valid", "7d"], check=True,
                        stdout=subprocess.DEVNULL)
         self.hub = None
-        self.results = {"runs": {}}
+        self.results = {"runs": {}, "defaults": {}}
 
     # -- starting
 
@@ -617,17 +648,21 @@ class Bench:
             time.sleep(0.5)
         return done
 
-    def form(self, n, base):
+    def form(self, n, base, weft_only=False):
         """A cluster of each kind with n agents, joined through agent 0 at
         a modest pace (formation is not what is measured)."""
-        cls = [Cluster(self, WeftAgent, base, n),
-               Cluster(self, SerfAgent, base, n)]
+        cls = [Cluster(self, WeftAgent, base, n)]
+        if weft_only:
+            cls[0].own_timing = True
+        else:
+            cls.append(Cluster(self, SerfAgent, base, n))
         for c in cls:
             s = c.new()
             s.start()
             c.agents.append(s)
         if not self.wait_ready([c.seed for c in cls], 20):
             raise RuntimeError("a seed did not start")
+        t_first = now()
         for k in range(1, n):
             for c in cls:
                 a = c.new()
@@ -636,7 +671,11 @@ class Bench:
             time.sleep(1.0 / self.args.pace)
         if not self.wait_ready([a for c in cls for a in c.agents], 60):
             raise RuntimeError("some agents did not start")
+        t_started = now()
         took = self.converge(cls, 120)
+        for k in took:  # from the first start, not from the last answer
+            if took[k] is not None:
+                took[k] += t_started - t_first
         say("N=%d formed: %s" % (n, took))
         return cls, took
 
@@ -766,17 +805,20 @@ class Bench:
 
     # -- one N
 
-    def run_n(self, n, base):
+    def run_n(self, n, base, weft_only=False):
+        """All the figures at one size; weft_only: weftd alone on its own
+        timing defaults, joins and crashes only."""
         a = self.args
-        say("== N=%d" % n)
-        cls, formed = self.form(n, base)
+        say("== N=%d%s" % (n, " (weftd on its defaults)" if weft_only
+                           else ""))
+        cls, formed = self.form(n, base, weft_only)
         self.hub = Hub()
         for c in cls:
             for ag in c.agents:
                 self.hub.add(ag)
         res = {"formed_s": formed}
         self.hub.sleep(a.warmup)
-        if a.rest > 0:
+        if a.rest > 0 and not weft_only:
             say("N=%d at rest for %ds" % (n, a.rest))
             res["rest"] = self.rest(cls, a.rest)
             say("N=%d rest: %s" % (n, json.dumps(res["rest"])))
@@ -797,7 +839,7 @@ class Bench:
                 if r >= 0:
                     crashes[c.system].append(k)
                 self.hub.sleep(1)
-        for r in range(a.leave_reps):
+        for r in range(0 if weft_only else a.leave_reps):
             order = cls if r % 2 == 0 else cls[::-1]
             for c in order:
                 v = self.measure_leave(c, 30)
@@ -818,7 +860,7 @@ class Bench:
             res[s]["timeouts"] = sum(
                 1 for x in joins[s] + crashes[s] + leaves[s]
                 if not x or x["all"] is None)
-        if a.nft:
+        if a.nft and not weft_only:
             for pct in a.loss:
                 say("N=%d %d%% UDP loss for %ds" % (n, pct, a.loss_window))
                 lo = self.loss(cls, pct, a.loss_window, a.loss_settle)
@@ -831,7 +873,7 @@ class Bench:
                 self.procs.kill(ag.proc)
             for ag in c.agents:
                 self.procs.reap(ag.proc)
-        self.results["runs"][str(n)] = res
+        self.results["defaults" if weft_only else "runs"][str(n)] = res
         self.save()
 
     def run_storm(self, n, base, observe):
@@ -842,8 +884,11 @@ class Bench:
         agents = [c.new() for _ in range(n)]
         seed = agents[0].gossip_addr
         for k, ag in enumerate(agents):  # all but the exec before the clock
+            # No Serf beside it: weftd as a user runs it, on its defaults.
+            ag.timing = None
             ag.prepare(None if k == 0 else seed)
         t0 = now()
+        wall0 = time.time()
         for ag in agents:
             ag.launch()
         spawn_s = now() - t0
@@ -859,6 +904,19 @@ class Bench:
         while now() < end:
             time.sleep(0.5)
         still = sum(1 for ag in agents if ag.sees() >= n)
+        # When each agent learned its last member, by its own clock: exact
+        # where polling is late (a storm would move these later, too).
+        learned = []
+        for ag in agents:
+            try:
+                st, j = unix_http(ag.sock, "GET", "/v1/members", timeout=5)
+            except (OSError, ValueError, IndexError):
+                continue
+            ms = [m.get("last_change_ms", 0) for m in j["members"]
+                  if not m.get("self") and m["status"] == "alive"]
+            if st == 200 and len(ms) == n - 1:
+                learned.append(max(ms) / 1000.0 - wall0)
+        learned.sort()
         sus = fail = 0
         targets = set()
         for ag in agents:
@@ -876,6 +934,10 @@ class Bench:
         for ag in agents:
             self.procs.reap(ag.proc)
         res = {"n": n, "spawn_s": spawn_s, "converged_s": conv,
+               "learned_all_s": learned[-1] if len(learned) == n else None,
+               "learned_all_median_s": statistics.median(learned)
+               if learned else None,
+               "learned_all_agents": len(learned),
                "converged_agents": len(done), "observe_s": observe,
                "all_see_all_at_end": still,
                "suspect_reports": sus, "suspected_members": len(targets),
@@ -908,7 +970,10 @@ def main():
                    help="agents started per second while forming")
     p.add_argument("--storm", type=int, default=256,
                    help="N started at once (0: skip)")
-    p.add_argument("--storm-observe", type=float, default=40)
+    p.add_argument("--storm-observe", type=float, default=60)
+    p.add_argument("--defaults-sizes", default="128",
+                   help="sizes where weftd alone, on its own timing "
+                   "defaults, is timed for joins and crashes too")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--weft-defaults", action="store_true",
                    help="weftd on its own timing defaults, not Serf's")
@@ -935,6 +1000,8 @@ def main():
             nft_setup()
         for k, n in enumerate(int(x) for x in args.sizes.split(",") if x):
             b.run_n(n, 300 * k)
+        for n in (int(x) for x in args.defaults_sizes.split(",") if x):
+            b.run_n(n, 1200, weft_only=True)
         if args.storm:
             b.run_storm(args.storm, 900, args.storm_observe)
     finally:
