@@ -625,6 +625,7 @@ gossip_set_cert(struct gossip *g, int64_t now, const uint8_t *cert,
 	 * and every member's copy names the new end. */
 	r.version = g->self_version + 1 > (uint64_t)now ? g->self_version + 1 :
 	                                                  (uint64_t)now;
+	g->self_cert_until = r.version + 60000;
 	rc = member_publish_self(g, &r);
 	g->deadline = now;
 	return rc;

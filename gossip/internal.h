@@ -209,6 +209,10 @@ struct gossip {
 	struct certent *self_cert; /* holds a reference */
 	uint32_t self_inc;
 	uint64_t self_version;
+	/* After a renewal, our records carry the certificate up to this
+	 * version (versions follow the clock in ms), so that an update
+	 * replacing the first one in the queue carries it too. */
+	uint64_t self_cert_until;
 	bool leaving;
 	bool joining; /* until the first push-pull answer */
 	int64_t created;

@@ -475,7 +475,11 @@ member_publish_self(struct gossip *g, const struct gossip_record *tmpl)
 	digest_flip(g, m);
 	m->inc = tmpl->incarnation;
 	digest_flip(g, m);
-	member_broadcast_alive(g, m, first);
+	/* Others know this node's certificate by its key id; a renewed one
+	 * must travel with the record, or they keep checking it against the
+	 * old one. */
+	member_broadcast_alive(g, m, first ||
+	                       tmpl->version <= g->self_cert_until);
 	return 0;
 }
 

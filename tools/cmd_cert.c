@@ -19,7 +19,7 @@
 
 #define BACKDATE 60 /* as in cmd_ca.c: tolerate hosts a little behind */
 
-enum { OPT_CA, OPT_NAME, OPT_SERVICES, OPT_GROUPS, OPT_VALID, OPT_OUT,
+enum { OPT_CA, OPT_NAME, OPT_SERVICES, OPT_GROUPS, OPT_VALID, OPT_OUT, OPT_KEY,
        N_OPTS };
 
 /* Splits and checks a --services or --groups list; names in *copy. */
@@ -84,6 +84,47 @@ fit_window(const struct cert *ca, const char *valid_arg, int64_t now,
 	return 0;
 }
 
+/* An existing node key, for a renewal; prints the failure. */
+static int
+load_node_key(const char *path, struct key_pair *k)
+{
+	char *text;
+	size_t len;
+	int rc = cli_read_file(path, 64 * 1024, true, &text, &len);
+
+	if (rc)
+		return rc;
+	rc = key_decode_text(text, len, k);
+	key_text_free(text, len);
+	if (rc)
+		return cli_fail(path, "not a weft key file (%s)",
+		                weft_strerror(rc));
+	if (k->kind != KEY_KIND_NODE) {
+		key_wipe(k);
+		return cli_fail(path, "a CA key, not a node key");
+	}
+	return 0;
+}
+
+/* The certificate alone, never over an existing file. */
+static int
+cert_write(const char *path, const uint8_t *cert, size_t len)
+{
+	char *text;
+	size_t tlen;
+	int rc = armor_encode(CERT_ARMOR_LABEL, cert, len, &text, &tlen);
+
+	if (rc == 0) {
+		rc = file_write_atomic(path, text, tlen, 0644, 1);
+		free(text);
+	}
+	if (rc == WEFT_EEXIST)
+		return cli_fail(path, "already exists; refusing to overwrite it");
+	if (rc)
+		return cli_fail(path, "cannot write it (%s)", weft_strerror(rc));
+	return 0;
+}
+
 int
 cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -96,6 +137,7 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 		[OPT_VALID] = { .name = "valid", .metavar = "DURATION" },
 		[OPT_OUT] = { .name = "out", .metavar = "DIR",
 		              .required = true },
+		[OPT_KEY] = { .name = "key", .metavar = "FILE" },
 	};
 	struct cli_args a = { .opts = opts, .n_opts = N_OPTS };
 	const char *services[CERT_MAX_SERVICES], *groups[CERT_MAX_GROUPS];
@@ -146,7 +188,8 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_fail(out, "path too long");
 		goto out;
 	}
-	if ((rc = cli_refuse_existing(key_path)) != 0 ||
+	if ((!opts[OPT_KEY].given &&
+	     (rc = cli_refuse_existing(key_path)) != 0) ||
 	    (rc = cli_refuse_existing(cert_path)) != 0)
 		goto out;
 	if ((rc = ca_dir_load(opts[OPT_CA].value, &ca)) != 0)
@@ -162,8 +205,13 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 		goto out_ca;
 	if ((rc = cli_make_dir(out)) != 0)
 		goto out_ca;
-	rc = key_generate(&k, KEY_KIND_NODE, &key_system_rng);
-	if (rc) {
+	if (opts[OPT_KEY].given) {
+		/* A renewal: the node keeps its key, so a running weftd can
+		 * take the new certificate with a reload. */
+		if ((rc = load_node_key(opts[OPT_KEY].value, &k)) != 0)
+			goto out_ca;
+	} else if ((rc = key_generate(&k, KEY_KIND_NODE,
+	                              &key_system_rng)) != 0) {
 		rc = cli_fail("cert issue", "cannot generate a key (%s)",
 		              weft_strerror(rc));
 		goto out_ca;
@@ -172,6 +220,8 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 	if (rc) {
 		rc = cli_fail("cert issue", "cannot issue the certificate (%s)",
 		              weft_strerror(rc));
+	} else if (opts[OPT_KEY].given) {
+		rc = cert_write(cert_path, cert, cert_len);
 	} else {
 		rc = identity_write(key_path, cert_path, &k, cert, cert_len);
 	}
@@ -182,8 +232,12 @@ cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv)
 		cli_format_time(p.not_after, until);
 		printf("issued %s (key id %s) by CA %s (key id %s), valid "
 		       "until %s\n", name, id, ca.cert.name, ca_id, until);
-		printf("  %s\n  %s  private key: copy it to the host only\n",
-		       cert_path, key_path);
+		if (opts[OPT_KEY].given)
+			printf("  %s (for the key in %s)\n", cert_path,
+			       opts[OPT_KEY].value);
+		else
+			printf("  %s\n  %s  private key: copy it to the host "
+			       "only\n", cert_path, key_path);
 	}
 out_ca:
 	ca_dir_free(&ca);
@@ -199,7 +253,8 @@ const struct cli_cmd cert_cmds[] = {
 		.name = "issue",
 		.summary = "Issue a node certificate and key, signed by a CA",
 		.synopsis = "--ca DIR --name NODE [--services LIST] "
-		            "[--groups LIST] [--valid DURATION] --out DIR",
+		            "[--groups LIST] [--valid DURATION] [--key FILE] "
+		            "--out DIR",
 		.help = "Options:\n"
 		        "  --ca DIR           the CA directory (ca.key, ca.crt)"
 		        "\n"
@@ -214,7 +269,12 @@ const struct cli_cmd cert_cmds[] = {
 		        "  --out DIR          where to write NODE.crt and "
 		        "NODE.key (0600);\n"
 		        "                     existing files are never "
-		        "overwritten\n",
+		        "overwritten\n"
+		        "  --key FILE         renew: certify this existing node "
+		        "key instead of a\n"
+		        "                     new one, and write NODE.crt only "
+		        "(weftd takes it on\n"
+		        "                     reload, without a restart)\n",
 		.run = cert_issue_main,
 	},
 	{
