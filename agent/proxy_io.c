@@ -16,9 +16,12 @@
  * one write at a time, and consumed when the write completes, which is
  * what re-opens the HTTP/2 window.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "agent/agent.h"
 #include "agent/metrics.h"
@@ -178,44 +181,66 @@ on_pconn_written(uv_write_t *req, int status)
 	pconn_flush(pc);
 }
 
-/* Writes what the core has, one write at a time; closes when done. */
+/*
+ * Writes what the core has.  As long as the socket takes the bytes at
+ * once (uv_try_write), straight from the core's view and again for what
+ * the core produces next; what the socket does not take is copied (the
+ * view changes on the next call) and written asynchronously, one write
+ * at a time.  Closes when done.
+ */
 static void
 pconn_flush(struct pconn *pc)
 {
 	const uint8_t *p;
 	size_t len;
 	uv_buf_t b;
+	int n, rounds;
 
 	if (pc->closing)
 		return;
-	if (!pc->writing && pc->connected) {
+	/* Bounded: each round writes what the core produced, and the core
+	 * produces at most out_high_water bytes per round. */
+	for (rounds = 0; !pc->writing && pc->connected && rounds < 64;
+	     rounds++) {
 		mesh_conn_out_peek(pc->mc, &p, &len);
-		if (len) {
-			if (len > pc->wcap) {
-				uint8_t *nb = realloc(pc->wbuf, len);
-
-				if (nb == NULL) {
-					mesh_conn_abort(pc->mc, WEFT_ENOMEM,
-					                "out of memory");
-					goto done;
-				}
-				pc->wbuf = nb;
-				pc->wcap = len;
-			}
-			/* The core's view changes on the next call; libuv needs
-			 * the bytes until the write completes. */
-			memcpy(pc->wbuf, p, len);
-			mesh_conn_out_consume(pc->mc, len);
-			b = uv_buf_init((char *)pc->wbuf, (unsigned)len);
-			pc->wreq.data = pc;
-			if (uv_write(&pc->wreq, (uv_stream_t *)&pc->tcp, &b, 1,
-			             on_pconn_written) == 0)
-				pc->writing = true;
-			else
-				mesh_conn_abort(pc->mc, WEFT_EIO, "write failed");
+		if (len == 0)
+			break;
+		b = uv_buf_init((char *)p, (unsigned)len);
+		n = uv_try_write((uv_stream_t *)&pc->tcp, &b, 1);
+		if (n == UV_EAGAIN)
+			n = 0;
+		if (n < 0) {
+			mesh_conn_abort(pc->mc, WEFT_EIO, uv_strerror(n));
+			break;
 		}
+		mesh_conn_out_consume(pc->mc, (size_t)n);
+		if ((size_t)n == len)
+			continue;
+		p += n;
+		len -= (size_t)n;
+		if (len > pc->wcap) {
+			uint8_t *nb = realloc(pc->wbuf, len);
+
+			if (nb == NULL) {
+				mesh_conn_abort(pc->mc, WEFT_ENOMEM,
+				                "out of memory");
+				break;
+			}
+			pc->wbuf = nb;
+			pc->wcap = len;
+		}
+		/* The core's view changes on the next call; libuv needs the
+		 * bytes until the write completes. */
+		memcpy(pc->wbuf, p, len);
+		mesh_conn_out_consume(pc->mc, len);
+		b = uv_buf_init((char *)pc->wbuf, (unsigned)len);
+		pc->wreq.data = pc;
+		if (uv_write(&pc->wreq, (uv_stream_t *)&pc->tcp, &b, 1,
+		             on_pconn_written) == 0)
+			pc->writing = true;
+		else
+			mesh_conn_abort(pc->mc, WEFT_EIO, "write failed");
 	}
-done:
 	if (mesh_conn_done(pc->mc) && !pc->writing) {
 		pconn_close(pc);
 		return;
@@ -502,31 +527,79 @@ on_app_written(uv_write_t *req, int status)
 	pstream_pump_down(ps);
 }
 
-/* Mesh to app: one write at a time, straight from the stream's buffer. */
+/* TCP_CORK on the app socket: while on, the kernel sends only full
+ * segments; turning it off sends what is left. */
+static void
+app_cork(struct pstream *ps, int on)
+{
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&ps->app, &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+/*
+ * Mesh to app, straight from the stream's buffer, whose runs are at most
+ * a chunk (16 KiB).  Runs go out synchronously while the socket takes
+ * them, each consumed at once (which re-opens the window); with
+ * TCP_NODELAY they would leave as one 16 KiB segment each, every one
+ * waking the app, so while more than one run waits the socket is corked.
+ * What the socket does not take goes through one asynchronous write,
+ * consumed when it completes.
+ */
 static void
 pstream_pump_down(struct pstream *ps)
 {
 	const uint8_t *p;
-	size_t len;
-	bool eof;
+	size_t len, done = 0;
+	bool eof, corked = false;
 	uv_buf_t b;
+	int n = 0;
 
 	if (ps->closed || ps->writing || !ps->app_open || ps->ms == NULL)
 		return;
-	mesh_stream_read_peek(ps->ms, &p, &len, &eof);
-	if (len) {
-		b = uv_buf_init((char *)p, (unsigned)len);
-		ps->wreq.data = ps;
-		ps->write_len = len;
-		if (uv_write(&ps->wreq, (uv_stream_t *)&ps->app, &b, 1,
-		             on_app_written) == 0)
-			ps->writing = true;
-		else {
-			mesh_stream_reset(ps->ms);
-			pstream_close(ps);
+	/* Bounded by what the stream holds (its window). */
+	for (;;) {
+		mesh_stream_read_peek(ps->ms, &p, &len, &eof);
+		if (len == 0)
+			break;
+		if (!corked && mesh_stream_read_pending(ps->ms) > len) {
+			app_cork(ps, 1);
+			corked = true;
 		}
+		b = uv_buf_init((char *)p, (unsigned)len);
+		n = uv_try_write((uv_stream_t *)&ps->app, &b, 1);
+		if (n == UV_EAGAIN)
+			n = 0;
+		if (n < 0)
+			break;
+		mesh_stream_read_consume(ps->ms, (size_t)n);
+		done += (size_t)n;
+		if ((size_t)n < len) {
+			b = uv_buf_init((char *)p + n, (unsigned)(len - (size_t)n));
+			ps->wreq.data = ps;
+			ps->write_len = len - (size_t)n;
+			if (uv_write(&ps->wreq, (uv_stream_t *)&ps->app, &b, 1,
+			             on_app_written) == 0)
+				ps->writing = true;
+			else
+				n = UV_EIO;
+			break;
+		}
+	}
+	if (corked)
+		app_cork(ps, 0);
+	if (ps->client)
+		ps->px->stats.bytes_down += done;
+	if (n < 0 && len) {
+		mesh_stream_reset(ps->ms);
+		pstream_close(ps);
 		return;
 	}
+	if (done)
+		pconn_flush(ps->pc); /* window updates */
+	if (ps->writing || len)
+		return;
 	if (eof && !ps->shut_app) {
 		ps->shut_app = true;
 		ps->sreq.data = ps;
@@ -969,9 +1042,6 @@ agent_proxy_start(struct agent *a)
 	};
 	mc.session = &px->sc;
 	mc.self_cert = &a->id.cert;
-	mc.stream_window = getenv("WSW") ? (uint32_t)atoi(getenv("WSW")) : 0;
-	mc.send_buffer = getenv("WSB") ? (uint32_t)atoi(getenv("WSB")) : 0;
-	mc.out_high_water = getenv("WHW") ? (size_t)atoi(getenv("WHW")) : 0;
 	mc.event = on_mesh_event;
 	mc.ctx = px;
 	rc = mesh_node_new(&mc, &px->node);
