@@ -3,9 +3,10 @@
 # agent a's upstream port and reaches echo servers behind agents b and c
 # through the mesh.  Data both ways with half-close, 1,000 connections at
 # once, a bulk transfer with matching SHA-256, failover when the
-# endpoint's agent dies mid-stream, an intention deny (and its deletion),
-# a peer from another CA refused at the handshake, a revoked node refused
-# within seconds, and no plaintext on the mesh port (tcpdump).
+# endpoint's agent dies mid-stream, an intention deny (and its deletion), a
+# node whose certificate lacks the service never serving it, a peer from
+# another CA refused at the handshake, a revoked node refused within
+# seconds, and no plaintext on the mesh port (tcpdump).
 source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -192,6 +193,19 @@ if command -v tcpdump >/dev/null 2>&1; then
 else
 	echo "SKIP: no plaintext on the wire (tcpdump is not installed)"
 fi
+
+# ---- a node whose certificate does not list the service ----
+# It cannot even start serving it (and a record claiming it is refused by
+# gossip: tests/faults/a_gossip), so it never receives echo's traffic.
+make_cert "$T/ca" d web
+write_config d 127.0.0.77 $A "" "$(echo_service 17077)"
+timeout 10 "$WEFTD" --config "$T/d.json" >"$T/d.log" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'does not allow service "echo"' "$T/d.log" &&
+	ok "a node whose certificate lacks echo refuses to serve it: $(tail -1 "$T/d.log")" ||
+	fail "d (certificate without echo) serving echo: exit $rc, $(tail -1 "$T/d.log")"
+"$WEFT" services echo --socket "$(sock a)" | grep -q '^d ' &&
+	fail "a lists d as an endpoint of echo" || ok "a does not list d for echo"
 
 # ---- a peer whose certificate comes from another CA ----
 # s has a certificate from the rogue CA.  It learns c's endpoint through
