@@ -23,7 +23,12 @@
  *                   sent --count times, in order
  * TCP (gossip stream or mesh port):
  *   tcp             --payload plain|tls|random|idle: connect, send, and
- *                   time how long until the agent closes
+ *                   time how long until the agent closes; with --hangup 1
+ *                   we shut our side down after sending and time the
+ *                   agent's close (one connection at a time)
+ *   hold            open --count connections at once, each sending the
+ *                   first 2 bytes of a TLS record, hold them --wait ms,
+ *                   and count those the agent closed meanwhile
  *   handshake       a weft session handshake as --key/--cert, trusting
  *                   --ca for the agent's side; time until the agent closes
  *
@@ -65,7 +70,7 @@
 struct opts {
 	const char *mode, *to, *key, *cert, *target_cert, *victim_cert;
 	const char *addr, *service, *kind, *name, *payload, *ca, *file;
-	unsigned long inc, count, wait_ms;
+	unsigned long inc, count, wait_ms, hangup;
 };
 
 struct ident {
@@ -545,6 +550,8 @@ run_tcp(const struct opts *o)
 			close(fd);
 			continue;
 		}
+		if (o->hangup)
+			shutdown(fd, SHUT_WR);
 		note_close(&c, wait_close(fd, o->wait_ms));
 		close(fd);
 	}
@@ -554,6 +561,45 @@ run_tcp(const struct opts *o)
 	       "\"mean_close_ms\": %lld}\n", pl, c.attempts, c.refused_connect,
 	       c.closed, c.open, (long long)c.max_ms,
 	       (long long)(c.closed ? c.sum_ms / (int64_t)c.closed : 0));
+	return 0;
+}
+
+static int
+run_hold(const struct opts *o)
+{
+	struct sockaddr_in to;
+	int *fds = calloc(o->count, sizeof(*fds));
+	unsigned long opened = 0, closed = 0;
+	int64_t t0;
+
+	if (fds == NULL)
+		die("memory", WEFT_ENOMEM);
+	parse_hostport(o->to, &to, NULL);
+	for (unsigned long i = 0; i < o->count; i++) {
+		fds[i] = tcp_connect(&to);
+		if (fds[i] >= 0 &&
+		    send(fds[i], tls_hello, 2, MSG_NOSIGNAL) == 2)
+			opened++;
+	}
+	t0 = now_ms();
+	printf("{\"mode\": \"hold\", \"opened\": %lu}\n", opened);
+	fflush(stdout);
+	while (now_ms() - t0 < (int64_t)o->wait_ms)
+		usleep(100000);
+	for (unsigned long i = 0; i < o->count; i++) {
+		uint8_t rx[64];
+		ssize_t r;
+
+		if (fds[i] < 0)
+			continue;
+		r = recv(fds[i], rx, sizeof(rx), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			closed++;
+		close(fds[i]);
+	}
+	free(fds);
+	printf("{\"mode\": \"hold\", \"opened\": %lu, \"closed_by_agent\": "
+	       "%lu}\n", opened, closed);
 	return 0;
 }
 
@@ -716,6 +762,8 @@ main(int argc, char **argv)
 			o.inc = strtoul(v, NULL, 10);
 		else if (strcmp(k, "--count") == 0)
 			o.count = strtoul(v, NULL, 10);
+		else if (strcmp(k, "--hangup") == 0)
+			o.hangup = strtoul(v, NULL, 10);
 		else if (strcmp(k, "--wait") == 0)
 			o.wait_ms = strtoul(v, NULL, 10);
 		else {
@@ -732,5 +780,7 @@ main(int argc, char **argv)
 		return run_tcp(&o);
 	if (strcmp(o.mode, "handshake") == 0)
 		return run_handshake(&o);
+	if (strcmp(o.mode, "hold") == 0)
+		return run_hold(&o);
 	return run_udp(&o);
 }
