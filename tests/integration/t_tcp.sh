@@ -3,10 +3,11 @@
 # agent a's upstream port and reaches echo servers behind agents b and c
 # through the mesh.  Data both ways with half-close, 1,000 connections at
 # once, a bulk transfer with matching SHA-256, failover when the
-# endpoint's agent dies mid-stream, an intention deny (and its deletion), a
-# node whose certificate lacks the service never serving it, a peer from
-# another CA refused at the handshake, a revoked node refused within
-# seconds, and no plaintext on the mesh port (tcpdump).
+# endpoint's agent dies mid-stream, an intention deny (and its deletion),
+# mesh.default_intention deny with an allow intention, a node whose
+# certificate lacks the service never serving it, a peer from another CA
+# refused at the handshake, a revoked node refused within seconds, and no
+# plaintext on the mesh port (tcpdump).
 source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -169,6 +170,28 @@ wait_for 10 "connections pass again once the deny is deleted" \
 out=$("$WEFT" intentions delete deny-web-echo "${OPS[@]}" --socket "$(sock a)" 2>&1)
 [ $? -eq 1 ] && ok "deleting it again is refused: $out" ||
 	fail "second delete: $out"
+
+# ---- mesh.default_intention deny: only what an intention allows ----
+sed -i 's|"mesh": {"bind": "\([^"]*\)"}|"mesh": {"bind": "\1", "default_intention": "deny"}|' "$T/c.json"
+grep -q '"default_intention": "deny"' "$T/c.json" || fail "c.json: default_intention not set"
+"$WEFT" reload --socket "$(sock c)" >/dev/null || fail "reload c"
+refused() { ! client marker $A $UP "$1" >/dev/null 2>&1; }
+wait_for 10 "c's default deny refuses a (no intention matches)" refused "default deny"
+grep -q 'msg="stream refused" service=echo peer=c status=403 reason="denied by default' \
+	"$T/a.log" && ok "a logs the default denial" || fail "a does not log the default denial"
+cat >"$T/allow.json" <<'JSON'
+{"name": "allow-web-echo", "source": "web", "destination": "echo", "action": "allow"}
+JSON
+"$WEFT" intentions apply "$T/allow.json" "${OPS[@]}" --socket "$(sock c)" >/dev/null ||
+	fail "apply allow-web-echo"
+wait_for 10 "an allow intention opens echo to web under the default deny" \
+	client marker $A $UP "allowed by intention"
+"$WEFT" intentions delete allow-web-echo "${OPS[@]}" --socket "$(sock c)" >/dev/null ||
+	fail "delete allow-web-echo"
+wait_for 10 "deleting it closes echo again" refused "allow deleted"
+sed -i 's|, "default_intention": "deny"||' "$T/c.json"
+"$WEFT" reload --socket "$(sock c)" >/dev/null || fail "reload c"
+wait_for 10 "default allow again after reload" client marker $A $UP "default allow"
 
 # ---- no plaintext between agents ----
 if command -v tcpdump >/dev/null 2>&1; then
