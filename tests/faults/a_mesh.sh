@@ -85,15 +85,17 @@ done
 # Bounded resources: 10,000 attempts after 1,000 of warm-up.
 PID=$(tb pid 1)
 fds() { ls "/proc/$PID/fd" | wc -l; }
-round() { # PER_KIND
+round() { # PER_KIND: sets CLOSED to how many the agent closed
 	local port
+	: >"$S/round.out"
 	for port in 7370 7371; do
 		for p in plain tls random; do
-			atk tcp --to "198.18.0.1:$port" --payload "$p" --count "$1" --wait 2000 --hangup 1 >/dev/null
+			atk tcp --to "198.18.0.1:$port" --payload "$p" --count "$1" --wait 2000 --hangup 1 >>"$S/round.out"
 		done
-		hs "$port" h9 "$X/other/h9.key" "$X/other/h9.crt" "$1" 2000 >/dev/null
-		hs "$port" old "$X/old.key" "$X/old.crt" "$1" 2000 >/dev/null
+		hs "$port" h9 "$X/other/h9.key" "$X/other/h9.crt" "$1" 2000 >>"$S/round.out"
+		hs "$port" old "$X/old.key" "$X/old.crt" "$1" 2000 >>"$S/round.out"
 	done
+	CLOSED=$(python3 -c 'import json,sys; print(sum(json.loads(l)["closed_by_agent"] for l in open(sys.argv[1])))' "$S/round.out")
 }
 round 100 # warm-up: 1,000 attempts
 sleep 1
@@ -102,6 +104,8 @@ T0=$SECONDS
 round 1000 # 10,000 attempts
 sleep 1
 RSS1=$(rss_kb "$PID"); FD1=$(fds)
+[ "$CLOSED" -eq 10000 ] && ok "10,000 attempts, every one closed by the agent" ||
+	fail "of 10,000 attempts the agent closed $CLOSED"
 echo "figure: 10,000 hostile attempts one at a time (plain, TLS, random, other-CA and expired handshakes on both ports) in $((SECONDS - T0 - 1))s: VmRSS ${RSS0} -> ${RSS1} KiB, fds ${FD0} -> ${FD1}"
 [ $((RSS1 - RSS0)) -le 1024 ] && ok "VmRSS grew by $((RSS1 - RSS0)) KiB (at most 1024)" ||
 	fail "VmRSS grew by $((RSS1 - RSS0)) KiB after 10,000 attempts"
