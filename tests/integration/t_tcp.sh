@@ -147,6 +147,14 @@ out=$("$WEFT" intentions apply "$T/bad.json" "${OPS[@]}" --socket "$(sock a)" 2>
 [ $? -eq 1 ] && grep -q 'action "maybe"' <<<"$out" &&
 	ok "a bad action is named: $out" || fail "bad action: $out"
 
+# An operator of another CA passes the local checks; the agent refuses it.
+"$WEFT" cert issue --ca "$T/rogue" --name evil --groups operator --valid 1d \
+	--out "$T/certs" >/dev/null || fail "cert issue evil"
+out=$("$WEFT" intentions apply "$T/deny.json" --signer-key "$T/certs/evil.key" \
+	--signer-cert "$T/certs/evil.crt" --socket "$(sock a)" 2>&1)
+[ $? -eq 1 ] && grep -q 'certificate does not verify' <<<"$out" &&
+	ok "the agent refuses an operator of another CA: $out" ||
+	fail "operator of another CA: $out"
 out=$("$WEFT" intentions apply "$T/deny.json" "${OPS[@]}" --socket "$(sock a)" 2>&1) &&
 	ok "$out" || fail "intentions apply: $out"
 c_has_deny() {
