@@ -41,6 +41,9 @@ UP=$!
 sleep 1
 kill -TERM "$UP"
 wait "$UP"
+UPRC=$?
+[ "$UPRC" -eq 130 ] && ok "up stopped by SIGTERM half-way (exit 130)" ||
+	fail "up was not interrupted half-way (exit $UPRC): the checks below prove nothing"
 sleep 0.5
 [ "$(ip netns list | grep -c "^${WEFT_TESTBED_TAG}i-")" -eq 0 ] && ok "an interrupted up leaves no namespace" ||
 	{ fail "interrupted up left: $(ip netns list | grep "^${WEFT_TESTBED_TAG}i-" | tr '\n' ' ')"; WEFT_TESTBED_DIR=$S2 WEFT_TESTBED_TAG="${WEFT_TESTBED_TAG}i" "$TESTBED" down; }
