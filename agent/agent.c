@@ -342,6 +342,7 @@ reload(struct agent *a, char *err, size_t cap)
 	 * new ones use the new certificate. */
 	agent_identity_free(&a->id);
 	a->id = nid;
+	a->crypto_ctx.skew_s = nc.cert_skew_s;
 	agent_proxy_identity_changed(a);
 	maddr_changed = nc.has_metrics_addr != a->cfg.has_metrics_addr ||
 	                memcmp(&nc.metrics_addr, &a->cfg.metrics_addr,
@@ -442,6 +443,7 @@ agent_start(struct agent *a, uv_loop_t *loop)
 	tune(&gc, &a->cfg.gossip, a->cfg.cert_skew_s);
 	a->crypto_ctx.key = &a->id.key;
 	a->crypto_ctx.bundle = &a->id.bundle;
+	a->crypto_ctx.skew_s = a->cfg.cert_skew_s;
 	gossip_crypto_real(&a->crypto, &a->crypto_ctx);
 	rc = agent_health_start(a);
 	if (rc == 0)
