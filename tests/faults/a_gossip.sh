@@ -101,7 +101,9 @@ tb wait-alive 20 >/dev/null
 sleep 1
 
 # --- the attacks ---
+P0=$(metric 1 weft_gossip_unknown_pulls_total)
 expect "packets sealed by an unknown key id" unknown_key 200 unknown-key $T1 --count 200
+echo "figure: 200 packets from unknown keys, all from one address: $(( ${P0%.*} - 0 )) -> $(metric 1 weft_gossip_unknown_pulls_total) pulls started towards the sender's address (at most one per address per 5 s)"
 expect "a member's key id, bytes that are not its seal" bad_seal 200 bad-seal $T1 $ME --count 200
 INC2=$(field_of 1 h2 incarnation)
 expect "h2's record with a forged signature" rec 20 forged-sig $T1 $ME --inc $((INC2 + 1)) --count 20
@@ -160,7 +162,7 @@ st1=$(state); after=$(counters)
 [ "$st0" = "$st1" ] && ok "replaying $NCAP captured packets 3 times to h1: state unchanged (h3 stays alive at incarnation $(field_of 1 h3 incarnation))" ||
 	{ fail "replay changed h1's state"; diff <(echo "$st0") <(echo "$st1") >&2; }
 all_see_h3 alive && ok "after the replay every host sees h3 alive" || fail "h3 not alive after the replay"
-echo "figure: replay to h1: $(cat "$S/replay.out"); counters $before -> $after"
+echo "figure: replay to h1: $(cat "$S/replay.out") (answers: acks h1 sent to the replayer's address); counters $before -> $after"
 before=$(counters 4)
 atk replay --to 198.18.0.4:7370 --file "$S/cap.bin" --count 1 >/dev/null
 sleep 1
