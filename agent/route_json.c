@@ -26,6 +26,9 @@ struct dec {
 	size_t err_len;
 };
 
+static int fail(struct dec *d, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static int
 fail(struct dec *d, const char *path, const char *fmt, ...)
 {

@@ -46,6 +46,10 @@ route_retry_bit(const char *name)
 
 /* ---- validation ---- */
 
+static int bad(char *where, size_t where_len, char *why, size_t why_len,
+               const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 static int
 bad(char *where, size_t where_len, char *why, size_t why_len,
     const char *reason, const char *fmt, ...)
