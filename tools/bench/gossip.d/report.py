@@ -208,7 +208,7 @@ def goals(res):
                 "%.2f" % (w / sv)
             good = w is not None and sv is not None and w <= 0.5 * sv
             rows.append(["%s known to all ≤ 0.5 × Serf, weftd on its "
-                         "own defaults (below)" % what] + cells +
+                         "own defaults (above)" % what] + cells +
                         ["**met**" if good else "**not met**"])
     st = res.get("storm")
     out = "### Goals\n\n" + table(rows, ["goal"] + ["N = %s" % n for n in ns]
@@ -239,10 +239,24 @@ def goals(res):
                     ("Only %d agents listed all members at the end."
                      % st.get("learned_all_agents", 0)),
                     st["converged_agents"], st["n"], st["observe_s"],
-                    f1(st["converged_s"]),
+                    f1(st.get("polled_last_s")),
                     st["suspect_reports"], st["suspected_members"],
                     st["failed_reports"], st["all_see_all_at_end"], st["n"],
                     st["n"], "met" if good else "not met"))
+        if "polled_by_10s" in st:
+            out += (" Polled, %d of %d agents listed all members within "
+                    "10 s; half of them by %s s, 90%% by %s s.%s" % (
+                        st["polled_by_10s"], st["n"], f1(st["polled_p50_s"]),
+                        f1(st["polled_p90_s"]),
+                        (" Still short at the end: %s." % ", ".join(
+                            "%s lacked %d" % kv for kv in
+                            sorted(st["lacking_at_end"].items())))
+                        if st["lacking_at_end"] else ""))
+        if "cpu_s_until_converged" in st:
+            out += (" The agents had used %.1f CPU seconds in all by %.1f s "
+                    "after the first start, on %d cores." % (
+                        st["cpu_s_until_converged"], st["cpu_measured_at_s"],
+                        st["nproc"]))
     return out
 
 
@@ -351,15 +365,41 @@ def write_doc(path, body):
     os.replace(path + ".tmp", path)
 
 
+def splice_storm(path, res):
+    """Replace only the N-at-once paragraph inside the generated block,
+    with the results of a run of it alone."""
+    with open(path) as f:
+        text = f.read()
+    b = text.index(END)
+    a = text.rindex("### N = ", text.index(BEGIN), b)
+    text = text[:a] + storm_only(res) + "\n" + text[b:]
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def storm_only(res):
+    out = goals({"runs": {}, "storm": res["storm"]})
+    return out[out.index("### N = "):]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--json", required=True)
     p.add_argument("--weftd", required=True)
     p.add_argument("--command", default="tools/bench/gossip")
     p.add_argument("--doc")
+    p.add_argument("--storm-only", action="store_true",
+                   help="results of the N-at-once run alone: replace only "
+                   "that paragraph in --doc")
     args = p.parse_args()
     with open(args.json) as f:
         res = json.load(f)
+    if args.storm_only:
+        print(storm_only(res))
+        if args.doc:
+            splice_storm(args.doc, res)
+        return
     body = render(res, args)
     print()
     print(body)
