@@ -15,7 +15,7 @@ WEFT_PACKAGES=(
 
 weft_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-weft_say() { printf '==> %s\n' "$*" >&2; }
+weft_say() { printf '==> [%4ds] %s\n' "$SECONDS" "$*" >&2; }
 
 weft_missing_packages() {
 	local p
