@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "proxy/circuit.h"
 #include "proxy/ewma.h"
 #include "proxy/outlier.h"
 #include "tests/unit/testutil.h"
@@ -244,6 +245,46 @@ test_round_robin(void **state)
 	assert_true(idx < 2);
 }
 
+/* ---- circuit limits ---- */
+
+static void
+test_circuit(void **state)
+{
+	struct circuit_limits lim = {.max = {2, 0, 3}};
+	struct circuit c;
+
+	(void)state;
+	circuit_init(&c, &lim);
+	assert_int_equal(c.max[CIRCUIT_PENDING], CIRCUIT_MAX_PENDING);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_CONNECTIONS), 0);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_CONNECTIONS), 0);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_CONNECTIONS),
+	                 WEFT_ETOOBIG);
+	assert_int_equal(c.overflows[CIRCUIT_CONNECTIONS], 1);
+	/* Kinds are separate. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(circuit_acquire(&c, CIRCUIT_REQUESTS), 0);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_REQUESTS), WEFT_ETOOBIG);
+	circuit_release(&c, CIRCUIT_REQUESTS);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_REQUESTS), 0);
+	/* Lowering the limit keeps what is held, refuses new ones until
+	 * enough were released. */
+	lim.max[CIRCUIT_REQUESTS] = 1;
+	circuit_set_limits(&c, &lim);
+	assert_int_equal(c.used[CIRCUIT_REQUESTS], 3);
+	circuit_release(&c, CIRCUIT_REQUESTS);
+	circuit_release(&c, CIRCUIT_REQUESTS);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_REQUESTS), WEFT_ETOOBIG);
+	circuit_release(&c, CIRCUIT_REQUESTS);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_REQUESTS), 0);
+	/* Releasing more than held does not wrap. */
+	for (int i = 0; i < 5; i++)
+		circuit_release(&c, CIRCUIT_PENDING);
+	assert_int_equal(c.used[CIRCUIT_PENDING], 0);
+	assert_int_equal(circuit_acquire(&c, CIRCUIT_KINDS_), WEFT_EINVAL);
+	assert_string_equal(circuit_kind_name(CIRCUIT_PENDING), "pending");
+}
+
 int
 main(void)
 {
@@ -254,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_ewma_peak_and_decay),
 		cmocka_unit_test(test_ewma_p2c_prefers_fast),
 		cmocka_unit_test(test_round_robin),
+		cmocka_unit_test(test_circuit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
