@@ -18,6 +18,7 @@
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,7 +277,8 @@ on_mesh_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 }
 
 static struct pconn *
-pconn_new(struct agent_proxy *px, bool initiator, const uint8_t *key_id)
+pconn_new(struct agent_proxy *px, bool initiator, const uint8_t *key_id,
+          const uint8_t *remote_static)
 {
 	struct pconn *pc;
 
@@ -289,7 +291,7 @@ pconn_new(struct agent_proxy *px, bool initiator, const uint8_t *key_id)
 	pc->initiator = initiator;
 	if (key_id)
 		memcpy(pc->key_id, key_id, KEY_ID_LEN);
-	if (mesh_conn_new(px->node, initiator, NULL, key_id, mono(px),
+	if (mesh_conn_new(px->node, initiator, remote_static, key_id, mono(px),
 	                  agent_now_unix(), pc, &pc->mc) != 0) {
 		free(pc);
 		return NULL;
@@ -343,7 +345,12 @@ pconn_for(struct agent_proxy *px, const struct table_endpoint *ep)
 	    agent_addr_from_hostport(&hp, &ga) != 0 ||
 	    agent_addr_to_sockaddr(&ga, &ss) != 0)
 		return NULL;
-	pc = pconn_new(px, true, ep->key_id);
+	/* Gossip told us the peer's Noise static key (from its certificate):
+	 * IK, one round trip less than XX. */
+	pc = pconn_new(px, true, ep->key_id,
+	               sodium_is_zero(ep->static_pk, sizeof(ep->static_pk))
+	                   ? NULL
+	                   : ep->static_pk);
 	if (pc == NULL)
 		return NULL;
 	snprintf(pc->where, sizeof(pc->where), "%s (%s)", ep->node,
@@ -661,7 +668,12 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 	switch (ev->type) {
 	case MESH_EV_CONN_UP:
 		weft_logf(&a->log, WEFT_LOG_DEBUG, "msg=\"mesh connection up\" "
-		          "peer=%s", ev->peer ? ev->peer : "?");
+		          "peer=%s handshake=%s", ev->peer ? ev->peer : "?",
+		          mesh_conn_peer(ev->conn) &&
+		                  mesh_conn_peer(ev->conn)->pattern ==
+		                      NOISE_PATTERN_IK
+		              ? "IK"
+		              : "XX");
 		break;
 	case MESH_EV_CONN_CLOSED:
 		if (ev->err && ev->err != WEFT_ECLOSED)
@@ -872,7 +884,7 @@ on_mesh_accept(uv_stream_t *server, int status)
 
 	if (status < 0)
 		return;
-	pc = pconn_new(px, false, NULL);
+	pc = pconn_new(px, false, NULL, NULL);
 	if (pc == NULL) {
 		uv_tcp_t *t = malloc(sizeof(*t));
 

@@ -79,6 +79,7 @@ add_member(void *ctx, enum gossip_state s, const struct gossip_record *r)
 		e->service = keep(b, sv->name);
 		e->node = keep(b, r->name);
 		memcpy(e->key_id, r->key_id, KEY_ID_LEN);
+		memcpy(e->static_pk, r->dh_pk, sizeof(e->static_pk));
 		e->mesh_addr = keep(b, mesh);
 		e->port = sv->port;
 		e->weight = sv->weight;

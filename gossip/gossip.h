@@ -63,6 +63,9 @@ struct gossip_record {
 	/* The end of the certificate the record was verified with (Unix
 	 * seconds), filled when the record is stored; not on the wire. */
 	int64_t cert_not_after;
+	/* The X25519 key its certificate names: the Noise static key a
+	 * mesh connection to it can use for IK. */
+	uint8_t dh_pk[KEY_PK_LEN];
 };
 
 enum gossip_state {

@@ -195,6 +195,7 @@ store_add_rec(struct gossip_store *s, uint8_t *bytes, size_t len,
 		return WEFT_ENOMEM;
 	r->r = gr;
 	gr->cert_not_after = c->ident.not_after;
+	memcpy(gr->dh_pk, c->ident.dh_pk, KEY_PK_LEN);
 	r->bytes = bytes;
 	r->len = len;
 	r->hash = hash;
