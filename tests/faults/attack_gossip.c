@@ -78,6 +78,8 @@ struct ident {
 	struct cert cert;
 };
 
+static void die(const char *what, int rc) __attribute__((noreturn));
+
 static void
 die(const char *what, int rc)
 {
