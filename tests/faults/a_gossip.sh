@@ -57,7 +57,7 @@ expect() {
 	st0=$(state)
 	before=$(counters)
 	out=$(atk "$@") || { fail "$what: attack-gossip failed"; return; }
-	sleep 1
+	sleep 0.5
 	after=$(counters)
 	st1=$(state)
 	if have_metrics; then
@@ -142,7 +142,7 @@ fi
 # --- replays: packets captured on h1's link while h3 was killed (the dead
 # and suspect claims about it) and restarted, replayed after it is back ---
 HUB="$WEFT_TESTBED_TAG-hub"
-ip netns exec "$HUB" python3 "$(dirname "$0")/capture.py" h1 198.18.0.1 7370 "$S/cap.bin" 12 >"$S/cap.count" &
+ip netns exec "$HUB" python3 "$(dirname "$0")/capture.py" h1 198.18.0.1 7370 "$S/cap.bin" 8 >"$S/cap.count" &
 CAPPID=$!
 sleep 0.5
 tb kill 3

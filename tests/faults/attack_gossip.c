@@ -196,7 +196,7 @@ seal_send(struct udp *u, const struct key_pair *me, const struct cert *target,
 {
 	struct seal_keys k;
 	uint8_t pkt[WIRE_MAX_PACKET];
-	size_t n;
+	size_t n = 0;
 	int rc = seal_derive(&k, me->dh_pk, me->dh_sk, target->dh_pk);
 
 	if (rc == 0)
@@ -377,8 +377,8 @@ run_udp(const struct opts *o)
 			die("--victim-cert is needed", 0);
 		load_cert(o->victim_cert, &victim);
 		if (strcmp(o->mode, "forge-leave") == 0) {
-			uint8_t body[64], sig[KEY_SIG_LEN], *env;
-			size_t body_len, env_len;
+			uint8_t body[64], sig[KEY_SIG_LEN], *env = NULL;
+			size_t body_len, env_len = 0;
 			struct buf b;
 
 			rc = wire_encode_leave_body(victim.key_id, (uint32_t)o->inc,

@@ -7,10 +7,10 @@
 #   30%: (measured: false suspicions and deaths, printed as figures) and
 #        after the loss stops every host sees every host alive again
 #        within 30 s: loss never leaves the cluster split.
-# Quick: 25 s of each; LONG=1 (f_loss_long): 2 minutes of each.
+# Quick: 20 s of each; LONG=1 (f_loss_long): 2 minutes of each.
 source "$(dirname "$0")/lib.sh"
 N=5
-SECS=25
+SECS=20
 [ "${LONG:-0}" = 1 ] && SECS=120
 bed_up $N
 
