@@ -141,6 +141,8 @@ on_gossip_event(void *ctx, const struct gossip_event *ev)
 	}
 	agent_handlers_event(a, ev);
 	agent_proxy_mark_dirty(a);
+	if (ev->rec)
+		agent_snapshot_mark(a);
 }
 
 static int
@@ -414,7 +416,14 @@ agent_start(struct agent *a, uv_loop_t *loop)
 
 	a->loop = loop;
 	a->uv_base_ms = uv_now(loop);
-	a->wall_base_ms = agent_now_unix() * 1000;
+	{
+		struct timespec ts;
+
+		/* Milliseconds, not a whole second: event times and the
+		 * core's clock would otherwise read up to 1 s early. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a->wall_base_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
 	a->started_unix = agent_now_unix();
 	a->join_backoff_ms = JOIN_FIRST_RETRY_MS;
 	list_init(&a->streams);

@@ -49,6 +49,7 @@ struct agent {
 	uv_timer_t snap_timer;
 	bool snap_dirty;
 	int64_t snap_last_ms;
+	uint32_t snap_inc; /* our incarnation in the last snapshot written */
 	uv_timer_t watchdog;
 	uv_timer_t leave_timer;
 	bool leaving;

@@ -82,7 +82,16 @@ agent_flush(struct agent *a)
 	next = gossip_next_deadline(a->g);
 	uv_timer_start(&a->tick, on_tick,
 	               next <= now ? 0 : (uint64_t)(next - now), 0);
-	agent_snapshot_mark(a);
+	/* Member events mark the snapshot; our own incarnation changes
+	 * without one (a refutation), so watch it here. */
+	{
+		const struct gossip_record *self;
+		enum gossip_state st;
+
+		if (gossip_member_get(a->g, gossip_self_id(a->g), &st, &self) == 0 &&
+		    self->incarnation != a->snap_inc)
+			agent_snapshot_mark(a);
+	}
 }
 
 int

@@ -74,6 +74,7 @@ agent_snapshot_write(struct agent *a)
 		          "path=%s error=\"%s\"", path, weft_strerror(rc));
 	a->snap_last_ms = (int64_t)uv_now(a->loop);
 	a->snap_dirty = false;
+	a->snap_inc = inc;
 	return rc;
 }
 

@@ -10,6 +10,11 @@
 #include "common/err.h"
 #include "gossip/internal.h"
 
+/* After a join: this many push-pulls with random members, this far
+ * apart, before the regular interval takes over. */
+#define JOIN_FOLLOWUPS 2
+#define JOIN_FOLLOWUP_MS 2000
+
 /* Compound framing: array header, type, list header (at most 5). */
 #define COMPOUND_HDR_MAX 8
 
@@ -510,6 +515,10 @@ gossip_join(struct gossip *g, int64_t now, const struct gossip_addr *seeds,
 	g->joining = true;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = pushpull_start(g, now, &seeds[i], WIRE_PP_JOIN);
+	g->join_followups = JOIN_FOLLOWUPS;
+	if (g->next_pushpull > now + JOIN_FOLLOWUP_MS)
+		g->next_pushpull = now + JOIN_FOLLOWUP_MS;
+	g->deadline = now;
 	return rc;
 }
 
@@ -866,6 +875,10 @@ gossip_tick(struct gossip *g, int64_t now)
 		if (!g->leaving && random_member(g, GOSSIP_ALIVE, &i))
 			pushpull_start(g, now, &g->m[i].rec->r->addr, 0);
 		g->next_pushpull = now + pushpull_interval(g);
+		if (g->join_followups > 0) {
+			g->join_followups--;
+			g->next_pushpull = now + JOIN_FOLLOWUP_MS;
+		}
 	}
 	if (now >= g->next_reconnect) {
 		/* Dead members may be alive behind a healed partition: try

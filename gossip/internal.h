@@ -215,6 +215,10 @@ struct gossip {
 	uint64_t self_cert_until;
 	bool leaving;
 	bool joining; /* until the first push-pull answer */
+	/* Early push-pulls with random members after a join: members that
+	 * joined at the same moment may each have missed the other's alive
+	 * record, and the regular interval is minutes at a few hundred. */
+	unsigned join_followups;
 	int64_t created;
 
 	/* members */
