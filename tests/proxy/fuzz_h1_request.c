@@ -7,7 +7,8 @@
  * NUL-ended strings of the lengths given, no hop-by-hop or framing-
  * ambiguous field and a path; bodies only between a head and its end; a
  * refusal has a known status and a reason that h1_write_error() can send,
- * and nothing more is taken after it.
+ * and nothing more is taken after it.  Each head also goes through
+ * h1h2_request_nv(), the HTTP/2 block it becomes on the mesh.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "proxy/h1.h"
+#include "proxy/h1h2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,6 +53,28 @@ on_head(void *ctx, const struct h1_head *h)
 	}
 	if (h->upgrade)
 		s->tunnel = true;
+	/* The HTTP/2 block for the mesh holds the four pseudo-fields and
+	 * every field, in lowercase. */
+	{
+		static nghttp2_nv nv[4 + 2 * H1_MAX_HEADERS];
+		static char scratch[H1_MAX_HEAD_BYTES];
+		size_t n;
+		int rc = h1h2_request_nv(h, nv, sizeof(nv) / sizeof(nv[0]), &n,
+		                         scratch, sizeof(scratch));
+
+		if (h->authority[0] == '\0') {
+			if (rc != WEFT_EINVAL)
+				abort();
+		} else if (rc != 0 || n != 4 + h->n_headers) {
+			abort();
+		} else {
+			for (size_t i = 4; i < n; i++)
+				for (size_t j = 0; j < nv[i].namelen; j++)
+					if (nv[i].name[j] >= 'A' &&
+					    nv[i].name[j] <= 'Z')
+						abort();
+		}
+	}
 	return 0;
 }
 
