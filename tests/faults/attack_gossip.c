@@ -263,6 +263,7 @@ run_udp(const struct opts *o)
 	struct gossip_service svc;
 	uint8_t msg[WIRE_MAX_PACKET], garbage[1500];
 	size_t n = 0;
+	bool have_target = false, have_victim = false;
 	bool need_me = strcmp(o->mode, "garbage") != 0 &&
 	               strcmp(o->mode, "unknown-key") != 0 &&
 	               strcmp(o->mode, "replay") != 0;
@@ -278,6 +279,7 @@ run_udp(const struct opts *o)
 		if (!o->target_cert)
 			die("--target-cert is needed", 0);
 		load_cert(o->target_cert, &target);
+		have_target = true;
 	}
 	if (o->addr)
 		parse_hostport(o->addr, &(struct sockaddr_in){0}, &self_addr);
@@ -376,6 +378,7 @@ run_udp(const struct opts *o)
 		if (!o->victim_cert)
 			die("--victim-cert is needed", 0);
 		load_cert(o->victim_cert, &victim);
+		have_victim = true;
 		if (strcmp(o->mode, "forge-leave") == 0) {
 			uint8_t body[64], sig[KEY_SIG_LEN], *env = NULL;
 			size_t body_len, env_len = 0;
@@ -446,6 +449,14 @@ out:
 	printf("{\"mode\": \"%s\", \"sent\": %lu, \"answers\": %lu}\n", o->mode,
 	       u.sent, u.answers);
 	close(u.fd);
+	if (need_me) {
+		cert_free(&me.cert);
+		key_wipe(&me.key);
+	}
+	if (have_target)
+		cert_free(&target);
+	if (have_victim)
+		cert_free(&victim);
 	return 0;
 }
 
@@ -722,6 +733,8 @@ run_handshake(const struct opts *o)
 	       (long long)c.max_ms,
 	       (long long)(c.closed ? c.sum_ms / (int64_t)c.closed : 0), why);
 	bundle_free(&b);
+	cert_free(&me.cert);
+	key_wipe(&me.key);
 	return 0;
 }
 

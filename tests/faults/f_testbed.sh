@@ -21,6 +21,13 @@ bed_up 3
 bad=$(for k in 1 2 3; do tb exec "$k" ip -4 -o addr show scope global; done | awk '{print $4}' | grep -v '^198\.1[89]\.' || true)
 [ -z "$bad" ] && ok "host addresses all in 198.18.0.0/15" || fail "addresses outside 198.18.0.0/15: $bad"
 
+# delay needs the netem qdisc, which some kernels lack: it works, or says so.
+if out=$(tb delay 1 50 5 2>&1); then
+	tb exec 1 tc qdisc show dev eth0 | grep -q netem && ok "delay: netem on h1's link" || fail "delay: no netem qdisc after delay"
+	tb delay 1 0
+else
+	echo "$out" | grep -q netem && ok "delay: refused with the reason ($out)" || fail "delay failed without a reason: $out"
+fi
 tb clock-skew 2 3600 >/dev/null 2>&1
 sleep 3
 if tb pid 2 >/dev/null; then

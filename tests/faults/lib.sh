@@ -214,3 +214,8 @@ stop_events() {
 	for p in "${EVPIDS[@]}"; do kill "$p" 2>/dev/null; done
 	EVPIDS=()
 }
+
+# A sanitizer build holds freed memory in quarantine, so VmRSS says nothing
+# about leaks there.
+ASAN_WEFTD=0
+grep -q __asan_init "$WEFTD" 2>/dev/null && ASAN_WEFTD=1
