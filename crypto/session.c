@@ -376,6 +376,14 @@ session_recv(struct session *s, const uint8_t *data, size_t len)
 			if (s->frame_len < FRAME_HDR)
 				continue;
 		}
+		/* Refuse an oversized handshake frame at its header: waiting
+		 * for up to 64 KiB of it would let junk (a TLS hello, text)
+		 * hold the connection until the handshake deadline. */
+		if (s->state == SESSION_HANDSHAKE &&
+		    get_u16be(s->frame) > SESSION_HANDSHAKE_MAX)
+			return close_with(s, WEFT_ETOOBIG,
+			    "handshake message of %u bytes is over the limit of %d",
+			    (unsigned)get_u16be(s->frame), SESSION_HANDSHAKE_MAX);
 		need = FRAME_HDR + (size_t)get_u16be(s->frame);
 		take = need - s->frame_len;
 		if (take > len)

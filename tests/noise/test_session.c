@@ -585,6 +585,15 @@ test_oversized_and_malformed(void **state)
 	assert_non_null(strstr(session_reason(p.b), "over the limit"));
 	stop(&p);
 
+	/* Junk such as an HTTP request ("GE" reads as 18245 bytes) is
+	 * refused at its first two bytes, not held until the handshake
+	 * deadline. */
+	start(f, &p, false);
+	assert_int_equal(session_recv(p.b, (const uint8_t *)"GE", 2),
+	                 WEFT_ETOOBIG);
+	assert_int_equal(session_state(p.b), SESSION_CLOSED);
+	stop(&p);
+
 	/* A first XX message carrying a payload weft never sends is read
 	 * as IK, which cannot decrypt it. */
 	start(f, &p, false);
