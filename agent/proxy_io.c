@@ -36,6 +36,9 @@
 #define RELAY_CHUNK (64u * 1024)
 #define REBUILD_DELAY_MS 50
 #define MAX_PCONNS 4096
+/* Inbound connections still in their handshake: each holds about 92 KiB
+ * before a byte is authenticated, so strangers get a small share. */
+#define MAX_PENDING_IN 128
 
 struct pconn {
 	struct list link;
@@ -49,6 +52,7 @@ struct pconn {
 	bool connected;
 	bool writing;
 	bool closing;
+	bool pending_in; /* inbound, handshake not finished */
 	uint8_t key_id[KEY_ID_LEN]; /* outbound: the peer we dialled */
 	char where[72];
 	uint8_t *wbuf; /* the write in flight; reused */
@@ -97,6 +101,7 @@ struct agent_proxy {
 	uv_timer_t rebuild;
 	struct list pconns;
 	unsigned n_pconns;
+	unsigned n_pending_in;
 	struct list uplisteners;
 	struct agent_proxy_stats stats;
 	bool stopping;
@@ -139,6 +144,10 @@ pconn_close(struct pconn *pc)
 	pc->closing = true;
 	list_remove(&pc->link);
 	pc->px->n_pconns--;
+	if (pc->pending_in) {
+		pc->pending_in = false;
+		pc->px->n_pending_in--;
+	}
 	uv_timer_stop(&pc->timer);
 	uv_close((uv_handle_t *)&pc->timer, pconn_handle_closed);
 	uv_close((uv_handle_t *)&pc->tcp, pconn_handle_closed);
@@ -667,6 +676,11 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 
 	switch (ev->type) {
 	case MESH_EV_CONN_UP:
+		if (ev->conn_user &&
+		    ((struct pconn *)ev->conn_user)->pending_in) {
+			((struct pconn *)ev->conn_user)->pending_in = false;
+			px->n_pending_in--;
+		}
 		weft_logf(&a->log, WEFT_LOG_DEBUG, "msg=\"mesh connection up\" "
 		          "peer=%s handshake=%s", ev->peer ? ev->peer : "?",
 		          mesh_conn_peer(ev->conn) &&
@@ -884,7 +898,8 @@ on_mesh_accept(uv_stream_t *server, int status)
 
 	if (status < 0)
 		return;
-	pc = pconn_new(px, false, NULL, NULL);
+	pc = px->n_pending_in < MAX_PENDING_IN ? pconn_new(px, false, NULL, NULL)
+	                                       : NULL;
 	if (pc == NULL) {
 		uv_tcp_t *t = malloc(sizeof(*t));
 
@@ -900,6 +915,8 @@ on_mesh_accept(uv_stream_t *server, int status)
 		return;
 	}
 	px->stats.conns_in++;
+	pc->pending_in = true;
+	px->n_pending_in++;
 	pc->connected = true;
 	uv_read_start((uv_stream_t *)&pc->tcp, alloc_mesh, on_mesh_read);
 	pconn_flush(pc);
