@@ -692,8 +692,11 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 	case MESH_EV_CONN_CLOSED:
 		if (ev->err && ev->err != WEFT_ECLOSED)
 			weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"mesh connection "
-			          "closed\" peer=%s reason=\"%s\"",
+			          "closed\" peer=%s addr=%s reason=\"%s\"",
 			          ev->peer ? ev->peer : "?",
+			          ev->conn_user && ((struct pconn *)ev->conn_user)->where[0]
+			              ? ((struct pconn *)ev->conn_user)->where
+			              : "?",
 			          ev->reason ? ev->reason : "");
 		break;
 	case MESH_EV_OPENED:
@@ -913,6 +916,16 @@ on_mesh_accept(uv_stream_t *server, int status)
 	if (uv_accept(server, (uv_stream_t *)&pc->tcp) != 0) {
 		pconn_close(pc);
 		return;
+	}
+	{
+		struct sockaddr_storage ss;
+		struct gossip_addr ga;
+		int len = sizeof(ss);
+
+		/* Unauthenticated peers have no name yet: log their address. */
+		if (uv_tcp_getpeername(&pc->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+		    agent_addr_from_sockaddr((struct sockaddr *)&ss, &ga) == 0)
+			agent_addr_format(&ga, pc->where, sizeof(pc->where));
 	}
 	px->stats.conns_in++;
 	pc->pending_in = true;
