@@ -1127,12 +1127,6 @@ agent_proxy_start(struct agent *a)
 }
 
 static void
-proxy_free_if_done(uv_handle_t *h)
-{
-	(void)h;
-}
-
-static void
 free_uplisten(uv_handle_t *h)
 {
 	free(h->data);
@@ -1163,8 +1157,8 @@ agent_proxy_stop(struct agent *a)
 	px->stopping = true;
 	metrics_unregister(&a->metrics, px);
 	uv_timer_stop(&px->rebuild);
-	uv_close((uv_handle_t *)&px->rebuild, proxy_free_if_done);
-	uv_close((uv_handle_t *)&px->mesh_listener, proxy_free_if_done);
+	uv_close((uv_handle_t *)&px->rebuild, NULL);
+	uv_close((uv_handle_t *)&px->mesh_listener, NULL);
 	while (!list_empty(&px->uplisteners)) {
 		struct uplisten *ul = list_entry(px->uplisteners.next,
 		                                 struct uplisten, link);

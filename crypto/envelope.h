@@ -1,6 +1,7 @@
 /*
  * The signed envelope shared by certificates and revocations, and the
- * strict msgpack reading both need.  Internal to crypto/.
+ * strict msgpack reading both need.  Gossip records, leave intents and
+ * objects use the same envelope.
  *
  *   envelope = msgpack array [body: bin, sig: bin 64]
  *

@@ -3,6 +3,7 @@
 
 #include "common/err.h"
 #include "common/mpcheck.h"
+#include "crypto/envelope.h"
 #include "gossip/wire.h"
 
 /* Nesting of the deepest message: compound > message > (nothing deeper
@@ -492,33 +493,17 @@ wire_stream_fini(struct wire_stream *s)
 }
 
 /* [body: bin, sig: bin 64] */
+/* The signed envelope is crypto's, as for certificates: one decoder. */
 static int
 unwrap(const uint8_t *p, size_t len, const uint8_t **body, size_t *body_len,
        uint8_t sig[KEY_SIG_LEN], const char **why)
 {
-	msgpack_unpacked u;
-	const msgpack_object *f;
-	const uint8_t *s;
-	size_t sl;
-	int rc = unpack_whole(p, len, &u, why);
+	int rc = envelope_unwrap(p, len, body, body_len, sig, why);
 
-	if (rc)
-		return rc;
-	rc = WEFT_EMALFORMED;
-	if (!get_array(&u.data, 2, 2)) {
-		*why = "envelope is not [body, sig]";
-		goto out;
+	if (rc == 0 && *body_len == 0) {
+		*why = "envelope body is empty";
+		rc = WEFT_EMALFORMED;
 	}
-	f = u.data.via.array.ptr;
-	if (!get_bin(&f[0], len, body, body_len) || *body_len == 0 ||
-	    !get_bin(&f[1], KEY_SIG_LEN, &s, &sl) || sl != KEY_SIG_LEN) {
-		*why = "envelope body or signature malformed";
-		goto out;
-	}
-	memcpy(sig, s, KEY_SIG_LEN);
-	rc = 0;
-out:
-	msgpack_unpacked_destroy(&u);
 	return rc;
 }
 
@@ -864,13 +849,5 @@ int
 wire_envelope(const uint8_t *body, size_t body_len,
               const uint8_t sig[KEY_SIG_LEN], uint8_t **out, size_t *out_len)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 2);
-	wire_put_bin(&pk, body, body_len);
-	wire_put_bin(&pk, sig, KEY_SIG_LEN);
-	return finish_sbuffer(&sb, out, out_len);
+	return envelope_wrap(body, body_len, sig, out, out_len);
 }
