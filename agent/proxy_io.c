@@ -26,6 +26,7 @@
 
 #include "agent/agent.h"
 #include "agent/metrics.h"
+#include "agent/proxy_int.h"
 #include "agent/proxy_io.h"
 #include "agent/tables.h"
 #include "common/err.h"
@@ -61,6 +62,7 @@ struct pconn {
 };
 
 struct pstream {
+	enum proxy_stream_kind kind; /* PROXY_STREAM_TCP: first, see proxy_int.h */
 	struct agent_proxy *px;
 	uv_tcp_t app;
 	uv_connect_t connect;
@@ -632,6 +634,7 @@ pstream_new(struct agent_proxy *px, bool client)
 
 	if (ps == NULL)
 		return NULL;
+	ps->kind = PROXY_STREAM_TCP;
 	ps->px = px;
 	ps->client = client;
 	uv_tcp_init(px->a->loop, &ps->app);
@@ -989,6 +992,60 @@ on_rebuild(uv_timer_t *t)
 	px->table = nt;
 	balance_gc(px->bal, mono(px));
 	drop_untrusted_peers(px);
+}
+
+/* ---- for the HTTP files (agent/proxy_int.h) ---- */
+
+uv_loop_t *
+agent_proxy_loop(struct agent_proxy *px)
+{
+	return px->a->loop;
+}
+
+struct agent *
+agent_proxy_agent(struct agent_proxy *px)
+{
+	return px->a;
+}
+
+struct table *
+agent_proxy_table(struct agent_proxy *px)
+{
+	return px->table;
+}
+
+struct balance *
+agent_proxy_balance(struct agent_proxy *px)
+{
+	return px->bal;
+}
+
+int64_t
+agent_proxy_now(struct agent_proxy *px)
+{
+	return mono(px);
+}
+
+int
+agent_proxy_conn_for(struct agent_proxy *px, const struct table_endpoint *ep,
+                     struct mesh_conn **out)
+{
+	struct pconn *pc = pconn_for(px, ep);
+
+	*out = NULL;
+	if (pc == NULL)
+		return WEFT_EIO;
+	*out = pc->mc;
+	return 0;
+}
+
+void
+agent_proxy_kick(struct mesh_conn *c)
+{
+	struct pconn *pc = mesh_conn_user(c);
+
+	if (pc != NULL)
+		pconn_flush(pc);
 }
 
 void
