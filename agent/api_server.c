@@ -67,6 +67,8 @@ on_client_handle_closed(uv_handle_t *h)
 		return;
 	list_remove(&c->link);
 	s->nclients--;
+	if (c->closing)
+		s->nclosing--;
 	if (c->conn_init)
 		api_conn_fini(&c->conn);
 	api_out_free(&c->out[0]);
@@ -81,6 +83,7 @@ client_close(struct api_client *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	c->s->nclosing++;
 	if (c->timer_init)
 		uv_close((uv_handle_t *)&c->timer, on_client_handle_closed);
 	uv_close((uv_handle_t *)&c->pipe, on_client_handle_closed);
@@ -254,6 +257,43 @@ peer_uid(uv_pipe_t *p, uint32_t *uid)
 	return 0;
 }
 
+/*
+ * The table is full and c wants in.  Idle clients hold a slot for
+ * nothing, so the one idle longest gives way; when none is idle, the
+ * socket's owner or root may still displace the oldest client of another
+ * uid.  Without this, the socket's group could keep the operator's CLI
+ * out with a handful of idle connections.
+ */
+static bool
+make_room(struct api_server *s, const struct api_client *c)
+{
+	bool privileged = c->uid == 0 || c->uid == s->table.owner_uid;
+	struct api_client *idle = NULL, *other = NULL, *o;
+	struct list *pos;
+
+	list_foreach(pos, &s->clients) {
+		o = list_entry(pos, struct api_client, link);
+		if (o == c || o->closing)
+			continue;
+		if (idle == NULL && o->conn_init && !o->conn.stream &&
+		    !o->writing && pending(o) == 0 &&
+		    !api_http_in_request(&o->conn.http))
+			idle = o;
+		if (other == NULL && o->uid != 0 && o->uid != s->table.owner_uid)
+			other = o;
+	}
+	if (idle == NULL && privileged)
+		idle = other;
+	if (idle == NULL)
+		return false;
+	weft_logf(s->log, WEFT_LOG_INFO, "msg=\"api client displaced\" "
+	          "reason=too_many_clients uid=%u by_uid=%u",
+	          (unsigned)idle->uid, (unsigned)c->uid);
+	s->displaced++;
+	client_close(idle);
+	return true;
+}
+
 static void
 on_connection(uv_stream_t *l, int status)
 {
@@ -282,15 +322,20 @@ on_connection(uv_stream_t *l, int status)
 		client_close(c);
 		return;
 	}
-	if (s->nclients > s->opts.max_conns) {
-		s->refused++;
-		weft_logf(s->log, WEFT_LOG_WARN, "msg=\"api client refused\" "
-		          "reason=too_many_clients max=%u", s->opts.max_conns);
+	if (peer_uid(&c->pipe, &c->uid) != 0) {
 		client_close(c);
 		return;
 	}
-	if (peer_uid(&c->pipe, &c->uid) != 0 ||
-	    api_conn_init(&c->conn, &lim, c->uid) != 0) {
+	if (s->nclients - s->nclosing > s->opts.max_conns &&
+	    !make_room(s, c)) {
+		s->refused++;
+		weft_logf(s->log, WEFT_LOG_WARN, "msg=\"api client refused\" "
+		          "reason=too_many_clients max=%u uid=%u",
+		          s->opts.max_conns, (unsigned)c->uid);
+		client_close(c);
+		return;
+	}
+	if (api_conn_init(&c->conn, &lim, c->uid) != 0) {
 		client_close(c);
 		return;
 	}

@@ -35,7 +35,7 @@ struct api_server_opts {
 	size_t max_body;     /* request body cap; API_HTTP_MAX_BODY_DEFAULT */
 	size_t max_header;   /* header block cap; API_HTTP_MAX_HEADER_DEFAULT */
 	uint64_t timeout_ms; /* idle / slow client cut-off */
-	unsigned max_conns;  /* more are accepted and closed at once */
+	unsigned max_conns;  /* beyond: an idle one makes room, else refused */
 	size_t max_pending;  /* output queued per client before backing off */
 };
 
@@ -59,7 +59,9 @@ struct api_server {
 	char path[108];
 	struct list clients;
 	unsigned nclients; /* allocated, including those closing */
+	unsigned nclosing; /* of those, closing */
 	unsigned long refused;
+	unsigned long displaced; /* idle clients closed to make room */
 	struct api_out scratch; /* one event, serialised once per broadcast */
 	void (*close_cb)(struct api_server *s);
 };

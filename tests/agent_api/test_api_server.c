@@ -341,8 +341,10 @@ test_client_not_reading(void **state)
 	fx_free(f);
 }
 
+/* Two idle keep-alive clients fill a table of two: the next one is
+ * served, and the client idle longest gives way. */
 static void
-test_connection_cap(void **state)
+test_connection_cap_idle_gives_way(void **state)
 {
 	struct fx *f = fx_new();
 	char buf[1024];
@@ -354,16 +356,48 @@ test_connection_cap(void **state)
 		fd[i] = client_connect(f->path);
 		assert_true(fd[i] >= 0);
 		/* Make sure the server accepted it before the next one. */
-		if (i < 2) {
-			assert_int_equal(send_all(fd[i], "GET /v1/health HTTP/1.1"
-			                                 "\r\n\r\n"), 0);
-			assert_int_equal(read_response(fd[i], buf, sizeof(buf),
-			                               true), 200);
-		}
+		assert_int_equal(send_all(fd[i], "GET /v1/health HTTP/1.1"
+		                                 "\r\n\r\n"), 0);
+		assert_int_equal(read_response(fd[i], buf, sizeof(buf), true),
+		                 200);
 	}
+	assert_true(wait_eof(fd[0]));
+	assert_int_equal(send_all(fd[1], "GET /v1/health HTTP/1.1\r\n\r\n"), 0);
+	assert_int_equal(read_response(fd[1], buf, sizeof(buf), true), 200);
+	assert_int_equal(f->s.displaced, 1);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	fx_free(f);
+}
+
+/* Clients in the middle of a request keep their slots: a newcomer of
+ * the same uid is refused, and the busy ones finish. */
+static void
+test_connection_cap_busy_refused(void **state)
+{
+	struct fx *f = fx_new();
+	char buf[1024];
+	int fd[3];
+
+	f->s.opts.max_conns = 2;
+	assert_int_equal(fx_start(f, -1), 0);
+	for (int i = 0; i < 2; i++) {
+		fd[i] = client_connect(f->path);
+		assert_true(fd[i] >= 0);
+		assert_int_equal(send_all(fd[i], "GET /v1/health HTTP/1.1\r\n"),
+		                 0);
+	}
+	/* Let the server read both halves before the third arrives. */
+	usleep(300 * 1000);
+	fd[2] = client_connect(f->path);
+	assert_true(fd[2] >= 0);
 	assert_true(wait_eof(fd[2]));
-	assert_int_equal(send_all(fd[0], "GET /v1/health HTTP/1.1\r\n\r\n"), 0);
-	assert_int_equal(read_response(fd[0], buf, sizeof(buf), true), 200);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(send_all(fd[i], "\r\n"), 0);
+		assert_int_equal(read_response(fd[i], buf, sizeof(buf), true),
+		                 200);
+	}
+	assert_int_equal(f->s.displaced, 0);
 	for (int i = 0; i < 3; i++)
 		close(fd[i]);
 	fx_free(f);
@@ -579,7 +613,8 @@ main(void)
 		cmocka_unit_test(test_health_round_trip),
 		cmocka_unit_test(test_slow_client_cut_off),
 		cmocka_unit_test(test_client_not_reading),
-		cmocka_unit_test(test_connection_cap),
+		cmocka_unit_test(test_connection_cap_idle_gives_way),
+		cmocka_unit_test(test_connection_cap_busy_refused),
 		cmocka_unit_test(test_stale_replaced_live_refused),
 		cmocka_unit_test(test_not_a_socket_refused),
 		cmocka_unit_test(test_event_broadcast),
