@@ -1555,3 +1555,61 @@ mesh_stream_id(const struct mesh_stream *s)
 {
 	return s->id > 0 ? s->id : 0;
 }
+
+/* ---- HTTP streams ---- */
+
+int
+mesh_request_open(struct mesh_conn *c, const char *service,
+                  const nghttp2_nv *nv, size_t n, bool end_stream, void *user,
+                  struct mesh_stream **out)
+{
+	(void)c;
+	(void)service;
+	(void)nv;
+	(void)n;
+	(void)end_stream;
+	(void)user;
+	*out = NULL;
+	return WEFT_ESTATE;
+}
+
+int
+mesh_stream_head(const struct mesh_stream *s, const nghttp2_nv **nv,
+                 size_t *n)
+{
+	(void)s;
+	*nv = NULL;
+	*n = 0;
+	return WEFT_ESTATE;
+}
+
+int
+mesh_stream_trailers(const struct mesh_stream *s, const nghttp2_nv **nv,
+                     size_t *n)
+{
+	(void)s;
+	*nv = NULL;
+	*n = 0;
+	return WEFT_ESTATE;
+}
+
+int
+mesh_stream_respond(struct mesh_stream *s, const nghttp2_nv *nv, size_t n,
+                    bool end_stream)
+{
+	(void)s;
+	(void)nv;
+	(void)n;
+	(void)end_stream;
+	return WEFT_ESTATE;
+}
+
+int
+mesh_stream_end_trailers(struct mesh_stream *s, const nghttp2_nv *nv,
+                         size_t n)
+{
+	(void)s;
+	(void)nv;
+	(void)n;
+	return WEFT_ESTATE;
+}

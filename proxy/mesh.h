@@ -5,8 +5,12 @@
  * session.h: Noise with certificates), which carries HTTP/2 (nghttp2 in
  * memory mode).  A TCP upstream connection is one CONNECT stream with
  * :authority "service:port"; the bytes go both ways as DATA, END_STREAM is
- * a half-close, RST_STREAM a reset.  Wire details: docs/PROTOCOL.md,
- * "Mesh hop".
+ * a half-close, RST_STREAM a reset.  An HTTP request is one stream too
+ * (any method but CONNECT): the app's request head plus
+ * `weft-service: <service>` naming the destination, the body as DATA,
+ * trailers as a trailing HEADERS; the answer is the app's response, or a
+ * refusal by the remote weft carrying `weft-reason`.  Wire details:
+ * docs/PROTOCOL.md, "Mesh hop".
  *
  * Sans-I/O.  The agent drives a connection with
  *   mesh_conn_recv()        bytes read from the peer's socket
@@ -37,14 +41,22 @@
  * CHUNK_SIZE taken when bytes arrive and returned when they leave: an
  * idle stream holds no buffer.
  *
+ * Header blocks (request, response, trailers) are bounded by
+ * MESH_HEADER_BLOCK_MAX bytes (names plus values) and MESH_HEADER_FIELDS_MAX
+ * fields: over that a server answers 431 and a client resets the stream.
+ * The core copies a received block into one buffer per stream, so the
+ * nghttp2_nv views it hands out stay valid until the stream is closed.
+ *
  * Lifetimes: the agent creates connections and frees them.  A stream is
- * the agent's from mesh_stream_open() (client) or MESH_EV_CONNECT
- * (server) until it calls mesh_stream_close(); the pointer is invalid
- * after that.  mesh_conn_free() frees every stream left.
+ * the agent's from mesh_stream_open() / mesh_request_open() (client) or
+ * MESH_EV_CONNECT / MESH_EV_REQUEST (server) until it calls
+ * mesh_stream_close(); the pointer is invalid after that.
+ * mesh_conn_free() frees every stream left.
  */
 #ifndef WEFT_PROXY_MESH_H
 #define WEFT_PROXY_MESH_H
 
+#include <nghttp2/nghttp2.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +74,16 @@
 #define MESH_REASON_MAX 256
 /* The header a refusal's reason travels in. */
 #define MESH_REASON_HEADER "weft-reason"
+/* HTTP streams: the destination service (set by the core only). */
+#define MESH_SERVICE_HEADER "weft-service"
+/* HTTP streams: an upgrade asked for (e.g. "websocket") and, on a 200
+ * response, the app's answer to it ("101": the stream is now a tunnel).
+ * The only weft-* fields callers and responders may set. */
+#define MESH_UPGRADE_HEADER "weft-upgrade"
+#define MESH_UPGRADED_HEADER "weft-upgraded"
+/* Per header block: bytes of names and values, and fields. */
+#define MESH_HEADER_BLOCK_MAX (64u * 1024)
+#define MESH_HEADER_FIELDS_MAX 128
 
 struct mesh_node;
 struct mesh_conn;
@@ -78,8 +100,10 @@ enum mesh_event_type {
 	MESH_EV_OPENED,
 	/* Client: the stream was refused: status (403, 404, 421, 502, 503,
 	 * ...) and reason.  421 is given locally, without sending anything,
-	 * when the peer's certificate does not list the service.  Close the
-	 * stream. */
+	 * when the peer's certificate does not list the service.  For an
+	 * HTTP stream: any response carrying weft-reason, i.e. a refusal by
+	 * the remote weft (431 header block too big, 400 bad request, 403,
+	 * 404, 503, 502 from mesh_stream_refuse).  Close the stream. */
 	MESH_EV_REFUSED,
 	/* Server, a command: connect stream to host:port (the local service
 	 * named service), then mesh_stream_accept() or mesh_stream_refuse().
@@ -97,6 +121,19 @@ enum mesh_event_type {
 	 * connection went away (err, reason).  Close the app side and the
 	 * stream. */
 	MESH_EV_RESET,
+	/* Client, HTTP stream: the final response head arrived (1xx other
+	 * than 101 are swallowed); status is :status, the head is
+	 * mesh_stream_head().  The body follows as MESH_EV_READABLE (eof:
+	 * END_STREAM), trailers via mesh_stream_trailers() once eof. */
+	MESH_EV_RESPONSE,
+	/* Server, a command: an HTTP request (method other than CONNECT)
+	 * for the local service named service at host:port, authorized
+	 * (intentions and their L7 rules on method and path).  The head is
+	 * mesh_stream_head() (pseudo-fields first, weft-service removed);
+	 * the body arrives as MESH_EV_READABLE, trailers via
+	 * mesh_stream_trailers() at eof.  Answer with mesh_stream_respond()
+	 * or mesh_stream_refuse().  The stream is the agent's from here on. */
+	MESH_EV_REQUEST,
 };
 
 struct mesh_event {
@@ -105,10 +142,10 @@ struct mesh_event {
 	void *conn_user;
 	struct mesh_stream *stream; /* NULL for connection events, DENIED */
 	void *stream_user;
-	const char *service; /* CONNECT, DENIED, REFUSED */
-	const char *host;    /* CONNECT */
-	uint16_t port;       /* CONNECT */
-	int status;          /* REFUSED, DENIED */
+	const char *service; /* CONNECT, REQUEST, DENIED, REFUSED */
+	const char *host;    /* CONNECT, REQUEST */
+	uint16_t port;       /* CONNECT, REQUEST */
+	int status;          /* REFUSED, DENIED, RESPONSE */
 	uint32_t h2_error;   /* RESET: the RST_STREAM code, 0 if none */
 	int err;             /* CONN_CLOSED, RESET: a WEFT_E code or 0 */
 	const char *reason;  /* REFUSED, DENIED, RESET, CONN_CLOSED */
@@ -220,10 +257,60 @@ void *mesh_conn_user(const struct mesh_conn *c);
 int mesh_stream_open(struct mesh_conn *c, const char *service, uint16_t port,
                      void *user, struct mesh_stream **out);
 
+/*
+ * Client: opens an HTTP request stream to service on c.  nv is the
+ * request head: :method (not CONNECT), :scheme, :authority (the app's
+ * Host), :path, then fields with lowercase names (h1h2_request_nv()).
+ * The core drops any weft-* field of the caller's other than
+ * weft-upgrade and adds weft-service: service itself; nv is copied, so
+ * it may go once this returns.  end_stream: no body (nothing may be
+ * written).  Otherwise the body goes with mesh_stream_write() and ends
+ * with mesh_stream_shutdown_write() or mesh_stream_end_trailers().  May
+ * be called during the handshake, like mesh_stream_open().  Then
+ * MESH_EV_RESPONSE, MESH_EV_REFUSED or MESH_EV_RESET.  WEFT_EINVAL for a
+ * bad service name or head (missing pseudo-field, CONNECT, uppercase
+ * name, over the limits), WEFT_ESTATE when c cannot open streams,
+ * WEFT_EPOLICY when the peer's certificate does not list service.
+ */
+int mesh_request_open(struct mesh_conn *c, const char *service,
+                      const nghttp2_nv *nv, size_t n, bool end_stream,
+                      void *user, struct mesh_stream **out);
+
+/*
+ * The received head: the request (server, from MESH_EV_REQUEST) or the
+ * final response (client, from MESH_EV_RESPONSE).  Pseudo-fields first.
+ * Valid until the stream is closed; WEFT_ESTATE before it arrived.
+ */
+int mesh_stream_head(const struct mesh_stream *s, const nghttp2_nv **nv,
+                     size_t *n);
+/* The received trailers (*n 0 when none); read them once eof is seen. */
+int mesh_stream_trailers(const struct mesh_stream *s, const nghttp2_nv **nv,
+                         size_t *n);
+
+/*
+ * Server, after MESH_EV_REQUEST, once: the response head, :status first
+ * (200..599; 1xx and 101 are not: an upgrade answers 200 with
+ * weft-upgraded), then fields with lowercase names.  WEFT_EINVAL for a
+ * connection-specific field or a weft-* field other than weft-upgraded.
+ * nv is copied.  end_stream: no body.  Otherwise the body goes with
+ * mesh_stream_write() and ends with mesh_stream_shutdown_write() or
+ * mesh_stream_end_trailers().
+ */
+int mesh_stream_respond(struct mesh_stream *s, const nghttp2_nv *nv,
+                        size_t n, bool end_stream);
+/*
+ * Ends the body after the queued bytes with a trailer block (gRPC's
+ * grpc-status); n 0 is a plain END_STREAM (mesh_stream_shutdown_write()).
+ * Fields as for mesh_stream_respond() (no pseudo-fields); nv is copied.
+ */
+int mesh_stream_end_trailers(struct mesh_stream *s, const nghttp2_nv *nv,
+                             size_t n);
+
 /* Server, after MESH_EV_CONNECT: the local connection is up (200). */
 int mesh_stream_accept(struct mesh_stream *s);
-/* Server, after MESH_EV_CONNECT: the local connection failed; status
- * (e.g. 502) and a one-line reason go to the client. */
+/* Server, after MESH_EV_CONNECT, or after MESH_EV_REQUEST before
+ * mesh_stream_respond(): the local connection failed; status (e.g. 502)
+ * and a one-line reason go to the client (in weft-reason). */
 int mesh_stream_refuse(struct mesh_stream *s, int status, const char *reason);
 
 /*
@@ -255,7 +342,9 @@ void mesh_stream_read_consume(struct mesh_stream *s, size_t n);
 size_t mesh_stream_read_pending(const struct mesh_stream *s);
 
 /* Resets the stream now (the app's side failed): RST_STREAM
- * CONNECT_ERROR, buffered bytes dropped.  Close it afterwards. */
+ * CONNECT_ERROR for a CONNECT stream; for an HTTP stream CANCEL from the
+ * client, INTERNAL_ERROR from the server.  Buffered bytes dropped.  Close
+ * it afterwards. */
 int mesh_stream_reset(struct mesh_stream *s);
 /*
  * The agent is done with s.  A stream that has ended both ways (EOF read,
