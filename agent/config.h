@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proxy/balance.h"
+#include "proxy/table.h"
+
 #define AGENT_DEFAULT_CONFIG "/etc/weft/weftd.json"
 #define AGENT_DEFAULT_CONFIG_DIR "/etc/weft/conf.d"
 #define AGENT_GOSSIP_PORT 7370
@@ -32,6 +35,27 @@ struct agent_hostport {
 struct agent_upstream {
 	char *service;
 	struct agent_hostport local_bind;
+	/* What the app speaks on local_bind ("protocol": "tcp" default,
+	 * "http", "http2", "grpc"). */
+	enum table_protocol protocol;
+	/* Circuit limits (proxy/circuit.h); 0: the core's default. */
+	unsigned max_connections;
+	unsigned max_pending;
+	unsigned max_requests;
+};
+
+#define AGENT_RETRY_BUFFER 65536 /* bytes of request body kept for retries */
+
+/* The top-level "proxy" object: data-plane knobs, defaults filled in. */
+struct agent_proxy_config {
+	size_t retry_buffer;          /* "retry_buffer"; AGENT_RETRY_BUFFER */
+	size_t max_head_bytes;        /* "max_head_bytes"; H1_MAX_HEAD_BYTES */
+	size_t max_headers;           /* "max_headers"; H1_MAX_HEADERS */
+	unsigned consecutive_errors;  /* "outlier.consecutive_errors"; 5 */
+	int64_t base_ejection_ms;     /* "outlier.base_ejection"; "30s" */
+	int64_t max_ejection_ms;      /* "outlier.max_ejection"; "300s" */
+	unsigned max_ejection_percent; /* "outlier.max_ejection_percent"; 50 */
+	enum balance_lb lb;           /* "lb": "p2c" (default), "round_robin" */
 };
 
 struct agent_check {
@@ -102,6 +126,7 @@ struct agent_config {
 	bool default_deny; /* intentions: deny what no intention allows */
 	struct agent_upstream *upstreams; /* per agent, outside any service */
 	size_t n_upstreams;
+	struct agent_proxy_config proxy;
 	json_t *effective; /* the merged document, for --check-config */
 };
 

@@ -47,4 +47,17 @@ int authz_check(const struct table *t, const struct cert *self,
                 const struct session_peer *peer, const char *service,
                 struct authz_decision *d);
 
+/*
+ * authz_check, then for an allowing intention its L7 rules
+ * (authz_l7_allows) on method and path (":path", query ignored).  An
+ * allow by the default or by an intention without rules is not narrowed.
+ * Always fills *d (reason names the intention and what the rules
+ * refused); returns as authz_check, WEFT_EINVAL also for a NULL method or
+ * path.
+ */
+int authz_check_request(const struct table *t, const struct cert *self,
+                        const struct session_peer *peer, const char *service,
+                        const char *method, const char *path,
+                        struct authz_decision *d);
+
 #endif

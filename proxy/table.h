@@ -18,6 +18,8 @@
 
 #include "crypto/key.h"
 #include "crypto/noise.h"
+#include "proxy/authz_l7.h"
+#include "proxy/route.h"
 
 #define TABLE_ADDR_MAX 63 /* "host:port" of a mesh listener */
 #define TABLE_HOST_MAX 63
@@ -26,6 +28,9 @@
 #define TABLE_MAX_ENDPOINTS 65536
 #define TABLE_MAX_INTENTIONS 16384
 #define TABLE_MAX_LOCAL 1024
+#define TABLE_MAX_ROUTES 4096
+#define TABLE_MAX_LABELS ROUTE_MAX_LABELS /* per endpoint */
+#define TABLE_LABEL_MAX 63                /* a label key or value */
 
 enum table_action {
 	TABLE_DENY = 0,
@@ -50,6 +55,10 @@ struct table_endpoint {
 	bool healthy;                  /* the service's health check */
 	bool ejected;                  /* outlier detection took it out */
 	enum table_member member;
+	/* Subset labels from the member record ("key=value" there); keys
+	 * unique.  Route targets pick endpoints by them. */
+	const struct route_label *labels;
+	size_t n_labels;
 };
 
 /* source: a service name, "group:NAME" or "*"; destination: a service
@@ -59,6 +68,18 @@ struct table_intention {
 	const char *source;
 	const char *destination;
 	enum table_action action;
+	/* L7 rules of an allow intention ("http" in the object): a request
+	 * passes when one rule allows it; none: no L7 restriction. */
+	const struct authz_l7_rule *http;
+	size_t n_http;
+};
+
+/* What a local service speaks; the remote side talks to its app so. */
+enum table_protocol {
+	TABLE_PROTO_TCP = 0,
+	TABLE_PROTO_HTTP,
+	TABLE_PROTO_HTTP2,
+	TABLE_PROTO_GRPC,
 };
 
 /* A service this node serves: where inbound streams for it connect. */
@@ -66,6 +87,7 @@ struct table_local {
 	const char *service;
 	const char *host; /* NULL: "127.0.0.1" */
 	uint16_t port;
+	enum table_protocol protocol;
 };
 
 /* What table_new() copies; nothing here is kept. */
@@ -76,6 +98,9 @@ struct table_spec {
 	size_t n_intentions;
 	const struct table_local *locals;
 	size_t n_locals;
+	/* Route objects, each valid by route_validate(). */
+	const struct route_spec *routes;
+	size_t n_routes;
 	enum table_action default_action;
 	uint64_t version; /* the agent's own counter, shown in listings */
 };
@@ -83,11 +108,15 @@ struct table_spec {
 struct table;
 
 /*
- * Copies spec into a new snapshot with one reference.  A name that is not
- * a DNS label, a source or destination not of the forms above, an address
- * over TABLE_ADDR_MAX, a local service listed twice or a count over the
- * caps: WEFT_EINVAL, with *why (when not NULL) pointing at a static
- * sentence and *bad_index at the offending entry of its array.
+ * Copies spec into a new snapshot with one reference (deep: route specs,
+ * labels and L7 rules too).  A name that is not a DNS label, a source or
+ * destination not of the forms above, an address over TABLE_ADDR_MAX, a
+ * local service listed twice, a label with an empty or long key or value
+ * or a key twice, an L7 rule over the caps of proxy/authz_l7.h, a route
+ * route_validate() refuses, or a count over the caps: WEFT_EINVAL, with
+ * *why (when not NULL) pointing at a static sentence and *bad_index at
+ * the offending entry of its array.  The agent skips bad cluster objects
+ * before this, so one of them cannot take the whole snapshot down.
  */
 int table_new(const struct table_spec *spec, struct table **out,
               const char **why, size_t *bad_index);
@@ -109,5 +138,25 @@ void table_intentions(const struct table *t,
 /* The local service called service, or NULL. */
 const struct table_local *table_local(const struct table *t,
                                       const char *service);
+
+/*
+ * The route object for virtual service service, or NULL when it has none
+ * (then requests go to any healthy endpoint of the service).  When
+ * several route objects name the same service, the one whose name sorts
+ * lowest (strcmp) wins.  Lives as long as the snapshot.
+ */
+const struct route_spec *table_route(const struct table *t,
+                                     const char *service);
+/* Every route object, sorted by service then name (listings). */
+void table_routes(const struct table *t, const struct route_spec **routes,
+                  size_t *n);
+
+/* Whether ep carries every one of labels (n 0: true). */
+bool table_endpoint_matches(const struct table_endpoint *ep,
+                            const struct route_label *labels, size_t n);
+
+/* "tcp", "http", "http2", "grpc"; and back (WEFT_EINVAL when unknown). */
+const char *table_protocol_name(enum table_protocol p);
+int table_protocol_parse(const char *s, enum table_protocol *out);
 
 #endif
