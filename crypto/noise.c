@@ -118,7 +118,11 @@ noise_protocol_parse(const char *name, struct noise_protocol *out)
 	out->pattern = pd->id;
 	if (lens[2] != 5 || memcmp(parts[2], "25519", 5) != 0)
 		return WEFT_EINVAL;
-	if (lens[3] != 10 || memcmp(parts[3], "ChaChaPoly", 10) != 0)
+	if (lens[3] == 10 && memcmp(parts[3], "ChaChaPoly", 10) == 0)
+		out->cipher = NOISE_CIPHER_CHACHAPOLY;
+	else if (lens[3] == 6 && memcmp(parts[3], "AESGCM", 6) == 0)
+		out->cipher = NOISE_CIPHER_AESGCM;
+	else
 		return WEFT_EINVAL;
 	if (lens[4] == 6 && memcmp(parts[4], "SHA256", 6) == 0)
 		out->hash = NOISE_HASH_SHA256;
@@ -133,11 +137,13 @@ int
 noise_protocol_name(const struct noise_protocol *p, char *out, size_t cap)
 {
 	const struct pattern_def *pd = pattern_find(p->pattern);
+	const char *cipher = noise_cipher_name(p->cipher ? p->cipher :
+	    NOISE_CIPHER_CHACHAPOLY);
 	char mods[24] = "";
 	size_t ml = 0;
 	int n;
 
-	if (pd == NULL)
+	if (pd == NULL || cipher == NULL)
 		return WEFT_EINVAL;
 	for (unsigned i = 0; i <= 3; i++) {
 		if (!(p->psk_mask & (1u << i)))
@@ -146,7 +152,7 @@ noise_protocol_name(const struct noise_protocol *p, char *out, size_t cap)
 		    ml ? "+" : "", i);
 		ml += (size_t)n;
 	}
-	n = snprintf(out, cap, "Noise_%s%s_25519_ChaChaPoly_%s", pd->name, mods,
+	n = snprintf(out, cap, "Noise_%s%s_25519_%s_%s", pd->name, mods, cipher,
 	    p->hash == NOISE_HASH_SHA256 ? "SHA256" : "BLAKE2b");
 	if (n < 0 || (size_t)n >= cap)
 		return WEFT_ENOSPACE;
@@ -177,12 +183,14 @@ noise_protocol_needs_static(const struct noise_protocol *p, bool initiator)
 /* ---- SymmetricState ---- */
 
 static void
-ss_init(struct noise_symmetric *ss, enum noise_hash h, const char *name)
+ss_init(struct noise_symmetric *ss, enum noise_hash h,
+        enum noise_cipher_id cipher, const char *name)
 {
 	size_t nl = strlen(name);
 
 	memset(ss, 0, sizeof(*ss));
 	ss->hash = h;
+	ss->cipher = cipher;
 	ss->hashlen = noise_hash_len(h);
 	if (nl <= ss->hashlen)
 		memcpy(ss->h, name, nl);
@@ -204,8 +212,9 @@ ss_mix_key(struct noise_symmetric *ss, const uint8_t *ikm, size_t len)
 
 	noise_hkdf(ss->hash, ss->ck, ikm, len, ck, k, NULL);
 	memcpy(ss->ck, ck, ss->hashlen);
-	/* A 64-byte HASHLEN key is truncated to the cipher's 32. */
-	noise_cipher_init(&ss->cs, k);
+	/* A 64-byte HASHLEN key is truncated to the cipher's 32.  The
+	 * cipher was checked available when the handshake started. */
+	noise_cipher_init(&ss->cs, ss->cipher, k);
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(k, sizeof(k));
 }
@@ -218,7 +227,7 @@ ss_mix_key_and_hash(struct noise_symmetric *ss, const uint8_t *ikm, size_t len)
 	noise_hkdf(ss->hash, ss->ck, ikm, len, ck, th, k);
 	memcpy(ss->ck, ck, ss->hashlen);
 	ss_mix_hash(ss, th, ss->hashlen);
-	noise_cipher_init(&ss->cs, k);
+	noise_cipher_init(&ss->cs, ss->cipher, k);
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(th, sizeof(th));
 	sodium_memzero(k, sizeof(k));
@@ -260,6 +269,8 @@ noise_handshake_init(struct noise_handshake *hs,
                      const struct noise_handshake_params *p)
 {
 	const struct pattern_def *pd = pattern_find(p->protocol.pattern);
+	enum noise_cipher_id cipher = p->protocol.cipher ? p->protocol.cipher :
+	    NOISE_CIPHER_CHACHAPOLY;
 	char name[NOISE_NAME_MAX];
 	int rc;
 
@@ -269,6 +280,8 @@ noise_handshake_init(struct noise_handshake *hs,
 		return WEFT_EINVAL;
 	if (p->protocol.hash != NOISE_HASH_SHA256 &&
 	    p->protocol.hash != NOISE_HASH_BLAKE2B)
+		return WEFT_EINVAL;
+	if (!noise_cipher_available(cipher))
 		return WEFT_EINVAL;
 	rc = noise_protocol_name(&p->protocol, name, sizeof(name));
 	if (rc)
@@ -284,6 +297,7 @@ noise_handshake_init(struct noise_handshake *hs,
 		return WEFT_EINVAL;
 
 	hs->protocol = p->protocol;
+	hs->protocol.cipher = cipher;
 	hs->initiator = p->initiator;
 	hs->rng = *p->rng;
 	hs->n_msgs = pd->n_msgs;
@@ -315,7 +329,7 @@ noise_handshake_init(struct noise_handshake *hs,
 		hs->has_psk = true;
 	}
 
-	ss_init(&hs->ss, p->protocol.hash, name);
+	ss_init(&hs->ss, p->protocol.hash, cipher, name);
 	ss_mix_hash(&hs->ss, p->prologue, p->prologue_len);
 	if (pd->resp_pre_s)
 		ss_mix_hash(&hs->ss, p->initiator ? hs->rs : hs->s_pk,
@@ -563,8 +577,8 @@ noise_handshake_split(struct noise_handshake *hs, struct noise_cipher *send,
 	if (hs->action != NOISE_ACTION_SPLIT)
 		return WEFT_ESTATE;
 	noise_hkdf(hs->ss.hash, hs->ss.ck, NULL, 0, k1, k2, NULL);
-	noise_cipher_init(hs->initiator ? send : recv, k1);
-	noise_cipher_init(hs->initiator ? recv : send, k2);
+	noise_cipher_init(hs->initiator ? send : recv, hs->ss.cipher, k1);
+	noise_cipher_init(hs->initiator ? recv : send, hs->ss.cipher, k2);
 	sodium_memzero(k1, sizeof(k1));
 	sodium_memzero(k2, sizeof(k2));
 

@@ -3,8 +3,9 @@
  * and HandshakeState, with handshake patterns held as data.
  *
  * Supported: patterns NN, XX and IK with any set of psk0..psk3 modifiers,
- * DH 25519, cipher ChaChaPoly, hashes SHA256 and BLAKE2b.  Protocol names
- * are the spec's, e.g. "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b".
+ * DH 25519, ciphers ChaChaPoly and AESGCM (the latter only where the CPU
+ * has AES-NI: noise_cipher_available()), hashes SHA256 and BLAKE2b.
+ * Protocol names are the spec's, e.g. "Noise_XXpsk3_25519_AESGCM_BLAKE2b".
  *
  * Pure: no I/O, no clock.  Ephemeral keys come from the caller's
  * struct weft_rng (32 bytes per ephemeral, used as the X25519 private
@@ -31,6 +32,16 @@
 /* Room for every supported pattern with all four psk tokens. */
 #define NOISE_MAX_MESSAGES 4
 #define NOISE_MAX_TOKENS 8
+/* Room for libsodium's precomputed AES-256-GCM state (crypto/noise_cipher.c
+ * checks the size at compile time). */
+#define NOISE_AESGCM_STATE_LEN 512
+
+/* The cipher functions.  0 in a struct noise_protocol means ChaChaPoly, so
+ * a protocol written before AESGCM existed keeps its meaning. */
+enum noise_cipher_id {
+	NOISE_CIPHER_CHACHAPOLY = 1,
+	NOISE_CIPHER_AESGCM = 2,
+};
 
 enum noise_hash {
 	NOISE_HASH_SHA256 = 1,
@@ -53,18 +64,20 @@ enum noise_token {
 	NOISE_TOK_PSK,
 };
 
-/* A protocol: pattern, modifiers and hash (DH and cipher are fixed). */
+/* A protocol: pattern, modifiers, hash and cipher (DH is fixed). */
 struct noise_protocol {
 	enum noise_pattern pattern;
 	unsigned psk_mask; /* bit N set for the pskN modifier */
 	enum noise_hash hash;
+	enum noise_cipher_id cipher; /* 0: NOISE_CIPHER_CHACHAPOLY */
 };
 
 /*
  * Parses a full protocol name.  WEFT_EINVAL names what is unsupported:
  * a pattern other than NN/XX/IK, a modifier other than psk0..psk3, a DH
- * other than 25519, a cipher other than ChaChaPoly, a hash other than
- * SHA256/BLAKE2b.
+ * other than 25519, a cipher other than ChaChaPoly/AESGCM, a hash other
+ * than SHA256/BLAKE2b.  Parsing AESGCM succeeds on any CPU; running it
+ * needs noise_cipher_available().
  */
 int noise_protocol_parse(const char *name, struct noise_protocol *out);
 /* Writes the canonical name; WEFT_ENOSPACE if cap is too small. */
@@ -90,19 +103,30 @@ void noise_hmac(enum noise_hash h, const uint8_t *key, size_t keylen,
 void noise_hkdf(enum noise_hash h, const uint8_t *ck, const uint8_t *ikm,
                 size_t ikmlen, uint8_t *out1, uint8_t *out2, uint8_t *out3);
 
+/* "ChaChaPoly" or "AESGCM"; NULL for an unknown id. */
+const char *noise_cipher_name(enum noise_cipher_id id);
+/* Whether this process can run the cipher: AESGCM needs AES-NI and
+ * PCLMUL, which libsodium checks (sodium_init() must have run). */
+bool noise_cipher_available(enum noise_cipher_id id);
+
 /*
  * CipherState.  The nonce starts at 0; the last usable nonce is
  * 2^64 - 2, as 2^64 - 1 is reserved for rekey, after which every call
- * fails with WEFT_ENONCE.
+ * fails with WEFT_ENONCE.  For AESGCM the key schedule and GHASH key are
+ * computed once per key (init and rekey), not per message.
  */
 struct noise_cipher {
+	_Alignas(16) uint8_t aes[NOISE_AESGCM_STATE_LEN];
 	uint8_t k[NOISE_KEYLEN];
 	uint64_t n;
+	enum noise_cipher_id id;
 	bool has_key;
 };
 
-void noise_cipher_init(struct noise_cipher *c,
-                       const uint8_t k[static NOISE_KEYLEN]);
+/* WEFT_EINVAL for an unknown cipher or AESGCM on a CPU without AES-NI;
+ * the state then has no key. */
+int noise_cipher_init(struct noise_cipher *c, enum noise_cipher_id id,
+                      const uint8_t k[static NOISE_KEYLEN]);
 /*
  * Encrypts len bytes of in (which may equal out) into out, which must
  * hold len + NOISE_TAGLEN bytes when a key is set (len without one).
@@ -126,6 +150,7 @@ void noise_cipher_wipe(struct noise_cipher *c);
 /* SymmetricState. */
 struct noise_symmetric {
 	enum noise_hash hash;
+	enum noise_cipher_id cipher;
 	size_t hashlen;
 	struct noise_cipher cs;
 	uint8_t ck[NOISE_HASHLEN_MAX];

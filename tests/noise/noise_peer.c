@@ -2,12 +2,13 @@
  * noise-peer: plain Noise over TCP, so weft's Noise can be run against any
  * other implementation.  Empty prologue and handshake payloads; every
  * message, handshake and transport, is framed by a 2-byte big-endian
- * length; DH 25519, cipher ChaChaPoly.
+ * length; DH 25519, cipher ChaChaPoly unless --cipher AESGCM.
  *
  *   noise-peer respond --listen ADDR:PORT --pattern XX|IK|NN
- *       --hash BLAKE2b|SHA256 --static HEX [--once]
+ *       --hash BLAKE2b|SHA256 [--cipher ChaChaPoly|AESGCM] --static HEX
+ *       [--once]
  *   noise-peer initiate --connect ADDR:PORT --pattern ... --hash ...
- *       --static HEX [--remote-static HEX] --message TEXT
+ *       [--cipher ...] --static HEX [--remote-static HEX] --message TEXT
  *
  * The responder prints {"listen":"ADDR:PORT","static":"HEX"} (the public
  * key; PORT 0 picks a free one), then echoes every transport message.  The
@@ -41,6 +42,7 @@ struct opts {
 	const char *addr;
 	const char *pattern;
 	const char *hash;
+	const char *cipher;
 	const char *message;
 	bool once;
 	bool has_static, has_remote;
@@ -78,10 +80,11 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: noise-peer respond --listen ADDR:PORT --pattern XX|IK|NN "
-	    "--hash BLAKE2b|SHA256 --static HEX [--once]\n"
+	    "--hash BLAKE2b|SHA256 [--cipher ChaChaPoly|AESGCM] --static HEX "
+	    "[--once]\n"
 	    "       noise-peer initiate --connect ADDR:PORT --pattern XX|IK|NN "
-	    "--hash BLAKE2b|SHA256 --static HEX [--remote-static HEX] "
-	    "--message TEXT\n");
+	    "--hash BLAKE2b|SHA256 [--cipher ChaChaPoly|AESGCM] --static HEX "
+	    "[--remote-static HEX] --message TEXT\n");
 	exit(2);
 }
 
@@ -125,6 +128,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->pattern = v;
 		else if (strcmp(a, "--hash") == 0)
 			o->hash = v;
+		else if (strcmp(a, "--cipher") == 0)
+			o->cipher = v;
 		else if (strcmp(a, "--message") == 0 && !o->respond)
 			o->message = v;
 		else if (strcmp(a, "--static") == 0) {
@@ -153,10 +158,12 @@ protocol_of(const struct opts *o, struct noise_protocol *p)
 {
 	char name[NOISE_NAME_MAX + 32];
 
-	snprintf(name, sizeof(name), "Noise_%s_25519_ChaChaPoly_%s", o->pattern,
-	    o->hash);
+	snprintf(name, sizeof(name), "Noise_%s_25519_%s_%s", o->pattern,
+	    o->cipher ? o->cipher : "ChaChaPoly", o->hash);
 	if (noise_protocol_parse(name, p) != 0 || p->psk_mask)
 		return failf("unsupported protocol %s", name);
+	if (!noise_cipher_available(p->cipher))
+		return failf("%s needs AES-NI, which this CPU lacks", name);
 	if (noise_protocol_needs_static(p, !o->respond) && !o->has_static)
 		return failf("pattern %s needs --static", o->pattern);
 	if (!o->respond && noise_protocol_needs_remote_static(p) &&

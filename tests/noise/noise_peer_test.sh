@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs noise-peer's initiator against its responder over loopback for
-# XX, IK and NN with both hashes, and checks that a wrong IK key fails.
+# XX, IK and NN with both hashes and both ciphers, and checks that a wrong
+# IK key and a cipher mismatch fail.
 # Usage: noise_peer_test.sh PATH/TO/noise-peer
 set -u
 peer=$1
@@ -16,11 +17,11 @@ s_other=0101010101010101010101010101010101010101010101010101010101010101
 passed=0
 failed=0
 
-# start_responder PATTERN HASH: sets resp_pid, addr, pub
+# start_responder PATTERN HASH [CIPHER]: sets resp_pid, addr, pub
 start_responder() {
 	: >"$tmp/resp.out"
 	"$peer" respond --listen 127.0.0.1:0 --pattern "$1" --hash "$2" \
-		--static "$s_resp" --once >"$tmp/resp.out" 2>"$tmp/resp.err" &
+		--cipher "${3:-ChaChaPoly}" --static "$s_resp" --once >"$tmp/resp.out" 2>"$tmp/resp.err" &
 	resp_pid=$!
 	i=0
 	while [ ! -s "$tmp/resp.out" ] && [ $i -lt 100 ]; do
@@ -58,10 +59,11 @@ check() {
 	fi
 }
 
+for cipher in ChaChaPoly AESGCM; do
 for pattern in XX IK NN; do
 	for hash in BLAKE2b SHA256; do
-		name="$pattern/$hash"
-		start_responder "$pattern" "$hash"
+		name="$pattern/$cipher/$hash"
+		start_responder "$pattern" "$hash" "$cipher"
 		if [ -z "$addr" ] || [ ${#pub} -ne 64 ]; then
 			check bad "$name: responder printed no address and key"
 			wait_responder
@@ -73,7 +75,7 @@ for pattern in XX IK NN; do
 		fi
 		# shellcheck disable=SC2086
 		"$peer" initiate --connect "$addr" --pattern "$pattern" \
-			--hash "$hash" --static "$s_init" $remote \
+			--hash "$hash" --cipher "$cipher" --static "$s_init" $remote \
 			--message "hello from $name" >"$tmp/init.out" 2>&1
 		init_rc=$?
 		want=64
@@ -89,6 +91,21 @@ for pattern in XX IK NN; do
 		fi
 	done
 done
+done
+
+# Each side names its cipher in the protocol name it hashes first: an
+# AESGCM initiator and a ChaChaPoly responder never agree.
+start_responder XX BLAKE2b ChaChaPoly
+"$peer" initiate --connect "$addr" --pattern XX --hash BLAKE2b \
+	--cipher AESGCM --static "$s_init" --message x >"$tmp/init.out" 2>&1
+init_rc=$?
+wait_responder
+resp_rc=$?
+if [ $init_rc -eq 1 ] && grep -q '"ok":false' "$tmp/init.out"; then
+	check ok "cipher mismatch"
+else
+	check bad "cipher mismatch: initiator $init_rc, responder $resp_rc"
+fi
 
 # IK towards a key the responder does not hold must fail on both sides.
 start_responder IK SHA256

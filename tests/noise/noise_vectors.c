@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/err.h"
 #include "common/hex.h"
@@ -399,6 +400,11 @@ main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: noise-vectors FILE...\n");
+		return 2;
+	}
+	/* AESGCM is available only once libsodium has looked at the CPU. */
+	if (sodium_init() < 0) {
+		fprintf(stderr, "noise-vectors: sodium_init failed\n");
 		return 2;
 	}
 	for (int a = 1; a < argc; a++) {

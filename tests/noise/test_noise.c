@@ -36,6 +36,8 @@ test_names(void **state)
 		"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b",
 		"Noise_XXpsk0+psk3_25519_ChaChaPoly_SHA256",
 		"Noise_NNpsk0+psk2_25519_ChaChaPoly_SHA256",
+		"Noise_XX_25519_AESGCM_SHA256",
+		"Noise_IKpsk2_25519_AESGCM_BLAKE2b",
 	};
 	static const char *const bad[] = {
 		"Noise_KK_25519_ChaChaPoly_SHA256",
@@ -45,7 +47,9 @@ test_names(void **state)
 		"Noise_XXpsk1+_25519_ChaChaPoly_SHA256",
 		"Noise_XXfallback_25519_ChaChaPoly_SHA256",
 		"Noise_XX_448_ChaChaPoly_SHA256",
-		"Noise_XX_25519_AESGCM_SHA256",
+		"Noise_XX_25519_AESGCM256_SHA256",
+		"Noise_XX_25519_AESGC_SHA256",
+		"Noise_XX_25519_AESGCMChaChaPoly_SHA256",
 		"Noise_XX_25519_ChaChaPoly_SHA512",
 		"Noise_XX_25519_ChaChaPoly_SHA256_extra",
 		"Noise_XX_25519_ChaChaPoly",
@@ -245,16 +249,31 @@ test_truncated_handshake(void **state)
 	    &pn), WEFT_ESTATE);
 }
 
+/* The cipher a test runs with: each CipherState test runs once per cipher;
+ * AESGCM is skipped, and says so, on a CPU without AES-NI. */
+static enum noise_cipher_id
+cipher_of(void **state)
+{
+	enum noise_cipher_id id = (enum noise_cipher_id)(uintptr_t)*state;
+
+	if (!noise_cipher_available(id)) {
+		print_message("%s is not available on this CPU\n",
+		    noise_cipher_name(id));
+		skip();
+	}
+	return id;
+}
+
 static void
 test_nonce_exhaustion(void **state)
 {
+	enum noise_cipher_id id = cipher_of(state);
 	struct noise_cipher a, b;
 	uint8_t k[32] = {5}, ct[32], pt[32];
 	size_t n;
 
-	(void)state;
-	noise_cipher_init(&a, k);
-	noise_cipher_init(&b, k);
+	assert_int_equal(noise_cipher_init(&a, id, k), 0);
+	assert_int_equal(noise_cipher_init(&b, id, k), 0);
 	a.n = b.n = UINT64_MAX - 1;
 	assert_int_equal(noise_cipher_encrypt(&a, NULL, 0, (const uint8_t *)"z",
 	    1, ct, sizeof(ct), &n), 0);
@@ -272,13 +291,13 @@ test_nonce_exhaustion(void **state)
 static void
 test_rekey(void **state)
 {
+	enum noise_cipher_id id = cipher_of(state);
 	struct noise_cipher a, b;
 	uint8_t k[32] = {6}, old[32], ct[32], pt[32];
 	size_t n;
 
-	(void)state;
-	noise_cipher_init(&a, k);
-	noise_cipher_init(&b, k);
+	assert_int_equal(noise_cipher_init(&a, id, k), 0);
+	assert_int_equal(noise_cipher_init(&b, id, k), 0);
 	memcpy(old, a.k, 32);
 	assert_int_equal(noise_cipher_rekey(&a), 0);
 	assert_memory_not_equal(old, a.k, 32);
@@ -298,6 +317,34 @@ test_rekey(void **state)
 	assert_int_equal(noise_cipher_decrypt(&b, NULL, 0, ct, 17, pt,
 	    sizeof(pt), &n), 0);
 	assert_int_equal(pt[0], 'r');
+}
+
+/* The two ciphers must not be interchangeable: the same key and nonce
+ * under the other cipher does not authenticate. */
+static void
+test_ciphers_differ(void **state)
+{
+	struct noise_cipher a, b;
+	uint8_t k[32] = {7}, ct[64], pt[64];
+	size_t n, m;
+
+	(void)state;
+	if (!noise_cipher_available(NOISE_CIPHER_AESGCM))
+		skip();
+	assert_int_equal(noise_cipher_init(&a, NOISE_CIPHER_AESGCM, k), 0);
+	assert_int_equal(noise_cipher_init(&b, NOISE_CIPHER_CHACHAPOLY, k), 0);
+	assert_int_equal(noise_cipher_encrypt(&a, NULL, 0,
+	    (const uint8_t *)"same key", 8, ct, sizeof(ct), &n), 0);
+	assert_int_equal(noise_cipher_decrypt(&b, NULL, 0, ct, n, pt,
+	    sizeof(pt), &m), WEFT_ECRYPTO);
+	/* In place, as noise-peer decrypts. */
+	assert_int_equal(noise_cipher_init(&b, NOISE_CIPHER_AESGCM, k), 0);
+	assert_int_equal(noise_cipher_decrypt(&b, NULL, 0, ct, n, ct,
+	    sizeof(ct), &m), 0);
+	assert_memory_equal(ct, "same key", 8);
+	assert_int_equal(noise_cipher_init(&b, (enum noise_cipher_id)9, k),
+	    WEFT_EINVAL);
+	assert_false(b.has_key);
 }
 
 static void
@@ -326,8 +373,15 @@ main(void)
 		cmocka_unit_test(test_missing_keys),
 		cmocka_unit_test(test_psk_mismatch_fails),
 		cmocka_unit_test(test_truncated_handshake),
-		cmocka_unit_test(test_nonce_exhaustion),
-		cmocka_unit_test(test_rekey),
+		cmocka_unit_test_prestate(test_nonce_exhaustion,
+		    (void *)(uintptr_t)NOISE_CIPHER_CHACHAPOLY),
+		cmocka_unit_test_prestate(test_nonce_exhaustion,
+		    (void *)(uintptr_t)NOISE_CIPHER_AESGCM),
+		cmocka_unit_test_prestate(test_rekey,
+		    (void *)(uintptr_t)NOISE_CIPHER_CHACHAPOLY),
+		cmocka_unit_test_prestate(test_rekey,
+		    (void *)(uintptr_t)NOISE_CIPHER_AESGCM),
+		cmocka_unit_test(test_ciphers_differ),
 		cmocka_unit_test(test_hmac_rfc4231),
 	};
 

@@ -226,7 +226,7 @@ noise_encrypt_round(const uint8_t *key)
 	double t0 = now_s();
 	size_t n;
 
-	noise_cipher_init(&c, key);
+	noise_cipher_init(&c, NOISE_CIPHER_CHACHAPOLY, key);
 	for (uint64_t done = 0; done < BYTES_PER_ROUND; done += MSG)
 		if (noise_cipher_encrypt(&c, NULL, 0, buf_in, MSG, buf_out,
 		    MSG + NOISE_TAGLEN, &n) != 0)
