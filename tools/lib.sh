@@ -11,6 +11,9 @@ WEFT_PACKAGES=(
 	# For the tests: captures (no plaintext between agents), the test
 	# bed's fault rules, `promtool check metrics`, unit file checks.
 	tcpdump nftables prometheus systemd
+	# For the HTTP tests (tests/integration/t_http.sh): real HTTP/1.1,
+	# h2c and gRPC clients and servers through the mesh.
+	curl nghttp2-client nghttp2-server python3-grpcio
 )
 
 weft_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# HTTP, HTTP/2 and gRPC through the mesh between real agents on
+# 127.0.0.180-189 (issue 7): a and d are callers, b and c serve.
+#   - curl (HTTP/1.1) and nghttp (h2c) to an HTTP/1.1 app and to an h2c app
+#     (nghttpd), bodies both ways, chunked, trailers
+#   - gRPC unary, server-streaming and an error status, trailers intact
+#   - a WebSocket upgrade round trip
+#   - routes applied at b take effect at a and d: a 90/10 split over 2,000
+#     requests within 5 sigma, header and path matches pick their subset,
+#     an update reaches every caller
+#   - a 503-every-other-time endpoint masked by retries, a hanging one cut
+#     with 504 at the route's timeout, an endpoint killed under load (only
+#     in-flight requests may fail), outlier ejection logged and undone
+#   - each ambiguous or malformed request answered 400 (431 for a too big
+#     head) and closed, while the agent keeps serving
+#   - weft's own answers name the agent (x-weft-agent)
+# Usage: WEFT=... WEFTD=... t_http.sh   (or: t_http.sh BUILD_DIR)
+if [ $# -ge 1 ] && [ -d "$1" ]; then
+	export WEFT=${WEFT:-$1/tools/weft} WEFTD=${WEFTD:-$1/agent/weftd}
+fi
+source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+# Debian's python3 has python3-grpcio; a python3 earlier on PATH may not.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+A=127.0.0.180 B=127.0.0.181 C=127.0.0.182 D=127.0.0.183
+# a's upstream ports (on A): front protocol -> service
+UP_WEB=15180    # http  -> web (HTTP/1.1 apps v1 on b, v2 on c)
+UP_H2APP=15181  # http  -> h2web (nghttpd, h2c, on b)
+UP_GRPC=15182   # grpc  -> grpc (grpc_app.py on b)
+UP_WEB2=15183   # http2 -> web
+UP_H2H2=15184   # http2 -> h2web
+UP_POOL=15185   # http  -> pool (HTTP/1.1 apps on b and c)
+UP_NONE=15186   # http  -> nosvc (no endpoint anywhere)
+# The apps, on 127.0.0.1
+APP_V1=17181 APP_V2=17182 APP_H2=17183 APP_GRPC=17184 APP_POOL_B=17185
+APP_POOL_C=17186
+
+for tool in curl nghttp nghttpd; do
+	command -v $tool >/dev/null || { fail "$tool is not installed (nghttp2-client, nghttp2-server)"; finish; }
+done
+$PY -c 'import grpc' 2>/dev/null || { fail "python3-grpcio is not installed"; finish; }
+
+up() { # SERVICE IP PORT PROTOCOL
+	echo "{\"service\": \"$1\", \"local_bind\": \"$2:$3\", \"protocol\": \"$4\"}"
+}
+
+make_ca "$T/ca" it-root
+make_cert "$T/ca" a web
+make_cert "$T/ca" b web,h2web,grpc,pool
+make_cert "$T/ca" c web,pool
+make_cert "$T/ca" d web
+"$WEFT" cert issue --ca "$T/ca" --name ops --groups operator --valid 30d \
+	--out "$T/certs" >/dev/null || { fail "cert issue ops"; exit 1; }
+OPS=(--signer-key "$T/certs/ops.key" --signer-cert "$T/certs/ops.crt")
+
+# Outlier detection fast enough to be seen and undone in seconds.
+PROXY=', "proxy": {"outlier": {"consecutive_errors": 5, "base_ejection": "2s"}}'
+write_config a $A "" "" ", \"upstreams\": [
+  $(up web $A $UP_WEB http), $(up h2web $A $UP_H2APP http),
+  $(up grpc $A $UP_GRPC grpc), $(up web $A $UP_WEB2 http2),
+  $(up h2web $A $UP_H2H2 http2), $(up pool $A $UP_POOL http),
+  $(up nosvc $A $UP_NONE http)] $PROXY"
+write_config d $D $A "" ", \"upstreams\": [$(up web $D $UP_WEB http)] $PROXY"
+write_config b $B $A "" ', "services": [
+  {"name": "web", "port": '$APP_V1', "protocol": "http", "labels": {"version": "v1"}},
+  {"name": "h2web", "port": '$APP_H2', "protocol": "http2"},
+  {"name": "grpc", "port": '$APP_GRPC', "protocol": "grpc"},
+  {"name": "pool", "port": '$APP_POOL_B', "protocol": "http"}]'
+write_config c $C $A "" ', "services": [
+  {"name": "web", "port": '$APP_V2', "protocol": "http", "labels": {"version": "v2"}},
+  {"name": "pool", "port": '$APP_POOL_C', "protocol": "http"}]'
+
+# ---- the apps ----
+app() { # NAME PORT VERSION: an http_app.py on 127.0.0.1:PORT
+	python3 "$HERE/http_app.py" 127.0.0.1 "$2" "$1" "$3" >"$T/$1.out" 2>&1 &
+	PIDS[$1]=$!
+	wait_for 10 "app $1 on port $2" grep -q ready "$T/$1.out"
+}
+app web-v1 $APP_V1 v1
+app web-v2 $APP_V2 v2
+app pool-b $APP_POOL_B p
+app pool-c $APP_POOL_C p
+mkdir -p "$T/htdocs"
+echo "h2web served by nghttpd" >"$T/htdocs/index.html"
+nghttpd -a 127.0.0.1 --no-tls -d "$T/htdocs" --echo-upload \
+	--trailer 'x-h2-trailer: from-nghttpd' $APP_H2 >"$T/nghttpd.log" 2>&1 &
+PIDS[nghttpd]=$!
+$PY "$HERE/grpc_app.py" serve 127.0.0.1 $APP_GRPC b-grpc >"$T/grpc.out" 2>&1 &
+PIDS[grpc]=$!
+wait_for 10 "gRPC app" grep -q ready "$T/grpc.out"
+wait_for 10 "nghttpd" curl -s --http2-prior-knowledge -o /dev/null http://127.0.0.1:$APP_H2/
+
+# ---- the agents ----
+for n in a b c d; do start $n; done
+for n in a b c d; do wait_sock $n || finish; done
+endpoints() { # NAME SERVICE: alive endpoints of SERVICE NAME knows
+	"$WEFT" services "$2" --json --socket "$(sock "$1")" 2>/dev/null |
+		grep -o '"status": *"alive"' | wc -l
+}
+has() { [ "$(endpoints "$1" "$2")" -ge "$3" ]; }
+wait_for 20 "a knows both web endpoints" has a web 2
+wait_for 20 "a knows both pool endpoints" has a pool 2
+wait_for 20 "a knows h2web's endpoint" has a h2web 1
+wait_for 20 "a knows grpc's endpoint" has a grpc 1
+wait_for 20 "d knows both web endpoints" has d web 2
+
+load() { # HOST PORT N CONC PATH [NAME:VALUE...]: JSON tallies
+	timeout 180 python3 "$HERE/http_client.py" load "$@"
+}
+# jn JSON KEY... : the number at that path of a tally (0 when absent),
+# e.g. jn "$j" status 200, jn "$j" late name pool-b
+jn() {
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+for k in sys.argv[2:]:
+    d = d.get(k, {}) if isinstance(d, dict) else {}
+print(d if isinstance(d, int) else 0)' "$@" 2>/dev/null || echo 0
+}
+
+# ==== HTTP/1.1 and h2c, both ways round ====
+c_ok() { # URL PATTERN [curl args]: 200 with PATTERN in the body
+	local url=$1 pat=$2
+	shift 2
+	local out
+	out=$(curl -s -m 10 -w '\n%{http_code}' "$@" "$url") || return 1
+	[ "$(tail -1 <<<"$out")" = 200 ] && grep -q -- "$pat" <<<"$out"
+}
+wait_for 10 "curl HTTP/1.1 -> HTTP/1.1 app through the mesh" \
+	c_ok "http://$A:$UP_WEB/hello?x=1" "name=web-v[12] version=v[12] method=GET path=/hello?x=1"
+head -c $((1 << 20)) /dev/urandom >"$T/body.bin"
+want=$(sha256sum "$T/body.bin" | cut -d' ' -f1)
+got=$(curl -s -m 20 --data-binary @"$T/body.bin" "http://$A:$UP_WEB/echo" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "1 MiB POST body to the HTTP/1.1 app and back, SHA-256 matches" ||
+	fail "1 MiB POST echo through the mesh: sha256 $got, want $want"
+got=$(curl -s -m 20 -H 'Transfer-Encoding: chunked' --data-binary @"$T/body.bin" \
+	"http://$A:$UP_WEB/echo" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "1 MiB chunked upload echoed intact" ||
+	fail "chunked upload through the mesh: sha256 $got, want $want"
+out=$(curl -s -m 10 -D "$T/chunked.h" "http://$A:$UP_WEB/chunked")
+[ "$(grep -c '^chunk [0-4] of web-v' <<<"$out")" -eq 5 ] &&
+	ok "a chunked answer arrives whole" || fail "chunked answer: $out"
+grep -qi '^x-app-trailer: done' "$T/chunked.h" &&
+	echo "# the app's HTTP/1.1 trailer reached curl" ||
+	echo "# (the app's HTTP/1.1 trailer did not reach curl; curl sent no TE: trailers)"
+
+c_ok "http://$A:$UP_H2APP/index.html" "h2web served by nghttpd" &&
+	ok "curl HTTP/1.1 -> h2c app (nghttpd) through the mesh" ||
+	fail "curl HTTP/1.1 -> h2c app: $(curl -s -m 5 -i "http://$A:$UP_H2APP/index.html" | head -3)"
+got=$(curl -s -m 20 --data-binary @"$T/body.bin" "http://$A:$UP_H2APP/up" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "1 MiB POST to the h2c app and back, SHA-256 matches" ||
+	fail "1 MiB POST to the h2c app: sha256 $got, want $want"
+
+nghttp -v -t 10 "http://$A:$UP_WEB2/hello-h2" >"$T/ng1.out" 2>&1
+grep -q ':status: 200' "$T/ng1.out" && grep -q 'name=web-v[12] .*path=/hello-h2' "$T/ng1.out" &&
+	ok "nghttp h2c -> HTTP/1.1 app through the mesh" ||
+	fail "nghttp h2c -> HTTP/1.1 app: $(grep -E ':status|ERROR|error' "$T/ng1.out" | head -3)"
+nghttp -v -t 10 "http://$A:$UP_H2H2/index.html" >"$T/ng2.out" 2>&1
+grep -q ':status: 200' "$T/ng2.out" && grep -q 'h2web served by nghttpd' "$T/ng2.out" &&
+	ok "nghttp h2c -> h2c app through the mesh" ||
+	fail "nghttp h2c -> h2c app: $(grep -E ':status|ERROR|error' "$T/ng2.out" | head -3)"
+grep -q 'x-h2-trailer: from-nghttpd' "$T/ng2.out" &&
+	ok "the h2c app's trailer reaches the h2c client" ||
+	fail "h2c trailer (x-h2-trailer) missing at the client"
+nghttp -t 20 -d "$T/body.bin" "http://$A:$UP_WEB2/echo" 2>/dev/null | sha256sum |
+	grep -q "^$want " && ok "1 MiB h2c upload to the HTTP/1.1 app echoed intact" ||
+	fail "h2c upload to the HTTP/1.1 app: body differs"
+
+# ==== gRPC ====
+out=$(timeout 30 $PY "$HERE/grpc_app.py" unary "$A:$UP_GRPC" hello 2>&1)
+grep -qx 'msg b-grpc:hello' <<<"$out" && grep -qx 'status OK' <<<"$out" &&
+	grep -qx 'trailer x-app-trailer unary-b-grpc' <<<"$out" &&
+	ok "gRPC unary through the mesh: answer, status OK and trailer intact" ||
+	fail "gRPC unary: $(tr '\n' '|' <<<"$out")"
+out=$(timeout 30 $PY "$HERE/grpc_app.py" stream "$A:$UP_GRPC" tick 50 2>&1)
+[ "$(grep -c '^msg b-grpc:tick:' <<<"$out")" -eq 50 ] &&
+	grep -q 'msg b-grpc:tick:49' <<<"$out" && grep -qx 'status OK' <<<"$out" &&
+	grep -qx 'trailer x-app-trailer stream-b-grpc' <<<"$out" &&
+	ok "gRPC server streaming: 50 messages in order, status and trailer intact" ||
+	fail "gRPC streaming: $(grep -vc '^msg' <<<"$out") other lines: $(grep -v '^msg' <<<"$out" | tr '\n' '|')"
+out=$(timeout 30 $PY "$HERE/grpc_app.py" fail "$A:$UP_GRPC" gizmo 2>&1)
+grep -qx 'status NOT_FOUND no such thing: gizmo' <<<"$out" &&
+	grep -qx 'trailer x-app-trailer fail-b-grpc' <<<"$out" &&
+	ok "a gRPC error status, its message and trailer reach the client" ||
+	fail "gRPC error status: $(tr '\n' '|' <<<"$out")"
+
+# ==== WebSocket ====
+out=$(timeout 20 python3 "$HERE/http_client.py" ws $A $UP_WEB /ws "hello through the mesh" 2>&1)
+[ "$out" = "101 accept-ok echo=hello through the mesh" ] &&
+	ok "WebSocket upgrade and an echoed message through the mesh" ||
+	fail "WebSocket: $out"
+
+# ==== weft's own answers ====
+out=$(curl -s -m 10 -D "$T/none.h" "http://$A:$UP_NONE/x")
+st=$(head -1 "$T/none.h" | cut -d' ' -f2)
+if { [ "$st" = 503 ] || [ "$st" = 404 ]; } && grep -qi '^x-weft-agent: a' "$T/none.h" &&
+	[ -n "$out" ]; then
+	ok "no endpoint for nosvc: $st from agent a, saying why: $out"
+else
+	fail "no endpoint: status '$st', $(grep -i x-weft-agent "$T/none.h") body '$out'"
+fi
+
+# ==== without a route: every endpoint ====
+j=$(load $A $UP_WEB 200 4 /spread)
+v1=$(jn "$j" version v1) v2=$(jn "$j" version v2)
+[ "$(jn "$j" status 200)" -eq 200 ] && [ "$v1" -ge 10 ] && [ "$v2" -ge 10 ] &&
+	ok "without a route, requests reach both web endpoints (v1 $v1, v2 $v2)" ||
+	fail "without a route: $j"
+
+# ==== routes ====
+cat >"$T/web-routes.json" <<'JSON'
+{"kind": "route", "name": "web-routes", "service": "web",
+ "routes": [
+   {"match": {"path_prefix": "/", "headers": [{"name": "x-canary", "exact": "1"}]},
+    "targets": [{"service": "web", "labels": {"version": "v2"}, "weight": 100}]},
+   {"match": {"path_prefix": "/v1only"},
+    "targets": [{"service": "web", "labels": {"version": "v1"}, "weight": 1}]},
+   {"match": {"path_exact": "/pin-v2"},
+    "targets": [{"service": "web", "labels": {"version": "v2"}, "weight": 1}]},
+   {"match": {"path_prefix": "/flaky"},
+    "targets": [{"service": "web", "labels": {"version": "v1"}, "weight": 1}],
+    "retry": {"max": 2, "on": ["5xx"], "budget_percent": 100}},
+   {"match": {"path_prefix": "/hang"},
+    "targets": [{"service": "web", "labels": {"version": "v1"}, "weight": 1}],
+    "timeout": "1s"},
+   {"match": {"path_prefix": "/"},
+    "targets": [{"service": "web", "labels": {"version": "v1"}, "weight": 90},
+                {"service": "web", "labels": {"version": "v2"}, "weight": 10}]}]}
+JSON
+out=$("$WEFT" routes apply "$T/web-routes.json" "${OPS[@]}" --socket "$(sock b)" 2>&1) &&
+	ok "routes apply at b: $out" || fail "routes apply at b: $out"
+lists() { "$WEFT" routes list --socket "$(sock "$1")" 2>/dev/null | grep -q "$2"; }
+wait_for 10 "a lists web-routes (gossiped from b)" lists a web-routes
+wait_for 10 "d lists web-routes" lists d web-routes
+all_v2() { # IP N PATH [H]: every answer from v2
+	local j
+	j=$(load "$1" $UP_WEB "$2" 2 "$3" "${@:4}")
+	[ "$(jn "$j" version v2)" -eq "$2" ]
+}
+wait_for 10 "the route applied at b steers d's requests (x-canary: 1 -> v2)" \
+	all_v2 $D 20 /c x-canary:1
+wait_for 10 "... and a's" all_v2 $A 20 /c x-canary:1
+
+# The 90/10 split: X ~ Binomial(2000, 0.1) v2 answers; mean 200, sigma
+# sqrt(2000 * 0.1 * 0.9) = 13.4; 5 sigma either side is [133, 267]
+# (false failure odds under 1 in a million).
+j=$(load $A $UP_WEB 2000 16 /split)
+v1=$(jn "$j" version v1) v2=$(jn "$j" version v2)
+if [ "$(jn "$j" status 200)" -eq 2000 ] && [ $((v1 + v2)) -eq 2000 ] &&
+	[ "$v2" -ge 133 ] && [ "$v2" -le 267 ]; then
+	ok "90/10 split over 2000 requests: v1 $v1, v2 $v2 (5-sigma bounds 133-267 for v2)"
+else
+	fail "90/10 split: v1 $v1 v2 $v2 (want v2 in 133-267 of 2000, all 200): $j"
+fi
+j=$(load $A $UP_WEB 100 4 /any x-canary:1)
+[ "$(jn "$j" version v2)" -eq 100 ] && ok "header match x-canary: 1 -> all 100 from v2" ||
+	fail "header match: $j"
+j=$(load $A $UP_WEB 100 4 /any x-canary:2)
+v1=$(jn "$j" version v1)
+[ "$v1" -ge 60 ] && [ "$(jn "$j" status 200)" -eq 100 ] &&
+	ok "x-canary: 2 does not match: falls to the split (v1 $v1 of 100)" || fail "x-canary: 2: $j"
+j=$(load $A $UP_WEB 100 4 /v1only/deep)
+[ "$(jn "$j" version v1)" -eq 100 ] && ok "path prefix /v1only -> all 100 from v1" ||
+	fail "path prefix match: $j"
+j=$(load $A $UP_WEB 100 4 /pin-v2)
+[ "$(jn "$j" version v2)" -eq 100 ] && ok "exact path /pin-v2 -> all 100 from v2" ||
+	fail "exact path match: $j"
+j=$(load $A $UP_WEB 100 4 /pin-v2/not-exact)
+v1=$(jn "$j" version v1)
+[ "$v1" -ge 60 ] && ok "/pin-v2/not-exact is not the exact path: the split (v1 $v1 of 100)" ||
+	fail "exact path must not match a longer one: $j"
+
+# An update applied at c reaches both callers: everything to v2.
+sed 's/"weight": 90}/"weight": 0}/' "$T/web-routes.json" >"$T/web-routes2.json"
+grep -q '"weight": 0}' "$T/web-routes2.json" || fail "test bug: route update not made"
+out=$("$WEFT" routes apply "$T/web-routes2.json" "${OPS[@]}" --socket "$(sock c)" 2>&1) ||
+	fail "routes apply (update) at c: $out"
+wait_for 10 "the update applied at c reaches a (split now 0/10: all v2)" all_v2 $A 40 /after
+wait_for 10 "... and d" all_v2 $D 40 /after
+
+# ==== resilience ====
+before=$(curl -s "http://127.0.0.1:$APP_V1/_ctl/stats")
+j=$(load $A $UP_WEB 200 4 /flaky)
+after=$(curl -s "http://127.0.0.1:$APP_V1/_ctl/stats")
+failed=$(($(jn "$after" status 503) - $(jn "$before" status 503)))
+if [ "$(jn "$j" status 200)" -eq 200 ] && [ "$failed" -ge 50 ]; then
+	ok "the app failed $failed of its /flaky answers with 503; retries masked all (200 x 200)"
+else
+	fail "retries: the app failed $failed times; the client saw: $j"
+fi
+
+t0=$(date +%s%N)
+out=$(curl -s -m 10 -D "$T/hang.h" "http://$A:$UP_WEB/hang")
+ms=$((($(date +%s%N) - t0) / 1000000))
+st=$(head -1 "$T/hang.h" | cut -d' ' -f2)
+[ "$st" = 504 ] && [ "$ms" -ge 900 ] && [ "$ms" -le 4000 ] &&
+	grep -qi '^x-weft-agent: a' "$T/hang.h" &&
+	ok "a hanging endpoint: 504 from agent a after ${ms} ms (route timeout 1s): $out" ||
+	fail "hanging endpoint: status '$st' after $ms ms, $(grep -i x-weft "$T/hang.h")"
+
+# ==== bad requests: 400 (431 for the head too big), closed; others served ====
+bad() { # WHAT WANT TEXT
+	local out
+	out=$(timeout 10 python3 "$HERE/http_client.py" raw $A $UP_WEB "$3")
+	if [[ " $2 " == *" ${out%% *} "* ]] && [[ $out == *"x-weft-agent:a"* ]] &&
+		[[ $out == *closed ]]; then
+		ok "$1: $out"
+	else
+		fail "$1: got '$out', want one of ($2) from agent a, then closed"
+	fi
+}
+bad "Content-Length and Transfer-Encoding" 400 \
+	'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
+bad "two Content-Length" 400 \
+	'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'
+bad "a bad chunk size" 400 \
+	'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n'
+bad "a bare LF ending a header line" 400 \
+	'GET / HTTP/1.1\r\nHost: x\nX-Y: z\r\n\r\n'
+bad "a bare CR in a header value" 400 \
+	'GET / HTTP/1.1\r\nHost: x\r\nX-Y: a\rb\r\n\r\n'
+bad "a 100 KiB header" "400 431" \
+	"GET / HTTP/1.1\\r\\nHost: x\\r\\nX-Big: $(head -c 102400 /dev/zero | tr '\0' a)\\r\\n\\r\\n"
+bad "no Host" 400 'GET / HTTP/1.1\r\nX-Y: z\r\n\r\n'
+c_ok "http://$A:$UP_WEB/still" "name=web-v" &&
+	kill -0 "${PIDS[a]}" 2>/dev/null && ok "after the bad requests, a still serves" ||
+	fail "a no longer serves after the bad requests"
+
+# ==== an endpoint killed under load, outlier ejection ====
+cat >"$T/pool-routes.json" <<'JSON'
+{"kind": "route", "name": "pool-routes", "service": "pool",
+ "routes": [{"targets": [{"service": "pool", "weight": 1}],
+   "retry": {"max": 2, "on": ["gateway-error", "connect-failure", "reset"],
+             "budget_percent": 100}}]}
+JSON
+out=$("$WEFT" routes apply "$T/pool-routes.json" "${OPS[@]}" --socket "$(sock c)" 2>&1) ||
+	fail "routes apply pool-routes: $out"
+wait_for 10 "a lists pool-routes" lists a pool-routes
+j=$(load $A $UP_POOL 100 4 /warm)
+[ "$(jn "$j" name pool-b)" -gt 0 ] && [ "$(jn "$j" name pool-c)" -gt 0 ] &&
+	ok "pool: both endpoints serve (pool-b $(jn "$j" name pool-b), pool-c $(jn "$j" name pool-c))" || fail "pool warm-up: $j"
+load $A $UP_POOL 800 4 "/slow?ms=10" >"$T/kill.json" &
+lp=$!
+sleep 1
+kill -9 "${PIDS[pool-c]}"
+unset 'PIDS[pool-c]'
+wait $lp
+j=$(cat "$T/kill.json")
+bad_n=$((800 - $(jn "$j" status 200)))
+[ "$bad_n" -le 4 ] && [ "$(jn "$j" late name pool-b)" -eq 200 ] &&
+	ok "pool-c killed under load (4 in flight): $bad_n requests failed; the last 200 all from pool-b" ||
+	fail "endpoint killed under load: $bad_n of 800 failed (at most 4 in flight): $j"
+wait_for 10 "a logs pool-c's ejection" grep -q 'msg="endpoint ejected".*pool' "$T/a.log"
+grep 'msg="endpoint ejected"' "$T/a.log" | tail -1 | sed 's/^/# /'
+app pool-c $APP_POOL_C p
+back_to_c() {
+	local j
+	j=$(load $A $UP_POOL 40 2 /back)
+	[ "$(jn "$j" name pool-c)" -gt 0 ]
+}
+wait_for 90 "the ejection is undone: pool-c serves again" back_to_c
+
+kill -0 "${PIDS[a]}" 2>/dev/null && ok "a is still running" || fail "agent a died"
+finish
