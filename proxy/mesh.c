@@ -1,5 +1,6 @@
 /*
- * The mesh hop: HTTP/2 CONNECT streams over the secure session.
+ * The mesh hop: HTTP/2 CONNECT and HTTP request streams over the secure
+ * session.
  *
  * nghttp2 runs in memory mode: received plaintext goes in with
  * nghttp2_session_mem_recv(), frames come out of nghttp2_session_mem_send()
@@ -14,6 +15,11 @@
  * back at once while the connection's buffered total is under
  * conn_buffer, so one slow reader does not stall the other streams,
  * and only as the agent reads beyond that, so the total stays bounded too.
+ *
+ * Header blocks: HTTP/2 sends one block at a time per connection
+ * (CONTINUATION frames cannot interleave), so fields are gathered in one
+ * scratch area per connection and, once the block is complete and
+ * wanted, copied into one allocation for the stream (struct hblock).
  */
 #include "proxy/mesh.h"
 
@@ -57,6 +63,21 @@ enum {
 	EV_READABLE = 1u << 4,
 	EV_WRITABLE = 1u << 5,
 	EV_RESET = 1u << 6,
+	EV_REQUEST = 1u << 7,
+	EV_RESPONSE = 1u << 8,
+};
+
+/* A header block kept by the core: the nv array, then the names and
+ * values it points to, each NUL-terminated; one allocation. */
+struct hblock {
+	size_t n;
+	nghttp2_nv nv[];
+};
+
+/* A field of the block being received, as offsets into the scratch. */
+struct hfield {
+	uint32_t name, namelen, value, valuelen;
+	uint8_t flags;
 };
 
 struct mesh_stream {
@@ -88,6 +109,18 @@ struct mesh_stream {
 	uint32_t h2_error;
 	int err;
 	bool bad_header;
+	bool http;       /* an HTTP request stream, not CONNECT */
+	bool final;      /* client: the final response head arrived */
+	bool has_reason; /* client: the response carried weft-reason */
+	bool end_out;    /* server: END_STREAM went out on the wire */
+	bool rst_after_end; /* server: RST_STREAM NO_ERROR once it has */
+	unsigned n_svc;  /* server: weft-service fields seen */
+	bool svc_bad;
+	struct hblock *head;     /* received request or final response */
+	struct hblock *trailers; /* received trailers */
+	struct hblock *req;      /* client: request waiting for the handshake */
+	struct hblock *trl_out;  /* trailers to send after the body */
+	size_t req_n;            /* client: fields in c->nv_out */
 	char method[16];
 	char authority[CERT_NAME_MAX + 8];
 	char service[CERT_NAME_MAX + 1];
@@ -120,6 +153,13 @@ struct mesh_conn {
 	int64_t idle_since; /* -1: streams are open */
 	char h2_msg[160];   /* nghttp2's last complaint */
 	char reason[MESH_REASON_MAX];
+	/* The header block being received (see the top of the file). */
+	struct hfield *hs_field;
+	uint8_t *hs_buf;
+	size_t hs_n, hs_used, hs_cap;
+	bool hs_over; /* over MESH_HEADER_* (or out of memory) */
+	/* Outgoing request head, before nghttp2 copies it. */
+	nghttp2_nv *nv_out;
 };
 
 /* ---- helpers ---- */
@@ -225,6 +265,10 @@ stream_free(struct mesh_stream *s)
 		list_remove(&s->ev_link);
 	list_remove(&s->link);
 	table_unref(s->table);
+	free(s->head);
+	free(s->trailers);
+	free(s->req);
+	free(s->trl_out);
 	if (s->client && c->n_client > 0)
 		c->n_client--;
 	if (--c->n_streams == 0)
@@ -369,8 +413,12 @@ dispatch(struct mesh_conn *c)
 			fire_stream(s, MESH_EV_DENIED);
 		if ((ev & EV_CONNECT) && s->agent && s->st == ST_CONNECTING)
 			fire_stream(s, MESH_EV_CONNECT);
+		if ((ev & EV_REQUEST) && s->agent && s->st == ST_CONNECTING)
+			fire_stream(s, MESH_EV_REQUEST);
 		if ((ev & EV_OPENED) && s->agent && s->st == ST_OPEN)
 			fire_stream(s, MESH_EV_OPENED);
+		if ((ev & EV_RESPONSE) && s->agent && s->st == ST_OPEN)
+			fire_stream(s, MESH_EV_RESPONSE);
 		if ((ev & EV_REFUSED) && s->agent && s->st == ST_REFUSED)
 			fire_stream(s, MESH_EV_REFUSED);
 		if ((ev & EV_READABLE) && s->agent && s->st != ST_RESET &&
@@ -412,8 +460,6 @@ data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length,
 	struct mesh_conn *c = ud;
 	size_t n;
 
-	(void)h2;
-	(void)id;
 	if (s->st == ST_RESET) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		return 0;
@@ -421,6 +467,18 @@ data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length,
 	n = chunkq_take(&s->out, &c->pool, buf, length);
 	if (s->out.len == 0 && s->shut) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		if (s->trl_out != NULL) {
+			/* The trailers end the stream instead (nghttp2 copies
+			 * them). */
+			int rv = nghttp2_submit_trailer(h2, id, s->trl_out->nv,
+			    s->trl_out->n);
+
+			free(s->trl_out);
+			s->trl_out = NULL;
+			if (rv != 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		}
 		s->end_sent = true;
 	} else if (n == 0) {
 		s->deferred = true;
@@ -441,12 +499,223 @@ provide(struct mesh_stream *s, nghttp2_data_provider *prd)
 	s->providing = true;
 }
 
+/* ---- header blocks ---- */
+
+/* Room for n fields of bytes bytes in all (names plus values). */
+static struct hblock *
+hblock_new(size_t n, size_t bytes)
+{
+	struct hblock *b = malloc(sizeof(*b) + n * sizeof(nghttp2_nv) +
+	    bytes + 2 * n);
+
+	if (b != NULL)
+		b->n = 0;
+	return b;
+}
+
+/* Appends a field; *at is where its bytes go (past the nv slots). */
+static void
+hblock_add(struct hblock *b, uint8_t **at, const uint8_t *name,
+           size_t namelen, const uint8_t *value, size_t valuelen,
+           uint8_t flags)
+{
+	nghttp2_nv *nv = &b->nv[b->n++];
+
+	nv->name = *at;
+	memcpy(*at, name, namelen);
+	(*at)[namelen] = '\0';
+	*at += namelen + 1;
+	nv->value = *at;
+	memcpy(*at, value, valuelen);
+	(*at)[valuelen] = '\0';
+	*at += valuelen + 1;
+	nv->namelen = namelen;
+	nv->valuelen = valuelen;
+	nv->flags = flags;
+}
+
+static bool
+is_name(const uint8_t *name, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(name, want, len) == 0;
+}
+
+static bool
+is_weft(const uint8_t *name, size_t len)
+{
+	return len >= 5 && memcmp(name, "weft-", 5) == 0;
+}
+
+/* The weft-* fields an app's request keeps end to end. */
+static bool
+weft_kept(const uint8_t *name, size_t len)
+{
+	return !is_weft(name, len) || is_name(name, len, MESH_UPGRADE_HEADER);
+}
+
+static void
+hs_reset(struct mesh_conn *c)
+{
+	c->hs_n = 0;
+	c->hs_used = 0;
+	c->hs_over = false;
+}
+
+static void
+hs_add(struct mesh_conn *c, const uint8_t *name, size_t namelen,
+       const uint8_t *value, size_t valuelen, uint8_t flags)
+{
+	size_t need = c->hs_used + namelen + valuelen;
+	struct hfield *f;
+
+	if (c->hs_over)
+		return;
+	if (c->hs_n >= MESH_HEADER_FIELDS_MAX || need > MESH_HEADER_BLOCK_MAX) {
+		c->hs_over = true;
+		return;
+	}
+	if (c->hs_field == NULL && (c->hs_field = malloc(
+	    MESH_HEADER_FIELDS_MAX * sizeof(*c->hs_field))) == NULL) {
+		c->hs_over = true;
+		return;
+	}
+	if (need > c->hs_cap) {
+		size_t cap = c->hs_cap != 0 ? c->hs_cap : 1024;
+		uint8_t *nb;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > MESH_HEADER_BLOCK_MAX)
+			cap = MESH_HEADER_BLOCK_MAX;
+		if ((nb = realloc(c->hs_buf, cap)) == NULL) {
+			c->hs_over = true;
+			return;
+		}
+		c->hs_buf = nb;
+		c->hs_cap = cap;
+	}
+	f = &c->hs_field[c->hs_n++];
+	f->name = (uint32_t)c->hs_used;
+	f->namelen = (uint32_t)namelen;
+	memcpy(c->hs_buf + c->hs_used, name, namelen);
+	c->hs_used += namelen;
+	f->value = (uint32_t)c->hs_used;
+	f->valuelen = (uint32_t)valuelen;
+	memcpy(c->hs_buf + c->hs_used, value, valuelen);
+	c->hs_used += valuelen;
+	f->flags = flags;
+}
+
+/*
+ * The gathered block as the stream's own, leaving out weft-* fields when
+ * strip (all but weft-upgrade: they are the core's, never the app's).
+ */
+static struct hblock *
+hs_take(struct mesh_conn *c, bool strip)
+{
+	struct hblock *b;
+	uint8_t *at;
+
+	if ((b = hblock_new(c->hs_n, c->hs_used)) == NULL)
+		return NULL;
+	at = (uint8_t *)&b->nv[c->hs_n];
+	for (size_t i = 0; i < c->hs_n; i++) {
+		const struct hfield *f = &c->hs_field[i];
+		const uint8_t *name = c->hs_buf + f->name;
+
+		if (strip && !weft_kept(name, f->namelen))
+			continue;
+		hblock_add(b, &at, name, f->namelen, c->hs_buf + f->value,
+		    f->valuelen, f->flags);
+	}
+	return b;
+}
+
+/* A copy of nv[0..n) the core owns (to be sent later). */
+static struct hblock *
+hblock_copy(const nghttp2_nv *nv, size_t n)
+{
+	size_t bytes = 0;
+	struct hblock *b;
+	uint8_t *at;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += nv[i].namelen + nv[i].valuelen;
+	if ((b = hblock_new(n, bytes)) == NULL)
+		return NULL;
+	at = (uint8_t *)&b->nv[n];
+	for (size_t i = 0; i < n; i++)
+		hblock_add(b, &at, nv[i].name, nv[i].namelen, nv[i].value,
+		    nv[i].valuelen, nv[i].flags);
+	return b;
+}
+
+enum block_kind {
+	BLOCK_REQUEST = 1,
+	BLOCK_RESPONSE,
+	BLOCK_TRAILERS,
+};
+
+/*
+ * Whether a field the agent gives may be sent: a valid lowercase name
+ * and value (nghttp2's checks, so the peer's nghttp2 will not reset the
+ * stream over it), no connection-specific field (RFC 9113, 8.2.2), and
+ * weft-* only where the core allows it.
+ */
+static bool
+field_ok(const nghttp2_nv *f, enum block_kind kind)
+{
+	static const char *const conn_specific[] = {"connection",
+	    "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"};
+
+	if (f->namelen == 0 || f->name[0] == ':' ||
+	    !nghttp2_check_header_name(f->name, f->namelen) ||
+	    !nghttp2_check_header_value(f->value, f->valuelen))
+		return false;
+	for (size_t i = 0; i < sizeof(conn_specific) / sizeof(*conn_specific);
+	    i++)
+		if (is_name(f->name, f->namelen, conn_specific[i]))
+			return false;
+	if (is_name(f->name, f->namelen, "te"))
+		return kind == BLOCK_REQUEST && f->valuelen == 8 &&
+		    memcmp(f->value, "trailers", 8) == 0;
+	if (is_weft(f->name, f->namelen))
+		return kind == BLOCK_RESPONSE &&
+		    is_name(f->name, f->namelen, MESH_UPGRADED_HEADER);
+	return true;
+}
+
+/* Fields and bytes within MESH_HEADER_* (with extra fields to come). */
+static bool
+block_fits(const nghttp2_nv *nv, size_t n, size_t extra_n,
+           size_t extra_bytes)
+{
+	size_t bytes = extra_bytes;
+
+	if (n + extra_n > MESH_HEADER_FIELDS_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		bytes += nv[i].namelen + nv[i].valuelen;
+	return bytes <= MESH_HEADER_BLOCK_MAX;
+}
+
+static bool
+trailers_ok(const nghttp2_nv *nv, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!field_ok(&nv[i], BLOCK_TRAILERS))
+			return false;
+	return true;
+}
+
 static int
 on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 {
 	struct mesh_conn *c = ud;
 	struct mesh_stream *s;
 
+	if (frame->hd.type == NGHTTP2_HEADERS)
+		hs_reset(c);
 	if (c->initiator || frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
@@ -491,10 +760,10 @@ on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 	struct mesh_conn *c = ud;
 	struct mesh_stream *s;
 
-	(void)flags;
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    (s = stream_of(h2, frame->hd.stream_id)) == NULL)
 		return 0;
+	hs_add(c, name, namelen, value, valuelen, flags);
 	if (!c->initiator && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
 		if (namelen == 7 && memcmp(name, ":method", 7) == 0)
 			copy_field(s->method, sizeof(s->method), value, valuelen,
@@ -502,7 +771,14 @@ on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
 			copy_field(s->authority, sizeof(s->authority), value,
 			    valuelen, &s->bad_header);
-	} else if (c->initiator && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+		else if (is_name(name, namelen, MESH_SERVICE_HEADER) &&
+		    s->n_svc++ == 0)
+			copy_field(s->service, sizeof(s->service), value,
+			    valuelen, &s->svc_bad);
+	} else if (c->initiator && (frame->headers.cat == NGHTTP2_HCAT_RESPONSE ||
+	    (frame->headers.cat == NGHTTP2_HCAT_HEADERS && !s->final))) {
+		/* A final response after a 1xx is a HEADERS frame to
+		 * nghttp2, trailers are too: final tells them apart. */
 		if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
 			int st = 0;
 
@@ -514,6 +790,7 @@ on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 		    memcmp(name, MESH_REASON_HEADER, namelen) == 0) {
 			copy_clean(s->reason, sizeof(s->reason),
 			    (const char *)value, valuelen);
+			s->has_reason = true;
 		}
 	}
 	return 0;
@@ -574,6 +851,55 @@ parse_authority(struct mesh_stream *s)
 	return true;
 }
 
+/*
+ * Server: an HTTP request.  The destination is weft-service, which only
+ * the calling weft sets (it drops the app's); :authority is the app's.
+ */
+static void
+on_http_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
+{
+	const struct mesh_node *n = c->n;
+	struct authz_decision d;
+	const struct table_local *local;
+	char why[MESH_REASON_MAX];
+
+	s->http = true;
+	if (s->n_svc != 1 || s->svc_bad || !cert_name_valid(s->service)) {
+		const char *what = s->n_svc == 0 ? "weft-service is missing" :
+		    s->n_svc > 1 ? "more than one weft-service" :
+		    "weft-service is not a service name";
+
+		s->service[0] = '\0';
+		deny(c, s, 400, what, end_stream);
+		return;
+	}
+	if (s->table == NULL) {
+		deny(c, s, 503, "this node has no tables yet", end_stream);
+		return;
+	}
+	if ((s->head = hs_take(c, true)) == NULL) {
+		deny(c, s, 503, "out of memory", end_stream);
+		return;
+	}
+	authz_check(s->table, n->cfg.self_cert, session_peer(c->sess),
+	    s->service, &d);
+	if (!d.allow) {
+		deny(c, s, 403, d.reason, end_stream);
+		return;
+	}
+	if ((local = table_local(s->table, s->service)) == NULL) {
+		set_reason(why, "service %s is not served on node %s", s->service,
+		    n->cfg.self_cert->name);
+		deny(c, s, 404, why, end_stream);
+		return;
+	}
+	snprintf(s->host, sizeof(s->host), "%s", local->host);
+	s->port = local->port;
+	s->st = ST_CONNECTING;
+	s->agent = true;
+	mark(s, EV_REQUEST);
+}
+
 static void
 on_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 {
@@ -582,10 +908,18 @@ on_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 	const struct table_local *local;
 	char why[MESH_REASON_MAX];
 
-	if (s->bad_header || strcmp(s->method, "CONNECT") != 0) {
-		deny(c, s, s->bad_header ? 400 : 405, s->bad_header ?
-		    "a request header is too long" :
-		    "only CONNECT is served on the mesh", end_stream);
+	if (c->hs_over) {
+		set_reason(why, "request header block over %u bytes or %u fields",
+		    MESH_HEADER_BLOCK_MAX, MESH_HEADER_FIELDS_MAX);
+		deny(c, s, 431, why, end_stream);
+		return;
+	}
+	if (s->bad_header) {
+		deny(c, s, 400, "a request header is too long", end_stream);
+		return;
+	}
+	if (strcmp(s->method, "CONNECT") != 0) {
+		on_http_request(c, s, end_stream);
 		return;
 	}
 	if (!parse_authority(s)) {
@@ -617,14 +951,57 @@ on_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 	mark(s, EV_CONNECT);
 }
 
+/* The stream fails on a block the core will not keep: reset it. */
+static void
+reset_over(struct mesh_conn *c, struct mesh_stream *s, const char *what)
+{
+	char why[MESH_REASON_MAX];
+	uint32_t code = s->client ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR;
+
+	set_reason(why, "%s header block over %u bytes or %u fields", what,
+	    MESH_HEADER_BLOCK_MAX, MESH_HEADER_FIELDS_MAX);
+	if (!s->rst_sent) {
+		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, code);
+		s->rst_sent = true;
+	}
+	stream_dead(s, code, WEFT_ETOOBIG, why);
+}
+
 static void
 on_response(struct mesh_conn *c, struct mesh_stream *s)
 {
-	if (s->st != ST_REQUESTED || s->status < 200)
-		return; /* 1xx: wait for the final answer */
-	if (s->status < 300) {
+	if (s->st != ST_REQUESTED)
+		return;
+	if (c->hs_over) {
+		reset_over(c, s, "response");
+		return;
+	}
+	if (s->status < 200) {
+		/* 1xx: wait for the final answer. */
+		s->status = 0;
+		s->has_reason = false;
+		s->reason[0] = '\0';
+		return;
+	}
+	s->final = true;
+	if (!s->http && s->status < 300) {
 		s->st = ST_OPEN;
 		mark(s, EV_OPENED);
+		return;
+	}
+	/* An HTTP answer is the app's unless the remote weft said why it
+	 * refused (it strips weft-* from what apps answer). */
+	if (s->http && !s->has_reason) {
+		if ((s->head = hs_take(c, false)) == NULL) {
+			nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id,
+			    NGHTTP2_CANCEL);
+			s->rst_sent = true;
+			stream_dead(s, NGHTTP2_CANCEL, WEFT_ENOMEM,
+			    "out of memory keeping the response head");
+			return;
+		}
+		s->st = ST_OPEN;
+		mark(s, EV_RESPONSE);
 		return;
 	}
 	s->st = ST_REFUSED;
@@ -640,6 +1017,28 @@ on_response(struct mesh_conn *c, struct mesh_stream *s)
 	mark(s, EV_REFUSED);
 }
 
+/* Trailers (nghttp2 has checked they end the stream). */
+static void
+on_trailers(struct mesh_conn *c, struct mesh_stream *s)
+{
+	if (!s->agent || s->st == ST_RESET || s->st == ST_REFUSED ||
+	    s->st == ST_DENIED || s->trailers != NULL)
+		return;
+	if (c->hs_over) {
+		reset_over(c, s, s->client ? "response trailer" :
+		    "request trailer");
+		return;
+	}
+	if ((s->trailers = hs_take(c, !s->client)) == NULL) {
+		uint32_t code = s->client ? NGHTTP2_CANCEL :
+		    NGHTTP2_INTERNAL_ERROR;
+
+		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, code);
+		s->rst_sent = true;
+		stream_dead(s, code, WEFT_ENOMEM, "out of memory keeping trailers");
+	}
+}
+
 static int
 on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 {
@@ -653,9 +1052,11 @@ on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 			return 0;
 		if (!c->initiator && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
 			on_request(c, s, end);
-		else if (c->initiator &&
-		    frame->headers.cat == NGHTTP2_HCAT_RESPONSE)
+		else if (c->initiator && (frame->headers.cat ==
+		    NGHTTP2_HCAT_RESPONSE || !s->final))
 			on_response(c, s);
+		else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS)
+			on_trailers(c, s);
 		break;
 	case NGHTTP2_DATA:
 		if ((s = stream_of(h2, frame->hd.stream_id)) == NULL)
@@ -732,6 +1133,15 @@ on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *ud)
 	nghttp2_session_set_stream_user_data(h2, id, NULL);
 	if (code == NGHTTP2_NO_ERROR && s->eof_in && s->end_sent)
 		s->finished = true;
+	if (code == NGHTTP2_NO_ERROR && s->eof_in && s->http && s->client &&
+	    !s->finished) {
+		/* The whole response arrived and the server asked us to stop
+		 * sending the request (RFC 9113, 8.1): the answer stands. */
+		s->finished = true;
+		s->shut = true;
+		s->want_writable = false;
+		chunkq_clear(&s->out, &c->pool);
+	}
 	if (s->st != ST_RESET && s->st != ST_REFUSED && s->st != ST_DENIED &&
 	    !s->finished) {
 		if (code == NGHTTP2_REFUSED_STREAM)
@@ -748,8 +1158,9 @@ on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *ud)
 }
 
 /*
- * A refusal is complete once its HEADERS are out: a client still sending
- * is asked to stop without calling it an error (RFC 9113, 8.1).
+ * A refusal is complete once its HEADERS are out, a response the agent
+ * let go of once its END_STREAM is: a client still sending is asked to
+ * stop without calling it an error (RFC 9113, 8.1).
  */
 static int
 on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
@@ -757,12 +1168,14 @@ on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 	struct mesh_stream *s;
 
 	(void)ud;
-	if (frame->hd.type != NGHTTP2_HEADERS ||
+	if ((frame->hd.type != NGHTTP2_HEADERS &&
+	    frame->hd.type != NGHTTP2_DATA) ||
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
 	    (s = stream_of(h2, frame->hd.stream_id)) == NULL || s->client)
 		return 0;
-	if ((s->st == ST_DENIED || s->st == ST_REFUSED) && !s->eof_in &&
-	    !s->rst_sent) {
+	s->end_out = true;
+	if ((s->st == ST_DENIED || s->st == ST_REFUSED || s->rst_after_end) &&
+	    !s->eof_in && !s->rst_sent) {
 		nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, s->id,
 		    NGHTTP2_NO_ERROR);
 		s->rst_sent = true;
@@ -947,6 +1360,9 @@ mesh_conn_free(struct mesh_conn *c)
 	session_free(c->sess);
 	chunk_pool_fini(&c->pool);
 	free(c->stage);
+	free(c->hs_field);
+	free(c->hs_buf);
+	free(c->nv_out);
 	if (c->sess != NULL && c->n->n_conns > 0)
 		c->n->n_conns--;
 	free(c);
@@ -1281,16 +1697,32 @@ submit_stream(struct mesh_conn *c, struct mesh_stream *s)
 		mark(s, EV_REFUSED);
 		return WEFT_EPOLICY;
 	}
-	nva[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7,
-	    NGHTTP2_NV_FLAG_NONE};
-	nva[1] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)s->authority,
-	    10, strlen(s->authority), NGHTTP2_NV_FLAG_NONE};
-	provide(s, &prd);
-	id = nghttp2_submit_request(c->h2, NULL, nva, 2, &prd, s);
+	if (s->http) {
+		/* Sent at once from the agent's nv, or from the copy made
+		 * while the handshake ran; nghttp2 keeps its own. */
+		bool body = !s->end_sent;
+
+		if (body)
+			provide(s, &prd);
+		id = nghttp2_submit_request(c->h2, NULL, s->req != NULL ?
+		    s->req->nv : c->nv_out, s->req != NULL ? s->req->n :
+		    s->req_n, body ? &prd : NULL, s);
+		free(s->req);
+		s->req = NULL;
+	} else {
+		nva[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT",
+		    7, 7, NGHTTP2_NV_FLAG_NONE};
+		nva[1] = (nghttp2_nv){(uint8_t *)":authority",
+		    (uint8_t *)s->authority, 10, strlen(s->authority),
+		    NGHTTP2_NV_FLAG_NONE};
+		provide(s, &prd);
+		id = nghttp2_submit_request(c->h2, NULL, nva, 2, &prd, s);
+	}
 	if (id < 0) {
 		s->providing = false;
-		stream_dead(s, 0, WEFT_ENOMEM, nghttp2_strerror(id));
-		return WEFT_ENOMEM;
+		stream_dead(s, 0, id == NGHTTP2_ERR_NOMEM ? WEFT_ENOMEM :
+		    WEFT_EINVAL, nghttp2_strerror(id));
+		return id == NGHTTP2_ERR_NOMEM ? WEFT_ENOMEM : WEFT_EINVAL;
 	}
 	s->id = id;
 	s->h2 = true;
@@ -1347,7 +1779,7 @@ mesh_stream_accept(struct mesh_stream *s)
 	nghttp2_nv nva[1];
 	nghttp2_data_provider prd;
 
-	if (s->client || !s->agent)
+	if (s->client || !s->agent || s->http)
 		return WEFT_EINVAL;
 	if (s->st != ST_CONNECTING)
 		return s->st == ST_RESET ? WEFT_ECLOSED : WEFT_ESTATE;
@@ -1416,6 +1848,8 @@ mesh_stream_write(struct mesh_stream *s, const void *data, size_t len,
 	*accepted = 0;
 	if (!writable_state(s) || s->shut)
 		return WEFT_ECLOSED;
+	if (s->http && !s->client && s->st == ST_CONNECTING)
+		return WEFT_ESTATE; /* the body follows mesh_stream_respond() */
 	n = len < room ? len : room;
 	rc = chunkq_append(&s->out, &s->c->pool, data, n, &added);
 	*accepted = added;
@@ -1439,6 +1873,8 @@ mesh_stream_shutdown_write(struct mesh_stream *s)
 {
 	if (!writable_state(s))
 		return WEFT_ECLOSED;
+	if (s->http && !s->client && s->st == ST_CONNECTING)
+		return WEFT_ESTATE;
 	if (s->shut)
 		return 0;
 	s->shut = true;
@@ -1491,7 +1927,8 @@ mesh_stream_reset(struct mesh_stream *s)
 		return 0;
 	if (s->h2 && s->id > 0 && !s->rst_sent) {
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id,
-		    NGHTTP2_CONNECT_ERROR);
+		    !s->http ? NGHTTP2_CONNECT_ERROR : s->client ?
+		    NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
 		s->rst_sent = true;
 	}
 	/* The agent asked for it: no event back. */
@@ -1508,8 +1945,21 @@ mesh_stream_close(struct mesh_stream *s)
 
 	if (!s->agent)
 		return;
-	if (s->st != ST_RESET && s->st != ST_REFUSED && !finished)
+	if (s->http && !s->client && s->st == ST_OPEN && s->shut && !finished &&
+	    s->h2) {
+		/* The whole response is queued; the rest of the request is
+		 * not wanted: once the response is out, the client is asked
+		 * to stop sending (on_frame_send), not told of an error. */
+		if (!s->end_out)
+			s->rst_after_end = true;
+		else if (!s->rst_sent) {
+			nghttp2_submit_rst_stream(s->c->h2, NGHTTP2_FLAG_NONE,
+			    s->id, NGHTTP2_NO_ERROR);
+			s->rst_sent = true;
+		}
+	} else if (s->st != ST_RESET && s->st != ST_REFUSED && !finished) {
 		mesh_stream_reset(s);
+	}
 	s->agent = false;
 	if (s->queued) {
 		list_remove(&s->ev_link);
@@ -1558,58 +2008,205 @@ mesh_stream_id(const struct mesh_stream *s)
 
 /* ---- HTTP streams ---- */
 
+/*
+ * The request head as sent: the agent's pseudo-fields (each once, first,
+ * :method not CONNECT, :scheme and :path present), its fields but
+ * weft-* other than weft-upgrade, then weft-service.  Into c->nv_out,
+ * pointing at nv and service.
+ */
+static int
+request_nv(struct mesh_conn *c, const char *service, const nghttp2_nv *nv,
+           size_t n, size_t *out_n)
+{
+	static const char *const pseudo[] = {":method", ":scheme",
+	    ":authority", ":path"};
+	unsigned seen = 0;
+	size_t k = 0, i = 0, bytes;
+
+	if (c->nv_out == NULL && (c->nv_out = malloc(
+	    (MESH_HEADER_FIELDS_MAX + 1) * sizeof(*c->nv_out))) == NULL)
+		return WEFT_ENOMEM;
+	for (; i < n && nv[i].namelen > 0 && nv[i].name[0] == ':'; i++) {
+		size_t j = 0;
+
+		while (j < 4 && !is_name(nv[i].name, nv[i].namelen, pseudo[j]))
+			j++;
+		if (j == 4 || (seen & (1u << j)) || nv[i].valuelen == 0 ||
+		    !nghttp2_check_header_value(nv[i].value, nv[i].valuelen))
+			return WEFT_EINVAL;
+		if (j == 0 && is_name(nv[i].value, nv[i].valuelen, "CONNECT"))
+			return WEFT_EINVAL; /* mesh_stream_open() */
+		seen |= 1u << j;
+		if (k == MESH_HEADER_FIELDS_MAX)
+			return WEFT_ETOOBIG;
+		c->nv_out[k++] = nv[i];
+	}
+	if ((seen & 0xb) != 0xb)
+		return WEFT_EINVAL; /* :method, :scheme and :path */
+	for (; i < n; i++) {
+		if (!weft_kept(nv[i].name, nv[i].namelen))
+			continue;
+		if (!field_ok(&nv[i], BLOCK_REQUEST) &&
+		    !is_name(nv[i].name, nv[i].namelen, MESH_UPGRADE_HEADER))
+			return WEFT_EINVAL;
+		if (is_name(nv[i].name, nv[i].namelen, MESH_UPGRADE_HEADER) &&
+		    (nv[i].valuelen == 0 ||
+		    !nghttp2_check_header_value(nv[i].value, nv[i].valuelen)))
+			return WEFT_EINVAL;
+		if (k == MESH_HEADER_FIELDS_MAX)
+			return WEFT_ETOOBIG;
+		c->nv_out[k++] = nv[i];
+	}
+	bytes = sizeof(MESH_SERVICE_HEADER) - 1 + strlen(service);
+	if (!block_fits(c->nv_out, k, 1, bytes))
+		return WEFT_ETOOBIG;
+	c->nv_out[k++] = (nghttp2_nv){(uint8_t *)MESH_SERVICE_HEADER,
+	    (uint8_t *)service, sizeof(MESH_SERVICE_HEADER) - 1,
+	    strlen(service), NGHTTP2_NV_FLAG_NONE};
+	*out_n = k;
+	return 0;
+}
+
 int
 mesh_request_open(struct mesh_conn *c, const char *service,
                   const nghttp2_nv *nv, size_t n, bool end_stream, void *user,
                   struct mesh_stream **out)
 {
-	(void)c;
-	(void)service;
-	(void)nv;
-	(void)n;
-	(void)end_stream;
-	(void)user;
+	struct mesh_stream *s;
+	const struct session_peer *p;
+	size_t k = 0;
+	int rc;
+
 	*out = NULL;
-	return WEFT_ESTATE;
+	if (service == NULL || !cert_name_valid(service) || nv == NULL)
+		return WEFT_EINVAL;
+	if (!c->initiator || !mesh_conn_can_open(c))
+		return WEFT_ESTATE;
+	p = session_peer(c->sess);
+	if (p != NULL && !cert_allows_service(p->cert, service))
+		return WEFT_EPOLICY;
+	if ((s = stream_new(c, true)) == NULL)
+		return WEFT_ENOMEM;
+	/* weft-service points at the stream's own copy of the name. */
+	snprintf(s->service, sizeof(s->service), "%s", service);
+	if ((rc = request_nv(c, s->service, nv, n, &k)) != 0) {
+		maybe_free(s);
+		return rc;
+	}
+	s->user = user;
+	s->agent = true;
+	s->http = true;
+	c->n_client++;
+	if (end_stream) {
+		s->shut = true;
+		s->end_sent = true;
+	}
+	s->st = ST_PENDING;
+	if (c->state == MESH_CONN_OPEN) {
+		s->req_n = k;
+		rc = submit_stream(c, s);
+	} else if ((s->req = hblock_copy(c->nv_out, k)) == NULL) {
+		rc = WEFT_ENOMEM;
+	}
+	if (rc != 0) {
+		s->agent = false;
+		if (s->queued) {
+			list_remove(&s->ev_link);
+			s->queued = false;
+		}
+		maybe_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
 }
 
 int
 mesh_stream_head(const struct mesh_stream *s, const nghttp2_nv **nv,
                  size_t *n)
 {
-	(void)s;
-	*nv = NULL;
-	*n = 0;
-	return WEFT_ESTATE;
+	if (s->head == NULL) {
+		*nv = NULL;
+		*n = 0;
+		return WEFT_ESTATE;
+	}
+	*nv = s->head->nv;
+	*n = s->head->n;
+	return 0;
 }
 
 int
 mesh_stream_trailers(const struct mesh_stream *s, const nghttp2_nv **nv,
                      size_t *n)
 {
-	(void)s;
-	*nv = NULL;
-	*n = 0;
-	return WEFT_ESTATE;
+	*nv = s->trailers != NULL ? s->trailers->nv : NULL;
+	*n = s->trailers != NULL ? s->trailers->n : 0;
+	return 0;
 }
 
 int
 mesh_stream_respond(struct mesh_stream *s, const nghttp2_nv *nv, size_t n,
                     bool end_stream)
 {
-	(void)s;
-	(void)nv;
-	(void)n;
-	(void)end_stream;
-	return WEFT_ESTATE;
+	struct mesh_conn *c = s->c;
+	nghttp2_data_provider prd;
+	int status = 0;
+
+	if (s->client || !s->agent || !s->http || nv == NULL || n == 0)
+		return WEFT_EINVAL;
+	if (s->st != ST_CONNECTING)
+		return s->st == ST_RESET ? WEFT_ECLOSED : WEFT_ESTATE;
+	if (!is_name(nv[0].name, nv[0].namelen, ":status") ||
+	    nv[0].valuelen != 3)
+		return WEFT_EINVAL;
+	for (size_t i = 0; i < 3; i++) {
+		if (nv[0].value[i] < '0' || nv[0].value[i] > '9')
+			return WEFT_EINVAL;
+		status = status * 10 + (nv[0].value[i] - '0');
+	}
+	if (status < 200 || status > 599)
+		return WEFT_EINVAL;
+	for (size_t i = 1; i < n; i++)
+		if (!field_ok(&nv[i], BLOCK_RESPONSE))
+			return WEFT_EINVAL;
+	if (!block_fits(nv, n, 0, 0))
+		return WEFT_ETOOBIG;
+	if (!end_stream)
+		provide(s, &prd);
+	if (nghttp2_submit_response(c->h2, s->id, nv, n, end_stream ? NULL :
+	    &prd) != 0) {
+		s->providing = false;
+		return WEFT_ENOMEM;
+	}
+	s->status = status;
+	s->st = ST_OPEN;
+	if (end_stream) {
+		s->shut = true;
+		s->end_sent = true;
+	}
+	return 0;
 }
 
 int
 mesh_stream_end_trailers(struct mesh_stream *s, const nghttp2_nv *nv,
                          size_t n)
 {
-	(void)s;
-	(void)nv;
-	(void)n;
-	return WEFT_ESTATE;
+	if (!s->http)
+		return WEFT_EINVAL;
+	if (n == 0)
+		return mesh_stream_shutdown_write(s);
+	if (!writable_state(s) || s->shut)
+		return WEFT_ECLOSED;
+	if (!s->client && s->st == ST_CONNECTING)
+		return WEFT_ESTATE;
+	if (nv == NULL || !trailers_ok(nv, n))
+		return WEFT_EINVAL;
+	if (!block_fits(nv, n, 0, 0))
+		return WEFT_ETOOBIG;
+	if ((s->trl_out = hblock_copy(nv, n)) == NULL)
+		return WEFT_ENOMEM;
+	s->shut = true;
+	s->want_writable = false;
+	resume(s);
+	return 0;
 }
