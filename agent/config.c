@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "crypto/cert.h"
+#include "proxy/h1.h"
 
 /* The schema: what each key may hold.  Checked per document, before any
  * merge, so that errors can name the document. */
@@ -72,6 +73,30 @@ static const struct field gossip_fields[] = {
 static const struct field upstream_fields[] = {
 	{"service", T_NAME, NULL, 0, 0, NULL},
 	{"local_bind", T_HOSTPORT, NULL, 0, 0, NULL},
+	{"protocol", T_STR, NULL, 0, 0, protocols},
+	{"max_connections", T_INT, NULL, 1, 1000000, NULL},
+	{"max_pending", T_INT, NULL, 1, 1000000, NULL},
+	{"max_requests", T_INT, NULL, 1, 1000000, NULL},
+	{NULL, 0, NULL, 0, 0, NULL},
+};
+
+static const char *const lbs[] = {"p2c", "round_robin", NULL};
+
+static const struct field outlier_fields[] = {
+	{"consecutive_errors", T_INT, NULL, 1, 1000, NULL},
+	{"base_ejection", T_DURATION, NULL, 0, 0, NULL},
+	{"max_ejection", T_DURATION, NULL, 0, 0, NULL},
+	{"max_ejection_percent", T_INT, NULL, 1, 100, NULL},
+	{NULL, 0, NULL, 0, 0, NULL},
+};
+
+/* Data-plane knobs; the ranges keep one connection's memory bounded. */
+static const struct field proxy_fields[] = {
+	{"retry_buffer", T_INT, NULL, 0, 16777216, NULL},
+	{"max_head_bytes", T_INT, NULL, 1024, 1048576, NULL},
+	{"max_headers", T_INT, NULL, 8, 1000, NULL},
+	{"lb", T_STR, NULL, 0, 0, lbs},
+	{"outlier", T_OBJ, outlier_fields, 0, 0, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -118,6 +143,7 @@ static const struct field top_fields[] = {
 	{"gossip", T_OBJ, gossip_fields, 0, 0, NULL},
 	{"services", T_LIST_OBJ, service_fields, 0, 0, NULL},
 	{"upstreams", T_LIST_OBJ, upstream_fields, 0, 0, NULL},
+	{"proxy", T_OBJ, proxy_fields, 0, 0, NULL},
 	{"metrics_addr", T_HOSTPORT, NULL, 0, 0, NULL},
 	{"cert_warn_before", T_DURATION, NULL, 0, 0, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
@@ -489,6 +515,23 @@ free_list(char **l, size_t n)
 	free(l);
 }
 
+static enum table_protocol
+protocol_of(const json_t *o)
+{
+	const char *p = json_string_value(json_object_get(o, "protocol"));
+
+	/* The schema allowed only these. */
+	if (p == NULL)
+		return TABLE_PROTO_TCP;
+	if (strcmp(p, "http") == 0)
+		return TABLE_PROTO_HTTP;
+	if (strcmp(p, "http2") == 0)
+		return TABLE_PROTO_HTTP2;
+	if (strcmp(p, "grpc") == 0)
+		return TABLE_PROTO_GRPC;
+	return TABLE_PROTO_TCP;
+}
+
 static int
 build_upstreams(const json_t *a, struct agent_upstream **out, size_t *n,
                 const char *path, struct agent_config_err *err)
@@ -512,7 +555,41 @@ build_upstreams(const json_t *a, struct agent_upstream **out, size_t *n,
 		get_hostport(e, "local_bind", 0, &(*out)[i].local_bind, NULL);
 		if ((*out)[i].local_bind.port == 0)
 			return fail(err, "config", where, "local_bind needs a port");
+		(*out)[i].protocol = protocol_of(e);
+		(*out)[i].max_connections =
+		    (unsigned)get_int(e, "max_connections", 0);
+		(*out)[i].max_pending = (unsigned)get_int(e, "max_pending", 0);
+		(*out)[i].max_requests = (unsigned)get_int(e, "max_requests", 0);
 	}
+	return 0;
+}
+
+static int
+build_proxy(const json_t *p, struct agent_proxy_config *out,
+            struct agent_config_err *err)
+{
+	const json_t *o = json_object_get(p, "outlier");
+	const char *lb = json_string_value(json_object_get(p, "lb"));
+
+	out->retry_buffer = (size_t)get_int(p, "retry_buffer",
+	                                    AGENT_RETRY_BUFFER);
+	out->max_head_bytes = (size_t)get_int(p, "max_head_bytes",
+	                                      H1_MAX_HEAD_BYTES);
+	out->max_headers = (size_t)get_int(p, "max_headers", H1_MAX_HEADERS);
+	out->lb = lb != NULL && strcmp(lb, "round_robin") == 0 ?
+	          BALANCE_LB_ROUND_ROBIN : BALANCE_LB_P2C;
+	out->consecutive_errors = (unsigned)get_int(o, "consecutive_errors",
+	                                            OUTLIER_CONSECUTIVE);
+	out->base_ejection_ms = get_ms(o, "base_ejection", OUTLIER_BASE_MS);
+	out->max_ejection_ms = get_ms(o, "max_ejection", OUTLIER_MAX_MS);
+	out->max_ejection_percent = (unsigned)get_int(o,
+	    "max_ejection_percent", BALANCE_OUTLIER_MAX_PERCENT);
+	if (out->base_ejection_ms <= 0)
+		return fail(err, "config", "proxy.outlier.base_ejection",
+		            "must be longer than 0");
+	if (out->max_ejection_ms < out->base_ejection_ms)
+		return fail(err, "config", "proxy.outlier.max_ejection",
+		            "must not be shorter than proxy.outlier.base_ejection");
 	return 0;
 }
 
@@ -745,6 +822,9 @@ agent_config_build(const json_t *doc, struct agent_config *c,
 				            "declared twice", c->services[i].name);
 			}
 	}
+	rc = build_proxy(json_object_get(doc, "proxy"), &c->proxy, err);
+	if (rc)
+		return rc;
 	return build_upstreams(json_object_get(doc, "upstreams"), &c->upstreams,
 	                       &c->n_upstreams, "upstreams", err);
 }

@@ -1,14 +1,21 @@
 /*
- * Turning gossip state into the proxy's immutable tables: endpoints from
- * every member's services, intentions from the cluster objects, the
- * services this node serves locally from the config.  Rebuilt on gossip
+ * Turning gossip state into the proxy's immutable tables: endpoints (with
+ * their subset labels) from every member's services, intentions and route
+ * objects from the cluster objects, the services this node serves
+ * locally (with their protocol) from the config.  Rebuilt on gossip
  * events and swapped in whole.
+ *
+ * A cluster object that does not decode is skipped with a logged reason,
+ * never refused with the whole snapshot: one bad object signed by some
+ * other tool must not take every endpoint down with it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/intention_json.h"
+#include "agent/route_json.h"
 #include "agent/tables.h"
 #include "common/err.h"
 #include "crypto/cert.h"
@@ -20,10 +27,109 @@ struct builder {
 	size_t n_eps, cap_eps;
 	struct table_intention *its;
 	size_t n_its, cap_its;
+	struct intention_json **ijs; /* own what its[] points to */
+	size_t cap_ijs;
+	struct route_spec *routes;
+	struct route_json **rjs;     /* own what routes[] points to */
+	size_t n_routes, cap_routes, cap_rjs;
 	char **strs; /* strings the spec points to */
 	size_t n_strs, cap_strs;
+	void **blocks; /* label arrays */
+	size_t n_blocks, cap_blocks;
+	size_t bad_intentions, bad_routes, bad_labels;
+	const struct weft_log *log;
 	int err;
 };
+
+static const char *keep(struct builder *b, const char *s);
+
+/* v (of *cap elements of size), grown to hold one more than n; NULL
+ * (and b->err) when out of memory, v and *cap unchanged. */
+static void *
+grow(struct builder *b, void *v, size_t *cap, size_t n, size_t size)
+{
+	size_t c;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? 2 * *cap : 16;
+	if ((nv = realloc(v, c * size)) == NULL) {
+		b->err = WEFT_ENOMEM;
+		return NULL;
+	}
+	*cap = c;
+	return nv;
+}
+
+static void *
+keep_block(struct builder *b, size_t size)
+{
+	void *p, **v;
+
+	if ((v = grow(b, b->blocks, &b->cap_blocks, b->n_blocks,
+	    sizeof(*b->blocks))) == NULL)
+		return NULL;
+	b->blocks = v;
+	if ((p = calloc(1, size ? size : 1)) == NULL) {
+		b->err = WEFT_ENOMEM;
+		return NULL;
+	}
+	b->blocks[b->n_blocks++] = p;
+	return p;
+}
+
+/*
+ * The record's "key=value" labels as the table wants them.  What the
+ * table would refuse (no '=', empty or long parts, a key twice, too
+ * many) is left out with a logged reason, keeping the endpoint.
+ */
+static void
+add_labels(struct builder *b, struct table_endpoint *e,
+           const struct gossip_service *sv, const char *node)
+{
+	struct route_label *ls;
+	size_t n = 0;
+
+	if (sv->n_labels == 0)
+		return;
+	ls = keep_block(b, sv->n_labels * sizeof(*ls));
+	if (ls == NULL)
+		return;
+	for (size_t i = 0; i < sv->n_labels; i++) {
+		const char *l = sv->labels[i], *eq = strchr(l, '=');
+		size_t kl = eq != NULL ? (size_t)(eq - l) : 0;
+		char key[TABLE_LABEL_MAX + 1];
+		bool dup = false;
+
+		if (eq == NULL || kl == 0 || kl > TABLE_LABEL_MAX ||
+		    eq[1] == '\0' || strlen(eq + 1) > TABLE_LABEL_MAX ||
+		    n == TABLE_MAX_LABELS) {
+			b->bad_labels++;
+			weft_logf(b->log, WEFT_LOG_WARN, "msg=\"label skipped\" "
+			          "node=%s service=%s label=\"%.80s\" reason=\"not "
+			          "key=value with 1-%d bytes each, or too many\"",
+			          node, sv->name, l, TABLE_LABEL_MAX);
+			continue;
+		}
+		memcpy(key, l, kl);
+		key[kl] = '\0';
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = strcmp(ls[j].key, key) == 0;
+		if (dup) {
+			b->bad_labels++;
+			weft_logf(b->log, WEFT_LOG_WARN, "msg=\"label skipped\" "
+			          "node=%s service=%s label=\"%.80s\" reason=\"key "
+			          "given twice\"", node, sv->name, l);
+			continue;
+		}
+		ls[n].key = keep(b, key);
+		ls[n].value = keep(b, eq + 1);
+		n++;
+	}
+	e->labels = ls;
+	e->n_labels = n;
+}
 
 static const char *
 keep(struct builder *b, const char *s)
@@ -89,63 +195,97 @@ add_member(void *ctx, enum gossip_state s, const struct gossip_record *r)
 		e->member = s == GOSSIP_ALIVE     ? TABLE_MEMBER_ALIVE
 		            : s == GOSSIP_SUSPECT ? TABLE_MEMBER_SUSPECT
 		                                  : TABLE_MEMBER_DEAD;
+		add_labels(b, e, sv, r->name);
 	}
-}
-
-/* The forms table_new() accepts: one bad intention must be skipped here,
- * or the whole snapshot (endpoints too) would be refused on every
- * rebuild. */
-static bool
-intention_source_ok(const char *s)
-{
-	if (strcmp(s, "*") == 0)
-		return true;
-	if (strncmp(s, "group:", 6) == 0)
-		return cert_name_valid(s + 6);
-	return cert_name_valid(s);
 }
 
 static void
-add_intention(void *ctx, const struct gossip_object *o)
+add_intention(struct builder *b, const struct gossip_object *o)
+{
+	struct intention_json *ij, **ijs;
+	struct table_intention *it, *its;
+	char why[INTENTION_JSON_ERR_MAX];
+
+	/* The CLI checked the shape before signing; one signed by some
+	 * other tool that does not decode is skipped rather than guessed
+	 * at. */
+	if (intention_json_parse((const char *)o->value, o->value_len, &ij,
+	    why, sizeof(why)) != 0) {
+		b->bad_intentions++;
+		weft_logf(b->log, WEFT_LOG_WARN, "msg=\"intention object "
+		          "skipped\" name=\"%s\" reason=\"%s\"", o->name, why);
+		return;
+	}
+	if ((its = grow(b, b->its, &b->cap_its, b->n_its,
+	    sizeof(*b->its))) != NULL)
+		b->its = its;
+	if ((ijs = grow(b, b->ijs, &b->cap_ijs, b->n_its,
+	    sizeof(*b->ijs))) != NULL)
+		b->ijs = ijs;
+	if (its == NULL || ijs == NULL) {
+		intention_json_free(ij);
+		return;
+	}
+	it = &b->its[b->n_its];
+	b->ijs[b->n_its++] = ij;
+	*it = *intention_json_get(ij);
+	it->name = keep(b, o->name);
+}
+
+static void
+add_route(struct builder *b, const struct gossip_object *o)
+{
+	struct route_json *rj, **rjs;
+	const struct route_spec *rs;
+	struct route_spec *routes;
+	char why[ROUTE_JSON_ERR_MAX];
+
+	if (route_json_parse((const char *)o->value, o->value_len, &rj, why,
+	    sizeof(why)) != 0) {
+		b->bad_routes++;
+		weft_logf(b->log, WEFT_LOG_WARN, "msg=\"route object skipped\" "
+		          "name=\"%s\" reason=\"%s\"", o->name, why);
+		return;
+	}
+	rs = route_json_spec(rj);
+	/* What table_new() would refuse the whole snapshot for. */
+	if (route_validate(rs, NULL, 0, NULL, 0) != 0 ||
+	    !cert_name_valid(rs->service) || strcmp(rs->name, o->name) != 0) {
+		b->bad_routes++;
+		weft_logf(b->log, WEFT_LOG_WARN, "msg=\"route object skipped\" "
+		          "name=\"%s\" reason=\"%s\"", o->name,
+		          strcmp(rs->name, o->name) != 0 ?
+		          "its name differs from the object's" :
+		          "its service is not a service name");
+		route_json_free(rj);
+		return;
+	}
+	if ((routes = grow(b, b->routes, &b->cap_routes, b->n_routes,
+	    sizeof(*b->routes))) != NULL)
+		b->routes = routes;
+	if ((rjs = grow(b, b->rjs, &b->cap_rjs, b->n_routes,
+	    sizeof(*b->rjs))) != NULL)
+		b->rjs = rjs;
+	if (routes == NULL || rjs == NULL) {
+		route_json_free(rj);
+		return;
+	}
+	b->routes[b->n_routes] = *rs;
+	b->rjs[b->n_routes++] = rj;
+}
+
+static void
+add_object(void *ctx, const struct gossip_object *o)
 {
 	struct builder *b = ctx;
-	struct table_intention *it;
-	json_t *v;
-	json_error_t je;
-	const char *src, *dst, *act;
 
-	if (o->kind != GOSSIP_OBJ_INTENTION || o->deleted)
+	if (o->deleted || b->err)
 		return;
-	v = json_loadb((const char *)o->value, o->value_len, 0, &je);
-	src = json_string_value(json_object_get(v, "source"));
-	dst = json_string_value(json_object_get(v, "destination"));
-	act = json_string_value(json_object_get(v, "action"));
-	/* The CLI checked the shape before signing; a malformed one signed
-	 * by some other tool is skipped here rather than guessed at (and
-	 * rather than making table_new refuse the whole snapshot). */
-	if (src && dst && act && intention_source_ok(src) &&
-	    (strcmp(dst, "*") == 0 || cert_name_valid(dst)) &&
-	    (strcmp(act, "allow") == 0 || strcmp(act, "deny") == 0)) {
-		if (b->n_its == b->cap_its) {
-			size_t cap = b->cap_its ? 2 * b->cap_its : 16;
-			struct table_intention *nv = realloc(b->its,
-			                                     cap * sizeof(*nv));
-
-			if (nv == NULL) {
-				b->err = WEFT_ENOMEM;
-				json_decref(v);
-				return;
-			}
-			b->its = nv;
-			b->cap_its = cap;
-		}
-		it = &b->its[b->n_its++];
-		it->name = keep(b, o->name);
-		it->source = keep(b, src);
-		it->destination = keep(b, dst);
-		it->action = strcmp(act, "allow") == 0 ? TABLE_ALLOW : TABLE_DENY;
-	}
-	json_decref(v);
+	if (o->kind == GOSSIP_OBJ_INTENTION &&
+	    b->n_its < TABLE_MAX_INTENTIONS)
+		add_intention(b, o);
+	else if (o->kind == GOSSIP_OBJ_ROUTE && b->n_routes < TABLE_MAX_ROUTES)
+		add_route(b, o);
 }
 
 int
@@ -159,15 +299,21 @@ agent_tables_build(struct agent *a, uint64_t version, struct table **out,
 	size_t bad = 0;
 	int rc;
 
+	b.log = &a->log;
 	locals = calloc(a->cfg.n_services + 1, sizeof(*locals));
 	if (locals == NULL)
 		return WEFT_ENOMEM;
 	for (size_t i = 0; i < a->cfg.n_services; i++) {
 		locals[i].service = a->cfg.services[i].name;
 		locals[i].port = a->cfg.services[i].port;
+		/* The config schema allowed only the names the table knows. */
+		if (a->cfg.services[i].protocol == NULL ||
+		    table_protocol_parse(a->cfg.services[i].protocol,
+		    &locals[i].protocol) != 0)
+			locals[i].protocol = TABLE_PROTO_TCP;
 	}
 	gossip_member_foreach(a->g, add_member, &b);
-	gossip_object_foreach(a->g, add_intention, &b);
+	gossip_object_foreach(a->g, add_object, &b);
 	spec = (struct table_spec){
 		.endpoints = b.eps,
 		.n_endpoints = b.n_eps,
@@ -175,6 +321,8 @@ agent_tables_build(struct agent *a, uint64_t version, struct table **out,
 		.n_intentions = b.n_its,
 		.locals = locals,
 		.n_locals = a->cfg.n_services,
+		.routes = b.routes,
+		.n_routes = b.n_routes,
 		.default_action = a->cfg.default_deny ? TABLE_DENY : TABLE_ALLOW,
 		.version = version,
 	};
@@ -185,6 +333,16 @@ agent_tables_build(struct agent *a, uint64_t version, struct table **out,
 	for (size_t i = 0; i < b.n_strs; i++)
 		free(b.strs[i]);
 	free(b.strs);
+	for (size_t i = 0; i < b.n_blocks; i++)
+		free(b.blocks[i]);
+	free(b.blocks);
+	for (size_t i = 0; i < b.n_its; i++)
+		intention_json_free(b.ijs[i]);
+	free(b.ijs);
+	for (size_t i = 0; i < b.n_routes; i++)
+		route_json_free(b.rjs[i]);
+	free(b.rjs);
+	free(b.routes);
 	free(b.eps);
 	free(b.its);
 	free(locals);

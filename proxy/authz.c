@@ -109,3 +109,36 @@ authz_check(const struct table *t, const struct cert *self,
 	    d->allow ? "allowed" : "denied", who, service);
 	return 0;
 }
+
+int
+authz_check_request(const struct table *t, const struct cert *self,
+                    const struct session_peer *peer, const char *service,
+                    const char *method, const char *path,
+                    struct authz_decision *d)
+{
+	struct authz_l7 l7;
+	char who[AUTHZ_REASON_MAX / 2];
+	int rc = authz_check(t, self, peer, service, d);
+
+	if (rc != 0 || !d->allow)
+		return rc;
+	if (method == NULL || path == NULL) {
+		d->allow = false;
+		snprintf(d->reason, sizeof(d->reason),
+		    "denied: the request has no method or path");
+		return WEFT_EINVAL;
+	}
+	if (d->by == NULL || d->by->n_http == 0)
+		return 0;
+	snprintf(who, sizeof(who), "%s->%s%s%s%s", d->by->source,
+	    d->by->destination, d->by->name[0] != '\0' ? " (" : "",
+	    d->by->name, d->by->name[0] != '\0' ? ")" : "");
+	l7.intention = who;
+	l7.rules = d->by->http;
+	l7.n_rules = d->by->n_http;
+	/* Either way the reason names the intention and the rule or what
+	 * no rule allowed. */
+	d->allow = authz_l7_allows(&l7, method, path, d->reason,
+	    sizeof(d->reason));
+	return 0;
+}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "proxy/ewma.h"
 
 /*
  * One entry per endpoint (port != 0: outstanding streams) and one per
@@ -18,6 +19,11 @@ struct bentry {
 	unsigned outstanding;
 	unsigned failures;
 	int64_t down_until;
+	/* Endpoint entries only, for HTTP: */
+	struct ewma ew;
+	uint64_t last_pick;   /* round robin: least recently picked wins */
+	size_t n_service;     /* the service's endpoints at the last pick */
+	int64_t eject_until;  /* an ejection told to the log, not yet ended */
 };
 
 struct balance {
@@ -25,6 +31,10 @@ struct balance {
 	struct bentry *e;
 	size_t cap; /* power of two */
 	size_t n;
+	struct outlier *outlier;
+	struct ewma_picker picker;
+	uint64_t picks;
+	struct balance_stats stats;
 };
 
 int
@@ -41,8 +51,15 @@ balance_new(const struct balance_config *cfg, struct balance **out)
 		b->cfg.backoff_base_ms = BALANCE_BACKOFF_BASE_MS;
 	if (b->cfg.backoff_max_ms <= 0)
 		b->cfg.backoff_max_ms = BALANCE_BACKOFF_MAX_MS;
+	if (b->cfg.outlier.max_percent == 0)
+		b->cfg.outlier.max_percent = BALANCE_OUTLIER_MAX_PERCENT;
+	b->picker.mode = b->cfg.lb == BALANCE_LB_ROUND_ROBIN ?
+	    EWMA_ROUND_ROBIN : EWMA_P2C;
+	b->picker.tau_ms = b->cfg.ewma_tau_ms;
 	b->cap = 16;
-	if ((b->e = calloc(b->cap, sizeof(*b->e))) == NULL) {
+	if ((b->e = calloc(b->cap, sizeof(*b->e))) == NULL ||
+	    outlier_new(&b->cfg.outlier, &b->outlier) != 0) {
+		free(b->e);
 		free(b);
 		return WEFT_ENOMEM;
 	}
@@ -55,6 +72,7 @@ balance_free(struct balance *b)
 {
 	if (b == NULL)
 		return;
+	outlier_free(b->outlier);
 	free(b->e);
 	free(b);
 }
@@ -144,6 +162,39 @@ outstanding_of(const struct balance *b, const struct table_endpoint *ep)
 	return e != NULL ? e->outstanding : 0;
 }
 
+static struct outlier_key
+okey(const struct table_endpoint *ep)
+{
+	struct outlier_key k;
+
+	k.service = ep->service;
+	memcpy(k.key_id, ep->key_id, KEY_ID_LEN);
+	k.port = ep->port;
+	return k;
+}
+
+bool
+balance_is_ejected(const struct balance *b, const struct table_endpoint *ep,
+                   int64_t now_ms)
+{
+	struct outlier_key k = okey(ep);
+
+	return outlier_is_ejected(b->outlier, &k, now_ms);
+}
+
+/* An ejection told to the log has ended: count and tell its return. */
+static void
+note_return(struct balance *b, struct bentry *e,
+            const struct table_endpoint *ep, int64_t now)
+{
+	if (e == NULL || e->eject_until == 0 || now < e->eject_until)
+		return;
+	e->eject_until = 0;
+	b->stats.returns++;
+	if (b->cfg.log != NULL)
+		b->cfg.log(b->cfg.log_arg, BALANCE_EV_RETURNED, ep, now, 0);
+}
+
 static bool
 in_backoff(const struct balance *b, const struct table_endpoint *ep,
            int64_t now)
@@ -203,7 +254,7 @@ balance_pick(struct balance *b, const struct table *t, const char *service,
 			m.not_alive++;
 		else if (!eps[i].healthy)
 			m.unhealthy++;
-		else if (eps[i].ejected)
+		else if (eps[i].ejected || balance_is_ejected(b, &eps[i], now_ms))
 			m.ejected++;
 		else if (in_backoff(b, &eps[i], now_ms))
 			m.backoff++;
@@ -236,6 +287,189 @@ out:
 	if (idx != small)
 		free(idx);
 	return rc;
+}
+
+/* The cost P2C compares: peak-EWMA latency x (outstanding + 1). */
+static uint64_t
+cost_of(const struct balance *b, const struct table_endpoint *ep)
+{
+	const struct bentry *e = find(b, ep->key_id, ep->port);
+	struct ewma w;
+
+	if (e == NULL) {
+		ewma_init(&w);
+		return ewma_cost(&w);
+	}
+	w = e->ew;
+	w.outstanding = e->outstanding;
+	return ewma_cost(&w);
+}
+
+/* The index (into idx) of a draw by weight, skipping position skip
+ * (n when none); total excludes the skipped weight. */
+static size_t
+draw_pos(const struct table_endpoint *eps, const size_t *idx, size_t n,
+         bool by_weight, uint64_t total, size_t skip, uint32_t r)
+{
+	uint64_t x;
+	size_t last = n;
+
+	if (!by_weight) {
+		size_t k = (size_t)draw(r, skip < n ? n - 1 : n);
+
+		return skip < n && k >= skip ? k + 1 : k;
+	}
+	x = draw(r, total);
+	for (size_t i = 0; i < n; i++) {
+		if (i == skip)
+			continue;
+		last = i;
+		if (x < eps[idx[i]].weight)
+			return i;
+		x -= eps[idx[i]].weight;
+	}
+	return last;
+}
+
+int
+balance_pick_subset(struct balance *b, const struct table *t,
+                    const char *service, const struct route_label *labels,
+                    size_t n_labels, int64_t now_ms,
+                    const struct weft_rng *rng,
+                    const struct table_endpoint **out,
+                    struct balance_miss *miss)
+{
+	const struct table_endpoint *eps;
+	size_t n, n_ok = 0, small[64], *idx = small, pick;
+	uint64_t total = 0;
+	struct balance_miss m = {0};
+	struct bentry *e;
+	int rc = 0;
+
+	*out = NULL;
+	table_endpoints(t, service, &eps, &n);
+	m.total = n;
+	if (n > sizeof(small) / sizeof(small[0]) &&
+	    (idx = malloc(n * sizeof(*idx))) == NULL)
+		return WEFT_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		note_return(b, find(b, eps[i].key_id, eps[i].port), &eps[i],
+		    now_ms);
+		if (!table_endpoint_matches(&eps[i], labels, n_labels))
+			m.unlabelled++;
+		else if (eps[i].member != TABLE_MEMBER_ALIVE)
+			m.not_alive++;
+		else if (!eps[i].healthy)
+			m.unhealthy++;
+		else if (eps[i].ejected || balance_is_ejected(b, &eps[i], now_ms))
+			m.ejected++;
+		else if (in_backoff(b, &eps[i], now_ms))
+			m.backoff++;
+		else {
+			idx[n_ok++] = i;
+			total += eps[i].weight;
+		}
+	}
+	if (miss != NULL)
+		*miss = m;
+	if (n_ok == 0) {
+		rc = WEFT_ENOENT;
+		goto out;
+	}
+	/* Drained endpoints (weight 0) only when nothing has weight. */
+	if (total > 0) {
+		size_t w = 0;
+
+		for (size_t i = 0; i < n_ok; i++)
+			if (eps[idx[i]].weight > 0)
+				idx[w++] = idx[i];
+		n_ok = w;
+	}
+	if (b->cfg.lb == BALANCE_LB_ROUND_ROBIN) {
+		uint64_t best = UINT64_MAX;
+		const struct bentry *pe;
+
+		/* The least recently picked: round robin over whatever the
+		 * usable set is now, per service, with no position to keep. */
+		pick = 0;
+		for (size_t i = 0; i < n_ok; i++) {
+			pe = find(b, eps[idx[i]].key_id, eps[idx[i]].port);
+			if ((pe != NULL ? pe->last_pick : 0) < best) {
+				best = pe != NULL ? pe->last_pick : 0;
+				pick = i;
+			}
+		}
+	} else if (n_ok == 1) {
+		pick = 0;
+	} else {
+		uint32_t r[2];
+		size_t x, y;
+
+		if ((rc = weft_rng_fill(rng, r, sizeof(r))) != 0)
+			goto out;
+		x = draw_pos(eps, idx, n_ok, total > 0, total, n_ok, r[0]);
+		y = draw_pos(eps, idx, n_ok, total > 0,
+		    total - eps[idx[x]].weight, x, r[1]);
+		pick = cost_of(b, &eps[idx[y]]) < cost_of(b, &eps[idx[x]]) ?
+		    y : x;
+	}
+	*out = &eps[idx[pick]];
+	/* Remembered for the share of ejections and for round robin; out
+	 * of memory only loses that. */
+	if (get(b, (*out)->key_id, (*out)->port, &e) == 0) {
+		e->n_service = n;
+		e->last_pick = ++b->picks;
+	}
+out:
+	if (idx != small)
+		free(idx);
+	return rc;
+}
+
+void
+balance_request_done(struct balance *b, const struct table_endpoint *ep,
+                     int64_t now_ms, int64_t latency_ms,
+                     enum balance_result r)
+{
+	struct bentry *e;
+	struct outlier_key k = okey(ep);
+	enum outlier_result o = r == BALANCE_5XX           ? OUTLIER_5XX
+	                        : r == BALANCE_GATEWAY_ERROR ? OUTLIER_GATEWAY
+	                                                     : OUTLIER_OK;
+	bool ejected = false;
+	unsigned outstanding;
+
+	b->stats.requests++;
+	if (r != BALANCE_OK)
+		b->stats.errors++;
+	if (get(b, ep->key_id, ep->port, &e) != 0)
+		return;
+	note_return(b, e, ep, now_ms);
+	if (latency_ms < 0)
+		latency_ms = 0;
+	outstanding = e->ew.outstanding;
+	/* Errors that came back fast must not make an endpoint look fast:
+	 * only answers teach latency. */
+	if (r == BALANCE_OK || r == BALANCE_5XX)
+		ewma_done(&e->ew, &b->picker,
+		    (uint64_t)latency_ms > EWMA_COST_MAX_US / 1000 ?
+		    EWMA_COST_MAX_US : (uint64_t)latency_ms * 1000, now_ms);
+	e->ew.outstanding = outstanding;
+	if (outlier_report(b->outlier, &k, o,
+	    e->n_service > 0 ? e->n_service : 1, now_ms, &ejected) != 0 ||
+	    !ejected)
+		return;
+	e->eject_until = outlier_ejected_until(b->outlier, &k, now_ms);
+	b->stats.ejections++;
+	if (b->cfg.log != NULL)
+		b->cfg.log(b->cfg.log_arg, BALANCE_EV_EJECTED, ep, now_ms,
+		    e->eject_until);
+}
+
+void
+balance_stats(const struct balance *b, struct balance_stats *out)
+{
+	*out = b->stats;
 }
 
 int
@@ -310,6 +544,7 @@ balance_gc(struct balance *b, int64_t now_ms)
 	size_t cap = b->cap, n = 0;
 	struct bentry *fresh = calloc(cap, sizeof(*fresh));
 
+	outlier_gc(b->outlier, now_ms);
 	/* Out of memory: keep everything, try again next time. */
 	if (fresh == NULL)
 		return;
@@ -318,7 +553,8 @@ balance_gc(struct balance *b, int64_t now_ms)
 
 		/* A node that failed lately is kept, so that failing again
 		 * soon after its back-off keeps doubling it. */
-		if (!e->used || (e->outstanding == 0 && (e->failures == 0 ||
+		if (!e->used || (e->outstanding == 0 && e->eject_until == 0 &&
+		    (e->failures == 0 ||
 		    e->down_until <= now_ms - b->cfg.backoff_max_ms)))
 			continue;
 		place(fresh, cap, e);
