@@ -1,7 +1,8 @@
 /*
- * weft's secure session over a byte stream: framing, the IK/XX choice,
- * certificate checks on the handshake payloads, chunking and rekeying of
- * transport messages.  docs/PROTOCOL.md describes the wire format.
+ * weft's secure session over a byte stream: framing, the suite and IK/XX
+ * choices, certificate checks on the handshake payloads, chunking and
+ * rekeying of transport messages.  docs/PROTOCOL.md describes the wire
+ * format, docs/SECURITY.md why the suite choice cannot be downgraded.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,14 @@
  * apart without a byte of its own on the wire. */
 #define XX_MSG0_LEN NOISE_DHLEN
 
+/* The suites the initiator offers, fastest first. */
+static const enum noise_cipher_id preference[] = {
+	NOISE_CIPHER_AESGCM,
+	NOISE_CIPHER_CHACHAPOLY,
+};
+#define ALL_CIPHERS (SESSION_CIPHER_BIT(NOISE_CIPHER_AESGCM) | \
+                     SESSION_CIPHER_BIT(NOISE_CIPHER_CHACHAPOLY))
+
 /* A byte queue: data lives in p[off, off + len). */
 struct bq {
 	uint8_t *p;
@@ -38,6 +47,11 @@ struct session {
 	int64_t deadline_ms;
 	int64_t now_unix;
 	size_t hs_msg; /* handshake messages read or written so far */
+	unsigned ciphers;  /* suites we accept and can run */
+	uint8_t suite;     /* the suite offered, then run */
+	uint8_t refused;   /* the suite the responder refused, or 0 */
+	bool has_remote_static; /* IK's key, kept for a retried hello */
+	uint8_t remote_static[NOISE_DHLEN];
 
 	struct noise_handshake hs;
 	struct noise_cipher tx, rx;
@@ -129,22 +143,87 @@ close_with(struct session *s, int err, const char *fmt, ...)
 	return err;
 }
 
+/* ---- suites ---- */
+
+static unsigned
+usable_ciphers(unsigned wanted)
+{
+	unsigned out = 0;
+
+	for (size_t i = 0; i < sizeof(preference) / sizeof(preference[0]); i++)
+		if ((wanted == 0 || (wanted & SESSION_CIPHER_BIT(preference[i]))) &&
+		    noise_cipher_available(preference[i]))
+			out |= SESSION_CIPHER_BIT(preference[i]);
+	return out;
+}
+
+/* The first suite of preference[] in mask, or 0. */
+static uint8_t
+best_cipher(unsigned mask)
+{
+	for (size_t i = 0; i < sizeof(preference) / sizeof(preference[0]); i++)
+		if (mask & SESSION_CIPHER_BIT(preference[i]))
+			return (uint8_t)preference[i];
+	return 0;
+}
+
+static bool
+accepts(unsigned mask, unsigned suite)
+{
+	return suite < 8 && (mask & SESSION_CIPHER_BIT(suite));
+}
+
+static const char *
+suite_name(unsigned suite)
+{
+	const char *n = suite < 8 ?
+	    noise_cipher_name((enum noise_cipher_id)suite) : NULL;
+
+	return n ? n : "an unknown suite";
+}
+
+/* "AESGCM and ChaChaPoly", "ChaChaPoly" or "nothing". */
+static const char *
+suites_text(unsigned mask, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(preference) / sizeof(preference[0]); i++) {
+		if (!(mask & SESSION_CIPHER_BIT(preference[i])))
+			continue;
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+		    len ? " and " : "", noise_cipher_name(preference[i]));
+		if (len >= cap)
+			break;
+	}
+	return buf[0] ? buf : "nothing";
+}
+
 /* ---- handshake ---- */
 
 static int
 hs_init(struct session *s, enum noise_pattern pattern,
         const uint8_t *remote_static)
 {
+	uint8_t prologue[sizeof(SESSION_PROLOGUE) - 1 + SESSION_HELLO_LEN];
 	struct noise_handshake_params p = {
-		.protocol = {pattern, 0, s->cfg.hash},
+		.protocol = {pattern, 0, s->cfg.hash,
+		    (enum noise_cipher_id)s->suite},
 		.initiator = s->initiator,
-		.prologue = (const uint8_t *)SESSION_PROLOGUE,
-		.prologue_len = sizeof(SESSION_PROLOGUE) - 1,
+		.prologue = prologue,
+		.prologue_len = sizeof(prologue),
 		.static_sk = s->cfg.self->dh_sk,
 		.remote_static = remote_static,
 		.rng = s->cfg.rng,
 	};
 
+	/* The hello bytes go into the prologue as well as into the protocol
+	 * name (the cipher): a hello changed on the way makes the two sides'
+	 * transcripts differ, and the first encrypted message fails. */
+	memcpy(prologue, SESSION_PROLOGUE, sizeof(SESSION_PROLOGUE) - 1);
+	prologue[sizeof(SESSION_PROLOGUE) - 1] = s->suite;
+	prologue[sizeof(SESSION_PROLOGUE)] = s->refused;
 	s->hs_started = true;
 	s->peer.pattern = pattern;
 	return noise_handshake_init(&s->hs, &p);
@@ -164,7 +243,7 @@ carries_cert(const struct session *s, size_t idx)
 static int
 hs_write(struct session *s)
 {
-	size_t n, plen = 0;
+	size_t n, plen = 0, hello = 0;
 	const uint8_t *payload = NULL;
 	uint8_t *dst;
 	int rc;
@@ -176,11 +255,17 @@ hs_write(struct session *s)
 	dst = bq_reserve(&s->out, FRAME_HDR + SESSION_HANDSHAKE_MAX);
 	if (dst == NULL)
 		return close_with(s, WEFT_ENOMEM, "out of memory");
-	rc = noise_handshake_write(&s->hs, payload, plen, dst + FRAME_HDR,
-	    SESSION_HANDSHAKE_MAX, &n);
+	if (s->initiator && s->hs_msg == 0) {
+		dst[FRAME_HDR] = s->suite;
+		dst[FRAME_HDR + 1] = s->refused;
+		hello = SESSION_HELLO_LEN;
+	}
+	rc = noise_handshake_write(&s->hs, payload, plen,
+	    dst + FRAME_HDR + hello, SESSION_HANDSHAKE_MAX - hello, &n);
 	if (rc)
 		return close_with(s, rc, "handshake message %zu: cannot write: %s",
 		    s->hs_msg, weft_strerror(rc));
+	n += hello;
 	put_u16be(dst, (uint16_t)n);
 	s->out.len += FRAME_HDR + n;
 	s->hs_msg++;
@@ -247,9 +332,110 @@ establish(struct session *s)
 	s->peer.n_groups = s->peer_cert.n_groups;
 	memcpy(s->peer.key_id, s->peer_cert.key_id, KEY_ID_LEN);
 	s->peer.cert = &s->peer_cert;
+	s->peer.cipher = (enum noise_cipher_id)s->suite;
 	s->state = SESSION_ESTABLISHED;
 	s->deadline_ms = INT64_MAX;
 	return 0;
+}
+
+/*
+ * The responder reads the initiator's hello.  Returns 0 with *started
+ * set when the Noise handshake has begun on the offered suite, 0 with it
+ * clear when the offer was refused and a retry is awaited, or the error
+ * that closed the session.
+ */
+static int
+read_hello(struct session *s, const uint8_t **msg, size_t *len, bool *started)
+{
+	char ours[48];
+	unsigned suite, prev;
+	uint8_t *dst;
+	int rc;
+
+	*started = false;
+	if (*len < SESSION_HELLO_LEN)
+		return close_with(s, WEFT_EMALFORMED, "first handshake message "
+		    "of %zu bytes has no suite header", *len);
+	suite = (*msg)[0];
+	prev = (*msg)[1];
+	if (suite == 0)
+		return close_with(s, WEFT_EMALFORMED,
+		    "first handshake message names no suite");
+	/* A retry must say which offer we refused, and we must have
+	 * refused exactly that one on this connection: otherwise an
+	 * attacker could have forged the refusal the initiator retried on. */
+	if (prev != s->refused) {
+		if (prev == 0)
+			return close_with(s, WEFT_EMALFORMED, "second first "
+			    "handshake message does not name the refused suite");
+		return close_with(s, WEFT_EAUTH, "peer retried after a refusal "
+		    "of %s that we never sent (a suite downgrade attempt)",
+		    suite_name(prev));
+	}
+	if (prev != 0 && suite == prev)
+		return close_with(s, WEFT_EMALFORMED,
+		    "peer retried with the suite we refused");
+	if (!accepts(s->ciphers, suite)) {
+		if (s->refused)
+			return close_with(s, WEFT_EPOLICY, "peer offered %s after "
+			    "%s; we accept only %s", suite_name(suite),
+			    suite_name(prev), suites_text(s->ciphers, ours,
+			    sizeof(ours)));
+		dst = bq_reserve(&s->out, FRAME_HDR + SESSION_REFUSAL_LEN);
+		if (dst == NULL)
+			return close_with(s, WEFT_ENOMEM, "out of memory");
+		put_u16be(dst, SESSION_REFUSAL_LEN);
+		dst[FRAME_HDR] = 0;
+		dst[FRAME_HDR + 1] = (uint8_t)s->ciphers;
+		s->out.len += FRAME_HDR + SESSION_REFUSAL_LEN;
+		s->refused = (uint8_t)suite;
+		return 0;
+	}
+	s->suite = (uint8_t)suite;
+	*msg += SESSION_HELLO_LEN;
+	*len -= SESSION_HELLO_LEN;
+	rc = hs_init(s, *len == XX_MSG0_LEN ? NOISE_PATTERN_XX :
+	    NOISE_PATTERN_IK, NULL);
+	if (rc)
+		return close_with(s, rc, "cannot start handshake: %s",
+		    weft_strerror(rc));
+	*started = true;
+	return 0;
+}
+
+/* The initiator's answer to a refusal: the next suite both accept, once. */
+static int
+retry_hello(struct session *s, const uint8_t *msg)
+{
+	char ours[48], theirs[48];
+	unsigned mask = msg[1];
+	uint8_t next;
+	int rc;
+
+	if (msg[0] != 0)
+		return close_with(s, WEFT_EMALFORMED,
+		    "second handshake message of %d bytes is not a refusal",
+		    SESSION_REFUSAL_LEN);
+	if (s->refused)
+		return close_with(s, WEFT_EPOLICY, "peer refused %s too",
+		    suite_name(s->suite));
+	next = best_cipher(s->ciphers & mask &
+	    ~SESSION_CIPHER_BIT(s->suite));
+	if (next == 0)
+		return close_with(s, WEFT_EPOLICY, "peer refused %s and accepts "
+		    "%s; we accept only %s", suite_name(s->suite),
+		    suites_text(mask & ALL_CIPHERS, theirs, sizeof(theirs)),
+		    suites_text(s->ciphers, ours, sizeof(ours)));
+	noise_handshake_wipe(&s->hs);
+	s->refused = s->suite;
+	s->suite = next;
+	s->hs_msg = 0;
+	rc = hs_init(s, s->peer.pattern, s->has_remote_static ?
+	    s->remote_static : NULL);
+	if (rc)
+		return close_with(s, rc, "cannot restart handshake: %s",
+		    weft_strerror(rc));
+	return hs_write(s);
 }
 
 static int
@@ -264,12 +450,16 @@ hs_read(struct session *s, const uint8_t *msg, size_t len)
 		return close_with(s, WEFT_ETOOBIG,
 		    "handshake message of %zu bytes is over the limit of %d",
 		    len, SESSION_HANDSHAKE_MAX);
-	if (!s->hs_started) {
-		rc = hs_init(s, len == XX_MSG0_LEN ? NOISE_PATTERN_XX :
-		    NOISE_PATTERN_IK, NULL);
-		if (rc)
-			return close_with(s, rc, "cannot start handshake: %s",
-			    weft_strerror(rc));
+	if (!s->initiator && s->hs_msg == 0) {
+		bool started;
+
+		rc = read_hello(s, &msg, &len, &started);
+		if (rc || !started)
+			return rc;
+	} else if (s->initiator && s->hs_msg == 1 &&
+	    len == SESSION_REFUSAL_LEN) {
+		/* Noise's second message is never this short. */
+		return retry_hello(s, msg);
 	}
 	if (noise_handshake_action(&s->hs) != NOISE_ACTION_READ)
 		return close_with(s, WEFT_EMALFORMED,
@@ -459,6 +649,16 @@ session_new(const struct session_config *cfg, bool initiator,
 	if (s->cfg.rekey_after == 0)
 		s->cfg.rekey_after = SESSION_REKEY_AFTER;
 	s->initiator = initiator;
+	s->ciphers = usable_ciphers(cfg->ciphers);
+	if ((cfg->ciphers & ~ALL_CIPHERS) || s->ciphers == 0) {
+		free(s);
+		return WEFT_EINVAL;
+	}
+	s->suite = best_cipher(s->ciphers);
+	if (remote_static != NULL) {
+		memcpy(s->remote_static, remote_static, NOISE_DHLEN);
+		s->has_remote_static = true;
+	}
 	s->state = SESSION_HANDSHAKE;
 	s->now_unix = now_unix;
 	s->deadline_ms = now_ms > INT64_MAX - s->cfg.handshake_timeout_ms ?

@@ -30,12 +30,22 @@
 #include "crypto/key.h"
 #include "crypto/noise.h"
 
-#define SESSION_PROLOGUE "weft/1"
+/* The prologue is this, then the initiator's two hello bytes (the suite
+ * it offers, the suite the responder refused before or 0), so both sides
+ * hash the suite choice exactly as it crossed the wire. */
+#define SESSION_PROLOGUE "weft/2"
+/* The initiator's first frame starts with these clear bytes. */
+#define SESSION_HELLO_LEN 2
+/* A responder's refusal of the offered suite: 0, then the mask of the
+ * suites it accepts (SESSION_CIPHER_BIT). */
+#define SESSION_REFUSAL_LEN 2
+#define SESSION_CIPHER_BIT(id) (1u << (id))
 /* Largest plaintext one transport message carries. */
 #define SESSION_CHUNK_MAX (NOISE_MAX_MSG - NOISE_TAGLEN)
-/* Largest handshake message accepted: a certificate plus keys and tags. */
-#define SESSION_HANDSHAKE_MAX (CERT_ENCODED_MAX + 2 * NOISE_DHLEN + \
-                               3 * NOISE_TAGLEN)
+/* Largest handshake frame accepted: the hello, a certificate plus keys
+ * and tags. */
+#define SESSION_HANDSHAKE_MAX (SESSION_HELLO_LEN + CERT_ENCODED_MAX + \
+                               2 * NOISE_DHLEN + 3 * NOISE_TAGLEN)
 #define SESSION_HANDSHAKE_TIMEOUT_MS 10000
 /* Both sides rekey each direction after this many messages in it. */
 #define SESSION_REKEY_AFTER 100000
@@ -55,6 +65,10 @@ struct session_config {
 	const struct cert_revocations *revoked; /* may be NULL */
 	int64_t skew_s;               /* clock skew allowed on validity */
 	enum noise_hash hash;         /* 0: NOISE_HASH_BLAKE2B */
+	/* Suites (Noise ciphers) this side accepts, as SESSION_CIPHER_BIT()s;
+	 * 0: every one this CPU runs.  The initiator offers the fastest,
+	 * AESGCM before ChaChaPoly; docs/PROTOCOL.md has the negotiation. */
+	unsigned ciphers;
 	int64_t handshake_timeout_ms; /* 0: SESSION_HANDSHAKE_TIMEOUT_MS */
 	uint64_t rekey_after;         /* 0: SESSION_REKEY_AFTER */
 	const struct weft_rng *rng;   /* ephemeral keys */
@@ -78,6 +92,7 @@ struct session_peer {
 	uint8_t handshake_hash[NOISE_HASHLEN_MAX];
 	size_t hash_len;
 	enum noise_pattern pattern; /* IK or XX */
+	enum noise_cipher_id cipher; /* the suite both sides ran */
 	const struct cert *cert;
 };
 
@@ -88,7 +103,8 @@ struct session;
  * (remote_static, from gossip) runs IK, otherwise XX; its first message is
  * queued for sending at once.  A responder takes whichever the initiator
  * chose.  now_unix is the time certificates are checked against; now_ms
- * starts the handshake deadline.  Free with session_free().
+ * starts the handshake deadline.  WEFT_EINVAL when cfg->ciphers names an
+ * unknown cipher or none this CPU runs.  Free with session_free().
  */
 int session_new(const struct session_config *cfg, bool initiator,
                 const uint8_t *remote_static, int64_t now_ms, int64_t now_unix,

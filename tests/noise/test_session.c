@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "common/err.h"
 #include "crypto/bundle.h"
@@ -598,9 +599,25 @@ test_oversized_and_malformed(void **state)
 	 * as IK, which cannot decrypt it. */
 	start(f, &p, false);
 	memset(big, 0, 100);
-	big[1] = 33;
-	assert_int_not_equal(session_recv(p.b, big, 35), 0);
+	big[1] = SESSION_HELLO_LEN + 33;
+	big[2] = NOISE_CIPHER_CHACHAPOLY;
+	assert_int_equal(session_recv(p.b, big, 2 + SESSION_HELLO_LEN + 33),
+	    WEFT_ETRUNC);
 	assert_int_equal(session_state(p.b), SESSION_CLOSED);
+	stop(&p);
+
+	/* A hello naming no suite, and one too short to hold the hello. */
+	start(f, &p, false);
+	big[1] = SESSION_HELLO_LEN + 32;
+	big[2] = 0;
+	assert_int_equal(session_recv(p.b, big, 2 + SESSION_HELLO_LEN + 32),
+	    WEFT_EMALFORMED);
+	assert_non_null(strstr(session_reason(p.b), "names no suite"));
+	stop(&p);
+	start(f, &p, false);
+	big[1] = 1;
+	assert_int_equal(session_recv(p.b, big, 3), WEFT_EMALFORMED);
+	assert_non_null(strstr(session_reason(p.b), "no suite header"));
 	stop(&p);
 
 	/* Plaintext before the handshake: refused, not queued. */
@@ -661,6 +678,202 @@ test_deadline(void **state)
 	stop(&p);
 }
 
+#define CHACHA SESSION_CIPHER_BIT(NOISE_CIPHER_CHACHAPOLY)
+#define AESGCM SESSION_CIPHER_BIT(NOISE_CIPHER_AESGCM)
+
+static void
+skip_without_aesgcm(void)
+{
+	if (!noise_cipher_available(NOISE_CIPHER_AESGCM)) {
+		print_message("AESGCM is not available on this CPU\n");
+		skip();
+	}
+}
+
+/* A pair whose sides accept the given suites (0: all this CPU runs). */
+static void
+start_suites(struct fixture *f, struct pair *p, bool ik, unsigned ci,
+             unsigned cr)
+{
+	p->ca = config(f, &f->a);
+	p->cb = config(f, &f->b);
+	p->ca.ciphers = ci;
+	p->cb.ciphers = cr;
+	assert_int_equal(session_new(&p->ca, true, ik ? f->b.key.dh_pk : NULL,
+	    T_MS, T_NOW, &p->a), 0);
+	assert_int_equal(session_new(&p->cb, false, NULL, T_MS, T_NOW, &p->b), 0);
+}
+
+static void
+expect_suite(struct fixture *f, struct pair *p, bool ik,
+             enum noise_cipher_id want)
+{
+	assert_int_equal(session_state(p->a), SESSION_ESTABLISHED);
+	assert_int_equal(session_state(p->b), SESSION_ESTABLISHED);
+	check_identities(f, p, ik ? NOISE_PATTERN_IK : NOISE_PATTERN_XX);
+	assert_int_equal(session_peer(p->a)->cipher, want);
+	assert_int_equal(session_peer(p->b)->cipher, want);
+	exchange(p->a, p->b, 2 * SESSION_CHUNK_MAX + 3);
+	exchange(p->b, p->a, 77);
+}
+
+static void
+test_suites_negotiated(void **state)
+{
+	struct fixture *f = *state;
+	struct pair p;
+
+	skip_without_aesgcm();
+	for (int ik = 0; ik < 2; ik++) {
+		/* Both can: AESGCM, in one round trip as before. */
+		start_suites(f, &p, ik, 0, 0);
+		pump(p.a, p.b);
+		expect_suite(f, &p, ik, NOISE_CIPHER_AESGCM);
+		stop(&p);
+
+		/* The initiator offers what it accepts. */
+		start_suites(f, &p, ik, CHACHA, 0);
+		pump(p.a, p.b);
+		expect_suite(f, &p, ik, NOISE_CIPHER_CHACHAPOLY);
+		stop(&p);
+
+		/* A responder that cannot (or by config will not) run AESGCM
+		 * refuses it; the initiator retries with ChaChaPoly. */
+		start_suites(f, &p, ik, 0, CHACHA);
+		pump(p.a, p.b);
+		expect_suite(f, &p, ik, NOISE_CIPHER_CHACHAPOLY);
+		stop(&p);
+
+		/* Nothing in common: both say why. */
+		start_suites(f, &p, ik, AESGCM, CHACHA);
+		pump(p.a, p.b);
+		assert_int_equal(session_state(p.a), SESSION_CLOSED);
+		assert_int_equal(session_error(p.a), WEFT_EPOLICY);
+		assert_non_null(strstr(session_reason(p.a),
+		    "peer refused AESGCM and accepts ChaChaPoly; we accept "
+		    "only AESGCM"));
+		assert_null(session_peer(p.b));
+		stop(&p);
+	}
+	/* A responder seeing a second unacceptable offer closes. */
+	start_suites(f, &p, false, 0, AESGCM);
+	{
+		static uint8_t m[4096];
+		size_t n = take_frame(p.a, m, sizeof(m));
+
+		m[2] = NOISE_CIPHER_CHACHAPOLY;
+		assert_int_equal(session_recv(p.b, m, n), 0); /* refused */
+		m[3] = NOISE_CIPHER_CHACHAPOLY;
+		m[2] = 7;
+		assert_int_equal(session_recv(p.b, m, n), WEFT_EPOLICY);
+		assert_non_null(strstr(session_reason(p.b),
+		    "peer offered an unknown suite after ChaChaPoly"));
+	}
+	stop(&p);
+	/* Configuration naming an unknown suite is refused. */
+	p.ca = config(f, &f->a);
+	p.ca.ciphers = 1u << 5;
+	assert_int_equal(session_new(&p.ca, true, NULL, T_MS, T_NOW, &p.a),
+	    WEFT_EINVAL);
+}
+
+/* The suite bytes cross the wire in the clear; changing them must make
+ * the handshake fail, never pick another suite quietly. */
+static void
+test_suite_flip_fails(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t m[4096];
+	struct pair p;
+	size_t n;
+
+	skip_without_aesgcm();
+	for (int ik = 0; ik < 2; ik++) {
+		/* AESGCM offered, ChaChaPoly delivered: the responder runs
+		 * ChaChaPoly, and the transcripts differ. */
+		start_suites(f, &p, ik, 0, 0);
+		n = take_frame(p.a, m, sizeof(m));
+		assert_int_equal(m[2], NOISE_CIPHER_AESGCM);
+		m[2] = NOISE_CIPHER_CHACHAPOLY;
+		if (ik) {
+			/* IK's first message is already encrypted. */
+			assert_int_equal(session_recv(p.b, m, n), WEFT_ECRYPTO);
+		} else {
+			assert_int_equal(session_recv(p.b, m, n), 0);
+			assert_int_equal(move(p.b, p.a), WEFT_ECRYPTO);
+			assert_int_equal(session_state(p.a), SESSION_CLOSED);
+		}
+		assert_null(session_peer(p.a));
+		assert_null(session_peer(p.b));
+		stop(&p);
+
+		/* ChaChaPoly offered, AESGCM delivered. */
+		start_suites(f, &p, ik, CHACHA, 0);
+		n = take_frame(p.a, m, sizeof(m));
+		m[2] = NOISE_CIPHER_AESGCM;
+		if (ik) {
+			assert_int_equal(session_recv(p.b, m, n), WEFT_ECRYPTO);
+		} else {
+			assert_int_equal(session_recv(p.b, m, n), 0);
+			assert_int_equal(move(p.b, p.a), WEFT_ECRYPTO);
+		}
+		stop(&p);
+
+		/* A claimed earlier refusal that never happened. */
+		start_suites(f, &p, ik, CHACHA, 0);
+		n = take_frame(p.a, m, sizeof(m));
+		m[3] = NOISE_CIPHER_AESGCM;
+		assert_int_equal(session_recv(p.b, m, n), WEFT_EAUTH);
+		assert_non_null(strstr(session_reason(p.b), "downgrade"));
+		stop(&p);
+	}
+}
+
+/* A refusal is not authenticated; forging one must not downgrade. */
+static void
+test_forged_refusal_fails(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t forged[] = {0, SESSION_REFUSAL_LEN, 0, CHACHA};
+	static uint8_t m[4096];
+	struct pair p;
+	size_t n;
+
+	skip_without_aesgcm();
+	for (int ik = 0; ik < 2; ik++) {
+		/* The attacker swallows the AESGCM hello and refuses it in
+		 * the responder's name: the retry names the refusal, which
+		 * the responder never sent. */
+		start_suites(f, &p, ik, 0, 0);
+		(void)take_frame(p.a, m, sizeof(m));
+		assert_int_equal(session_recv(p.a, forged, sizeof(forged)), 0);
+		n = take_frame(p.a, m, sizeof(m));
+		assert_int_equal(m[2], NOISE_CIPHER_CHACHAPOLY);
+		assert_int_equal(m[3], NOISE_CIPHER_AESGCM);
+		assert_int_equal(session_recv(p.b, m, n), WEFT_EAUTH);
+		assert_null(session_peer(p.b));
+		stop(&p);
+
+		/* The attacker lets the hello through and races a forged
+		 * refusal ahead of the real answer: the retry reaches a
+		 * responder past its first message, and fails. */
+		start_suites(f, &p, ik, 0, 0);
+		assert_int_equal(move(p.a, p.b), 0);
+		assert_int_equal(session_recv(p.a, forged, sizeof(forged)), 0);
+		assert_int_not_equal(move(p.a, p.b), 0);
+		assert_int_equal(session_state(p.b), SESSION_CLOSED);
+		stop(&p);
+
+		/* A second refusal after the retry ends it. */
+		start_suites(f, &p, ik, 0, 0);
+		(void)take_frame(p.a, m, sizeof(m));
+		assert_int_equal(session_recv(p.a, forged, sizeof(forged)), 0);
+		assert_int_equal(session_recv(p.a, forged, sizeof(forged)),
+		    WEFT_EPOLICY);
+		stop(&p);
+	}
+}
+
 static void
 test_rekey(void **state)
 {
@@ -670,6 +883,25 @@ test_rekey(void **state)
 	p.ca = config(f, &f->a);
 	p.cb = config(f, &f->b);
 	p.ca.rekey_after = p.cb.rekey_after = 3;
+	/* Rekey with each suite. */
+	for (unsigned c = 0; c < 2; c++) {
+		if (c == 1 && !noise_cipher_available(NOISE_CIPHER_AESGCM))
+			break;
+		p.ca.ciphers = p.cb.ciphers = c ? AESGCM : CHACHA;
+		assert_int_equal(session_new(&p.ca, true, NULL, T_MS, T_NOW,
+		    &p.a), 0);
+		assert_int_equal(session_new(&p.cb, false, NULL, T_MS, T_NOW,
+		    &p.b), 0);
+		pump(p.a, p.b);
+		assert_int_equal(session_peer(p.a)->cipher, c ?
+		    NOISE_CIPHER_AESGCM : NOISE_CIPHER_CHACHAPOLY);
+		for (int i = 0; i < 10; i++) {
+			exchange(p.a, p.b, 10 + (size_t)i);
+			exchange(p.b, p.a, 3);
+		}
+		stop(&p);
+	}
+	p.ca.ciphers = p.cb.ciphers = 0;
 	assert_int_equal(session_new(&p.ca, true, NULL, T_MS, T_NOW, &p.a), 0);
 	assert_int_equal(session_new(&p.cb, false, NULL, T_MS, T_NOW, &p.b), 0);
 	pump(p.a, p.b);
@@ -724,9 +956,15 @@ main(void)
 		cmocka_unit_test(test_oversized_and_malformed),
 		cmocka_unit_test(test_byte_at_a_time),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_suites_negotiated),
+		cmocka_unit_test(test_suite_flip_fails),
+		cmocka_unit_test(test_forged_refusal_fails),
 		cmocka_unit_test(test_rekey),
 		cmocka_unit_test(test_bad_config),
 	};
 
+	/* AESGCM is available only once libsodium has looked at the CPU. */
+	if (sodium_init() < 0)
+		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
