@@ -9,6 +9,7 @@
 #include "agent/api_server.h"
 #include "agent/handlers.h"
 #include "agent/health.h"
+#include "agent/route_json.h"
 #include "common/err.h"
 #include "common/hex.h"
 #include "crypto/armor.h"
@@ -512,6 +513,17 @@ add_object(void *ctx, const struct gossip_object *o)
 			if (json_is_string(f))
 				json_object_set(j, fields[i], f);
 		}
+		/* L7 rules, as signed. */
+		if (json_is_array(json_object_get(v, "http")))
+			json_object_set(j, "http", json_object_get(v, "http"));
+		json_decref(v);
+	}
+	if (o->kind == GOSSIP_OBJ_ROUTE && !o->deleted) {
+		json_t *v = json_loadb((const char *)o->value, o->value_len, 0,
+		                       NULL);
+
+		if (json_is_string(json_object_get(v, "service")))
+			json_object_set(j, "service", json_object_get(v, "service"));
 		json_decref(v);
 	}
 	json_array_append_new(oc->list, j);
@@ -537,6 +549,125 @@ h_objects_get(void *ctx, const struct api_request *req,
 	oc.list = json_array();
 	gossip_object_foreach(a->g, add_object, &oc);
 	return api_reply_json(reply, 200, json_pack("{s:o}", "objects", oc.list));
+}
+
+/*
+ * GET /v1/routes and /v1/routes/NAME: the route objects this agent holds,
+ * each as signed ("value"), whether it decodes ("error" when not: the
+ * proxy skips it) and whether it is the one in force for its service
+ * ("active": the lowest name among the service's valid objects, as
+ * table_route() picks).
+ */
+
+static void
+add_route(void *ctx, const struct gossip_object *o)
+{
+	json_t *list = ctx;
+	char signer[KEY_ID_HEX_LEN + 1], err[ROUTE_JSON_ERR_MAX];
+	struct route_json *rj = NULL;
+	json_t *j;
+
+	if (o->kind != GOSSIP_OBJ_ROUTE)
+		return;
+	key_id_hex(signer, o->signer);
+	j = json_pack("{s:s, s:I, s:s, s:b}", "name", o->name, "hlc",
+	              (json_int_t)o->hlc, "signer", signer, "deleted",
+	              o->deleted);
+	if (j == NULL)
+		return;
+	if (!o->deleted) {
+		json_t *v = json_loadb((const char *)o->value, o->value_len, 0,
+		                       NULL);
+
+		if (route_json_parse((const char *)o->value, o->value_len, &rj,
+		                     err, sizeof(err)) != 0)
+			json_object_set_new(j, "error", json_string(err));
+		else if (strcmp(route_json_spec(rj)->name, o->name) != 0 ||
+		         !cert_name_valid(route_json_spec(rj)->service))
+			json_object_set_new(j, "error", json_string(
+			    strcmp(route_json_spec(rj)->name, o->name) != 0 ?
+			    "its name differs from the object's" :
+			    "its service is not a service name"));
+		else
+			json_object_set_new(j, "rules", json_integer(
+			    (json_int_t)route_json_spec(rj)->n_rules));
+		if (json_is_string(json_object_get(v, "service")))
+			json_object_set(j, "service", json_object_get(v, "service"));
+		if (v != NULL)
+			json_object_set_new(j, "value", v);
+		route_json_free(rj);
+	}
+	json_array_append_new(list, j);
+}
+
+/* Marks the object in force for each service, as table_route() picks. */
+static void
+mark_active(json_t *list)
+{
+	size_t i, k;
+	json_t *r, *q;
+
+	json_array_foreach(list, i, r) {
+		const char *svc = json_string_value(json_object_get(r, "service"));
+		const char *name = json_string_value(json_object_get(r, "name"));
+		bool live = json_is_false(json_object_get(r, "deleted")) &&
+		            json_object_get(r, "error") == NULL && svc != NULL;
+		bool active = live;
+
+		json_array_foreach(list, k, q) {
+			const char *s2 = json_string_value(json_object_get(q,
+			                                                   "service"));
+
+			if (!active || k == i || s2 == NULL || strcmp(s2, svc) != 0 ||
+			    json_is_true(json_object_get(q, "deleted")) ||
+			    json_object_get(q, "error") != NULL)
+				continue;
+			if (strcmp(json_string_value(json_object_get(q, "name")),
+			           name) < 0)
+				active = false;
+		}
+		json_object_set_new(r, "active", json_boolean(active));
+	}
+}
+
+static int
+h_routes(void *ctx, const struct api_request *req, struct api_reply *reply)
+{
+	struct agent *a = ctx;
+	json_t *list = json_array();
+
+	(void)req;
+	if (list == NULL)
+		return WEFT_ENOMEM;
+	gossip_object_foreach(a->g, add_route, list);
+	mark_active(list);
+	return api_reply_json(reply, 200, json_pack("{s:o}", "routes", list));
+}
+
+static int
+h_route(void *ctx, const struct api_request *req, struct api_reply *reply)
+{
+	struct agent *a = ctx;
+	const char *name = req->path + strlen("/v1/routes/");
+	json_t *list = json_array(), *r;
+	size_t i;
+
+	if (list == NULL)
+		return WEFT_ENOMEM;
+	/* All of them, so that "active" compares with the others. */
+	gossip_object_foreach(a->g, add_route, list);
+	mark_active(list);
+	json_array_foreach(list, i, r) {
+		if (strcmp(json_string_value(json_object_get(r, "name")),
+		           name) == 0) {
+			json_incref(r);
+			json_decref(list);
+			return api_reply_json(reply, 200, r);
+		}
+	}
+	json_decref(list);
+	return api_reply_error(reply, 404, "no route object named \"%.255s\"",
+	                       name);
 }
 
 static int
@@ -681,6 +812,8 @@ static const struct api_route routes[] = {
 	{"POST", "/v1/reload", true, h_reload},
 	{"POST", "/v1/objects", true, h_objects_post},
 	{"GET", "/v1/objects", false, h_objects_get},
+	{"GET", "/v1/routes", false, h_routes},
+	{"GET", "/v1/routes/", false, h_route},
 	{"GET", "/v1/events", false, api_events},
 	{"GET", "/v1/checks", false, h_checks},
 	{"POST", "/v1/checks/", true, h_check_update},

@@ -10,6 +10,7 @@
 
 #include "agent/config.h"
 #include "common/err.h"
+#include "proxy/h1.h"
 
 static const char good[] =
 	"{\"node_name\": \"web-1\", \"bind\": \"198.18.0.2:7370\","
@@ -206,6 +207,77 @@ test_parsers(void **state)
 	assert_int_not_equal(agent_parse_hostport("", 7, &hp), 0);
 }
 
+/* Upstream protocol and circuit limits, the proxy object: defaults,
+ * values, and errors naming file, key path and reason. */
+static void
+test_proxy_keys(void **state)
+{
+	struct agent_config c;
+
+	(void)state;
+	build_from(good, &c);
+	assert_int_equal(c.services[0].upstreams[0].protocol, TABLE_PROTO_TCP);
+	assert_int_equal(c.services[0].upstreams[0].max_requests, 0);
+	assert_int_equal(c.proxy.retry_buffer, 65536);
+	assert_int_equal(c.proxy.max_head_bytes, H1_MAX_HEAD_BYTES);
+	assert_int_equal(c.proxy.max_headers, H1_MAX_HEADERS);
+	assert_int_equal(c.proxy.consecutive_errors, 5);
+	assert_int_equal(c.proxy.base_ejection_ms, 30000);
+	assert_int_equal(c.proxy.max_ejection_percent, 50);
+	assert_int_equal(c.proxy.lb, BALANCE_LB_P2C);
+	agent_config_free(&c);
+	build_from("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", "
+	    "\"identity\": {\"key\": \"k\", \"cert\": \"c\", \"ca\": \"a\"},"
+	    " \"upstreams\": [{\"service\": \"api\", \"local_bind\": "
+	    "\"127.0.0.1:9001\", \"protocol\": \"grpc\", \"max_connections\": 8,"
+	    " \"max_pending\": 16, \"max_requests\": 32}],"
+	    " \"proxy\": {\"retry_buffer\": 0, \"max_head_bytes\": 4096,"
+	    " \"max_headers\": 50, \"lb\": \"round_robin\", \"outlier\": "
+	    "{\"consecutive_errors\": 3, \"base_ejection\": \"10s\", "
+	    "\"max_ejection\": \"1m\", \"max_ejection_percent\": 20}}}", &c);
+	assert_int_equal(c.upstreams[0].protocol, TABLE_PROTO_GRPC);
+	assert_int_equal(c.upstreams[0].max_connections, 8);
+	assert_int_equal(c.upstreams[0].max_pending, 16);
+	assert_int_equal(c.upstreams[0].max_requests, 32);
+	assert_int_equal(c.proxy.retry_buffer, 0);
+	assert_int_equal(c.proxy.max_head_bytes, 4096);
+	assert_int_equal(c.proxy.max_headers, 50);
+	assert_int_equal(c.proxy.lb, BALANCE_LB_ROUND_ROBIN);
+	assert_int_equal(c.proxy.consecutive_errors, 3);
+	assert_int_equal(c.proxy.base_ejection_ms, 10000);
+	assert_int_equal(c.proxy.max_ejection_ms, 60000);
+	assert_int_equal(c.proxy.max_ejection_percent, 20);
+	agent_config_free(&c);
+	expect_doc_error("{\"upstreams\": [{\"protocol\": \"h3\"}]}",
+	                 "t.json: upstreams[0].protocol: \"h3\" is not one of");
+	expect_doc_error("{\"services\": [{\"upstreams\": [{\"max_pending\": 0}]}]}",
+	                 "t.json: services[0].upstreams[0].max_pending: 0 is out "
+	                 "of range 1-1000000");
+	expect_doc_error("{\"upstreams\": [{\"max_requests\": \"9\"}]}",
+	                 "upstreams[0].max_requests: expected an integer");
+	expect_doc_error("{\"proxy\": {\"lb\": \"random\"}}",
+	                 "t.json: proxy.lb: \"random\" is not one of");
+	expect_doc_error("{\"proxy\": {\"retry_buffer\": -1}}",
+	                 "proxy.retry_buffer: -1 is out of range 0-16777216");
+	expect_doc_error("{\"proxy\": {\"max_headers\": 2}}",
+	                 "proxy.max_headers: 2 is out of range 8-1000");
+	expect_doc_error("{\"proxy\": {\"outlier\": {\"max_ejection_percent\": "
+	                 "101}}}", "proxy.outlier.max_ejection_percent: 101 is "
+	                 "out of range 1-100");
+	expect_doc_error("{\"proxy\": {\"outlier\": {\"base_ejection\": \"soon\"}}}",
+	                 "proxy.outlier.base_ejection: \"soon\" is not a duration");
+	expect_doc_error("{\"proxy\": {\"outlier\": {\"consecutive\": 3}}}",
+	                 "t.json: proxy.outlier.consecutive: unknown key");
+	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
+	                   ", \"proxy\": {\"outlier\": {\"base_ejection\": "
+	                   "\"0s\"}}}", "proxy.outlier.base_ejection: must be "
+	                   "longer than 0");
+	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
+	                   ", \"proxy\": {\"outlier\": {\"base_ejection\": "
+	                   "\"1m\", \"max_ejection\": \"10s\"}}}",
+	                   "proxy.outlier.max_ejection: must not be shorter");
+}
+
 int
 main(void)
 {
@@ -213,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_doc_errors),
 		cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_proxy_keys),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_parsers),
 	};

@@ -33,6 +33,16 @@ bad "service port out of range" "services[0].port: 0 is out of range 1-65535" \
 	's/"gossip":/"services": [{"name": "web", "port": 0}], "gossip":/'
 bad "unknown protocol" "services[0].protocol: \"smtp\" is not one of" \
 	's/"gossip":/"services": [{"name": "web", "port": 80, "protocol": "smtp"}], "gossip":/'
+bad "unknown upstream protocol" "upstreams[0].protocol: \"h3\" is not one of" \
+	's/"gossip":/"upstreams": [{"service": "api", "local_bind": "127.0.0.41:9001", "protocol": "h3"}], "gossip":/'
+bad "circuit limit out of range" "upstreams[0].max_requests: 0 is out of range 1-1000000" \
+	's/"gossip":/"upstreams": [{"service": "api", "local_bind": "127.0.0.41:9001", "max_requests": 0}], "gossip":/'
+bad "unknown load balancer" "bad.json: proxy.lb: \"random\" is not one of" \
+	's/"gossip":/"proxy": {"lb": "random"}, "gossip":/'
+bad "ejection share over 100" "proxy.outlier.max_ejection_percent: 101 is out of range 1-100" \
+	's/"gossip":/"proxy": {"outlier": {"max_ejection_percent": 101}}, "gossip":/'
+bad "ejection base of 0" "proxy.outlier.base_ejection: must be longer than 0" \
+	's/"gossip":/"proxy": {"outlier": {"base_ejection": "0s"}}, "gossip":/'
 
 # Identity problems are found before anything starts.
 start_fails() { # DESCRIPTION EXPECTED FILE
