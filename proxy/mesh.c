@@ -650,6 +650,15 @@ hblock_copy(const nghttp2_nv *nv, size_t n)
 	return b;
 }
 
+static const char *
+hblock_get(const struct hblock *b, const char *name)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (is_name(b->nv[i].name, b->nv[i].namelen, name))
+			return (const char *)b->nv[i].value;
+	return NULL;
+}
+
 enum block_kind {
 	BLOCK_REQUEST = 1,
 	BLOCK_RESPONSE,
@@ -861,6 +870,7 @@ on_http_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 	const struct mesh_node *n = c->n;
 	struct authz_decision d;
 	const struct table_local *local;
+	const char *path;
 	char why[MESH_REASON_MAX];
 
 	s->http = true;
@@ -881,8 +891,10 @@ on_http_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 		deny(c, s, 503, "out of memory", end_stream);
 		return;
 	}
-	authz_check(s->table, n->cfg.self_cert, session_peer(c->sess),
-	    s->service, &d);
+	/* nghttp2 has checked :method and :path are there. */
+	path = hblock_get(s->head, ":path");
+	authz_check_request(s->table, n->cfg.self_cert, session_peer(c->sess),
+	    s->service, s->method, path != NULL ? path : "", &d);
 	if (!d.allow) {
 		deny(c, s, 403, d.reason, end_stream);
 		return;
