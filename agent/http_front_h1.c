@@ -1,0 +1,942 @@
+/*
+ * The HTTP/1.1 front end (agent/http_front.h).
+ *
+ * One request at a time per app connection: parsing stops at the end of
+ * each request (H1_PAUSE) and goes on once its response is written, which
+ * answers pipelined requests in order without holding more than one
+ * call.  Input is read into one buffer per connection and fed to the
+ * parser only as far as the call can take body bytes; what a feed still
+ * hands over past that (the body after a head, in the same read) waits in
+ * a spill buffer of the same bound.  Response bytes are written straight
+ * from the mesh stream's buffer (a chunk header around them when chunked)
+ * and consumed when the write completes, which re-opens the window.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/http_call.h"
+#include "agent/http_front.h"
+#include "agent/proxy_int.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "proxy/circuit.h"
+#include "proxy/h1.h"
+#include "proxy/h1h2.h"
+#include "proxy/mesh.h"
+
+#define IN_CAP (16u * 1024)
+#define HEAD_INLINE 4096
+#define HEAD_MAX (MESH_HEADER_BLOCK_MAX + 8192)
+#define SERVICE_MAX 64
+
+struct http_front {
+	struct agent_proxy *px;
+	struct http_caller *hc;
+	uv_tcp_t listener;
+	struct list conns;
+	struct circuit circuit;
+	struct h1_limits limits;
+	struct http_front_stats st;
+	char service[SERVICE_MAX];
+	bool closing;
+	unsigned handles; /* the listener and every connection */
+	/* Request heads are converted one at a time, synchronously. */
+	nghttp2_nv *nv;
+	size_t nv_cap;
+	char *scratch;
+	size_t scratch_len;
+};
+
+/* The request being answered on a connection. */
+struct req {
+	bool active;
+	struct http_call *call;
+	bool has_body;
+	bool req_ended;     /* the parser saw its end */
+	bool end_pending;   /* ... and the call is told once spill is out */
+	bool head_request;
+	bool keep_alive;
+	bool upgrade;
+	bool upgraded;      /* the tunnel is up: raw bytes both ways */
+	bool pending;       /* holds CIRCUIT_PENDING */
+	bool counted;       /* holds CIRCUIT_REQUESTS */
+	bool head_queued;   /* hbuf holds a head (or error) to write */
+	bool head_sent;
+	bool error;         /* the answer is weft's own: done after hbuf */
+	bool resp_done;     /* every byte of the answer was written */
+	int version_minor;
+	char upgrade_to[64];
+	enum h1_framing framing;
+};
+
+struct h1conn {
+	struct list link;
+	struct http_front *f;
+	uv_tcp_t tcp;
+	uv_write_t wreq;
+	uv_shutdown_t sreq;
+	struct h1_parser *p;
+	struct req r;
+	bool reading;
+	bool writing;
+	bool app_eof;
+	bool closing;
+	bool close_after; /* no keep-alive: close once the answer is out */
+	bool counted;     /* holds CIRCUIT_CONNECTIONS */
+	size_t consume;   /* body bytes of the write in flight */
+	bool last_chunk;  /* the write in flight ends the answer */
+	uint8_t *hbuf;    /* a head, error or last chunk to write */
+	size_t hlen;
+	size_t hcap;
+	uint8_t hinline[HEAD_INLINE];
+	char chunk_line[24];
+	uint8_t in[IN_CAP];
+	size_t in_off, in_len;
+	uint8_t *spill; /* lazily, IN_CAP */
+	size_t spill_off, spill_len;
+};
+
+static void conn_drive(struct h1conn *c);
+static void conn_pump(struct h1conn *c);
+static void conn_close(struct h1conn *c);
+
+static const char *
+self_name(const struct http_front *f)
+{
+	const struct agent *a = agent_proxy_agent(f->px);
+
+	return a->cfg.node_name ? a->cfg.node_name : "";
+}
+
+/* ---- lifetimes ---- */
+
+static void
+front_maybe_free(struct http_front *f)
+{
+	if (f->closing && f->handles == 0) {
+		free(f->nv);
+		free(f->scratch);
+		free(f);
+	}
+}
+
+static void
+on_conn_closed(uv_handle_t *h)
+{
+	struct h1conn *c = h->data;
+	struct http_front *f = c->f;
+
+	if (c->hbuf != c->hinline)
+		free(c->hbuf);
+	free(c->spill);
+	free(c);
+	f->handles--;
+	front_maybe_free(f);
+}
+
+static void
+req_release(struct h1conn *c)
+{
+	struct circuit *ci = &c->f->circuit;
+
+	if (c->r.call != NULL) {
+		http_call_free(c->r.call);
+		c->r.call = NULL;
+	}
+	if (c->r.pending)
+		circuit_release(ci, CIRCUIT_PENDING);
+	if (c->r.counted)
+		circuit_release(ci, CIRCUIT_REQUESTS);
+	c->r.pending = c->r.counted = false;
+}
+
+static void
+conn_close(struct h1conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	req_release(c);
+	if (c->counted)
+		circuit_release(&c->f->circuit, CIRCUIT_CONNECTIONS);
+	c->counted = false;
+	h1_parser_free(c->p);
+	c->p = NULL;
+	list_remove(&c->link);
+	/* A write in flight completes (cancelled) before the close
+	 * callback: freeing there is safe. */
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct h1conn *c = req->data;
+
+	(void)status;
+	conn_close(c);
+}
+
+/* Ends the connection once what was written is out. */
+static void
+conn_finish(struct h1conn *c)
+{
+	if (c->closing)
+		return;
+	c->sreq.data = c;
+	if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+		conn_close(c);
+	else
+		c->writing = true; /* nothing else goes out */
+}
+
+/* ---- output ---- */
+
+/* Room for n bytes in hbuf (kept inline unless a head is large). */
+static struct buf
+hbuf_for(struct h1conn *c, size_t n)
+{
+	struct buf b;
+
+	if (n > HEAD_INLINE && c->hcap < n) {
+		uint8_t *nb = c->hbuf != c->hinline ? realloc(c->hbuf, n)
+		                                    : malloc(n);
+
+		if (nb != NULL) {
+			c->hbuf = nb;
+			c->hcap = n;
+		}
+	}
+	if (c->hbuf == NULL) {
+		c->hbuf = c->hinline;
+		c->hcap = HEAD_INLINE;
+	}
+	buf_init(&b, c->hbuf, c->hcap);
+	return b;
+}
+
+/* weft answers this request itself. */
+static void
+req_error(struct h1conn *c, int status, const char *why, const char *agent)
+{
+	struct buf b = hbuf_for(c, HEAD_INLINE);
+
+	if (c->r.call != NULL) {
+		http_call_free(c->r.call);
+		c->r.call = NULL;
+	}
+	/* A body not read to its end cannot be skipped safely: close. */
+	c->r.keep_alive = c->r.keep_alive && !c->r.upgrade &&
+	                  (c->r.req_ended || !c->r.has_body) && !c->app_eof;
+	if (!c->r.keep_alive)
+		c->close_after = true;
+	if (h1_write_error(&b, status, why, agent, c->r.keep_alive) != 0) {
+		conn_close(c);
+		return;
+	}
+	c->hlen = b.len;
+	c->r.head_queued = true;
+	c->r.error = true;
+	conn_pump(c);
+}
+
+static void
+on_written(uv_write_t *w, int status)
+{
+	struct h1conn *c = w->data;
+	size_t n = c->consume;
+
+	c->writing = false;
+	c->consume = 0;
+	if (c->closing)
+		return;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	if (n > 0 && c->r.call != NULL)
+		http_call_read_consume(c->r.call, n);
+	if (c->last_chunk) {
+		c->last_chunk = false;
+		c->r.resp_done = true;
+	}
+	conn_pump(c);
+}
+
+static void
+start_write(struct h1conn *c, uv_buf_t *bufs, unsigned n, size_t consume)
+{
+	c->wreq.data = c;
+	c->consume = consume;
+	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_written) != 0)
+		conn_close(c);
+	else
+		c->writing = true;
+}
+
+/* Fields of a response head or trailers an app may see. */
+static bool
+passes(const nghttp2_nv *v)
+{
+	if (v->namelen == 0 || v->name[0] == ':')
+		return false;
+	return !(v->namelen >= 5 && strncmp((const char *)v->name, "weft-", 5) == 0);
+}
+
+/* The last chunk, with the trailers. */
+static int
+queue_last_chunk(struct h1conn *c)
+{
+	struct h1_header hs[MESH_HEADER_FIELDS_MAX];
+	const nghttp2_nv *nv = NULL;
+	size_t n = 0, k = 0, bytes = 16;
+	struct buf b;
+
+	if (c->r.call != NULL && http_call_trailers(c->r.call, &nv, &n) != 0)
+		n = 0;
+	for (size_t i = 0; i < n && k < MESH_HEADER_FIELDS_MAX; i++) {
+		if (!passes(&nv[i]))
+			continue;
+		hs[k++] = (struct h1_header){
+			.name = (const char *)nv[i].name,
+			.name_len = nv[i].namelen,
+			.value = (const char *)nv[i].value,
+			.value_len = nv[i].valuelen,
+		};
+		bytes += nv[i].namelen + nv[i].valuelen + 4;
+	}
+	b = hbuf_for(c, bytes);
+	if (h1_write_end(&b, hs, k) != 0) {
+		/* Trailers a client could not read: end without them. */
+		buf_reset(&b);
+		if (h1_write_end(&b, NULL, 0) != 0)
+			return WEFT_ENOSPACE;
+	}
+	c->hlen = b.len;
+	return 0;
+}
+
+/* The request is answered and read: the next one, or the end. */
+static void
+req_finish(struct h1conn *c)
+{
+	req_release(c);
+	memset(&c->r, 0, sizeof(c->r));
+	if (c->close_after || c->app_eof) {
+		conn_finish(c);
+		return;
+	}
+	conn_drive(c);
+}
+
+/*
+ * Writes what the answer has next: a queued head, body bytes (framed),
+ * the end.  One write at a time.
+ */
+static void
+conn_pump(struct h1conn *c)
+{
+	const uint8_t *p;
+	size_t len;
+	bool eof;
+	uv_buf_t bufs[3];
+
+	if (c->closing || c->writing || !c->r.active)
+		return;
+	if (c->r.head_queued) {
+		c->r.head_queued = false;
+		c->r.head_sent = true;
+		bufs[0] = uv_buf_init((char *)c->hbuf, (unsigned)c->hlen);
+		c->last_chunk = c->r.error;
+		start_write(c, bufs, 1, 0);
+		return;
+	}
+	if (c->r.resp_done) {
+		if (c->r.upgrade) {
+			/* Not upgraded after all: the parser is in tunnel
+			 * mode, so the connection ends with this answer. */
+			req_release(c);
+			conn_finish(c);
+			return;
+		}
+		if (c->r.call != NULL) {
+			/* What is left of the request body is read and
+			 * dropped. */
+			http_call_free(c->r.call);
+			c->r.call = NULL;
+		}
+		if (c->r.req_ended)
+			req_finish(c);
+		else
+			conn_drive(c);
+		return;
+	}
+	if (!c->r.head_sent || c->r.call == NULL)
+		return;
+	http_call_read_peek(c->r.call, &p, &len, &eof);
+	if (len > 0) {
+		if (c->r.framing == H1_BODY_NONE) {
+			/* A HEAD answer or 204/304 with bytes: not the app's. */
+			http_call_read_consume(c->r.call, len);
+			conn_pump(c);
+			return;
+		}
+		if (c->r.framing == H1_BODY_CHUNKED && !c->r.upgraded) {
+			snprintf(c->chunk_line, sizeof(c->chunk_line), "%zx\r\n",
+			         len);
+			bufs[0] = uv_buf_init(c->chunk_line,
+			                      (unsigned)strlen(c->chunk_line));
+			bufs[1] = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
+			bufs[2] = uv_buf_init((char *)(uintptr_t)"\r\n", 2);
+			start_write(c, bufs, 3, len);
+		} else {
+			bufs[0] = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
+			start_write(c, bufs, 1, len);
+		}
+		return;
+	}
+	if (!eof)
+		return;
+	if (c->r.upgraded) {
+		/* The remote app ended the tunnel: so does this side. */
+		c->r.resp_done = true;
+		req_release(c);
+		conn_finish(c);
+		return;
+	}
+	if (c->r.framing == H1_BODY_CHUNKED) {
+		if (queue_last_chunk(c) != 0) {
+			conn_close(c);
+			return;
+		}
+		bufs[0] = uv_buf_init((char *)c->hbuf, (unsigned)c->hlen);
+		c->last_chunk = true;
+		start_write(c, bufs, 1, 0);
+		return;
+	}
+	if (c->r.framing == H1_BODY_CLOSE)
+		c->close_after = true;
+	c->r.resp_done = true;
+	conn_pump(c);
+}
+
+/* ---- the call's callbacks ---- */
+
+static void
+call_on_head(void *ctx, int status, const nghttp2_nv *nv, size_t n,
+             bool upgraded)
+{
+	struct h1conn *c = ctx;
+	struct h1_header hs[MESH_HEADER_FIELDS_MAX + 1];
+	struct h1_response r;
+	size_t k = 0, bytes = 256;
+	struct buf b;
+	int rc;
+
+	if (c->r.pending) {
+		circuit_release(&c->f->circuit, CIRCUIT_PENDING);
+		c->r.pending = false;
+	}
+	for (size_t i = 0; i < n; i++)
+		bytes += nv[i].namelen + nv[i].valuelen + 4;
+	if (bytes > HEAD_MAX)
+		bytes = HEAD_MAX;
+	b = hbuf_for(c, bytes);
+	if (upgraded) {
+		for (size_t i = 0; i < n && k < MESH_HEADER_FIELDS_MAX; i++) {
+			if (!passes(&nv[i]) ||
+			    (nv[i].namelen == 10 &&
+			     memcmp(nv[i].name, "connection", 10) == 0) ||
+			    (nv[i].namelen == 7 &&
+			     memcmp(nv[i].name, "upgrade", 7) == 0))
+				continue;
+			hs[k++] = (struct h1_header){
+				.name = (const char *)nv[i].name,
+				.name_len = nv[i].namelen,
+				.value = (const char *)nv[i].value,
+				.value_len = nv[i].valuelen,
+			};
+		}
+		hs[k++] = (struct h1_header){
+			.name = "upgrade", .name_len = 7,
+			.value = c->r.upgrade_to,
+			.value_len = strlen(c->r.upgrade_to),
+		};
+		r = (struct h1_response){
+			.status = 101,
+			.headers = hs,
+			.n_headers = k,
+			.framing = H1_BODY_NONE,
+			.keep_alive = true,
+		};
+		rc = h1_write_head(&b, &r);
+		/* h1 writes Connection only as "close": end the head with
+		 * the one an upgrade needs. */
+		if (rc == 0) {
+			b.len -= 2;
+			buf_put(&b, "connection: upgrade\r\n\r\n", 23);
+			rc = b.err;
+		}
+		c->r.upgraded = true;
+		c->r.framing = H1_BODY_CLOSE;
+	} else {
+		rc = h1h2_response_h1(nv, n, c->r.head_request,
+		                      c->r.version_minor,
+		                      c->r.keep_alive && !c->app_eof &&
+		                          !c->r.upgrade,
+		                      &r, hs, MESH_HEADER_FIELDS_MAX);
+		if (rc == 0) {
+			/* weft-* fields are the mesh's, never the app's. */
+			for (size_t i = 0; i < r.n_headers;)
+				if (hs[i].name_len >= 5 &&
+				    strncmp(hs[i].name, "weft-", 5) == 0)
+					hs[i] = hs[--r.n_headers];
+				else
+					i++;
+			rc = h1_write_head(&b, &r);
+		}
+		if (rc == 0) {
+			c->r.framing = r.framing;
+			c->r.keep_alive = r.keep_alive;
+			if (!r.keep_alive || c->r.upgrade)
+				c->close_after = true;
+		}
+	}
+	(void)status;
+	if (rc == 0 && b.err)
+		rc = b.err;
+	if (rc != 0) {
+		req_error(c, 502, "response head not valid for HTTP/1.1",
+		          self_name(c->f));
+		return;
+	}
+	c->hlen = b.len;
+	c->r.head_queued = true;
+	conn_pump(c);
+}
+
+static void
+call_on_readable(void *ctx)
+{
+	conn_pump(ctx);
+}
+
+static void
+call_on_writable(void *ctx)
+{
+	conn_drive(ctx);
+}
+
+static void
+call_on_error(void *ctx, int status, const char *reason, const char *agent)
+{
+	struct h1conn *c = ctx;
+
+	http_call_free(c->r.call);
+	c->r.call = NULL;
+	req_error(c, status, reason, agent);
+}
+
+static void
+call_on_abort(void *ctx, const char *reason)
+{
+	struct h1conn *c = ctx;
+
+	(void)reason;
+	/* The head is out: HTTP/1.1 can only break the connection. */
+	conn_close(c);
+}
+
+static const struct http_call_sink call_sink = {
+	.on_head = call_on_head,
+	.on_readable = call_on_readable,
+	.on_writable = call_on_writable,
+	.on_error = call_on_error,
+	.on_abort = call_on_abort,
+};
+
+/* ---- the parser's callbacks ---- */
+
+static int
+p_on_head(void *ctx, const struct h1_head *h)
+{
+	struct h1conn *c = ctx;
+	struct http_front *f = c->f;
+	struct http_call_request req = {0};
+	struct http_call_error err;
+	struct http_call_sink sink = call_sink;
+	size_t n = 0, k = 0;
+	int rc;
+
+	memset(&c->r, 0, sizeof(c->r));
+	c->r.active = true;
+	c->r.keep_alive = h->keep_alive;
+	c->r.version_minor = h->version_minor;
+	c->r.head_request = strcmp(h->method, "HEAD") == 0;
+	c->r.upgrade = h->upgrade;
+	if (h->upgrade)
+		snprintf(c->r.upgrade_to, sizeof(c->r.upgrade_to), "%s",
+		         h->upgrade_to);
+	c->r.has_body = h->chunked || (h->has_length && h->content_length > 0);
+	if (circuit_acquire(&f->circuit, CIRCUIT_REQUESTS) != 0) {
+		f->st.circuit_overflows++;
+		req_error(c, 503, "circuit open: too many requests in flight",
+		          self_name(f));
+		return 0;
+	}
+	c->r.counted = true;
+	if (circuit_acquire(&f->circuit, CIRCUIT_PENDING) != 0) {
+		f->st.circuit_overflows++;
+		req_error(c, 503, "circuit open: too many pending requests",
+		          self_name(f));
+		return 0;
+	}
+	c->r.pending = true;
+	rc = h1h2_request_nv(h, f->nv, f->nv_cap, &n, f->scratch,
+	                     f->scratch_len);
+	if (rc) {
+		req_error(c, rc == WEFT_EINVAL ? 400 : 431,
+		          rc == WEFT_EINVAL ? "missing Host" : "request head too large",
+		          self_name(f));
+		return 0;
+	}
+	/* 100-continue is answered here; the remote app gets the body. */
+	for (size_t i = 0; i < n; i++)
+		if (!(f->nv[i].namelen == 6 &&
+		      memcmp(f->nv[i].name, "expect", 6) == 0))
+			f->nv[k++] = f->nv[i];
+	req.service = f->service;
+	req.nv = f->nv;
+	req.n = k;
+	req.end_stream = !c->r.has_body && !h->upgrade;
+	req.upgrade = h->upgrade ? h->upgrade_to : NULL;
+	sink.ctx = c;
+	if (http_call_start(f->hc, &req, &sink, &c->r.call, &err) != 0) {
+		req_error(c, err.status, err.reason, err.agent);
+		return 0;
+	}
+	if (h->expect_continue && c->r.has_body) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		uv_buf_t b = uv_buf_init((char *)(uintptr_t)cont,
+		                         sizeof(cont) - 1);
+
+		/* Nothing else is being written now: the previous answer
+		 * was finished before this head was parsed. */
+		if (!c->writing)
+			start_write(c, &b, 1, 0);
+	}
+	return 0;
+}
+
+/* Body (or tunnel) bytes: to the call, the rest to the spill. */
+static int
+p_on_body(void *ctx, const uint8_t *p, size_t n)
+{
+	struct h1conn *c = ctx;
+	size_t acc = 0;
+
+	if (c->r.call == NULL || n == 0)
+		return 0; /* answered already: dropped */
+	if (c->spill_len == 0)
+		http_call_write(c->r.call, p, n, &acc);
+	if (acc == n)
+		return 0;
+	if (c->spill == NULL && (c->spill = malloc(IN_CAP)) == NULL)
+		return WEFT_ENOMEM;
+	/* Only an empty spill is fed past (spill_off 0), and a feed is at
+	 * most IN_CAP bytes, so the rest of one fits. */
+	if (c->spill_len + (n - acc) > IN_CAP)
+		return WEFT_ETOOBIG;
+	memcpy(c->spill + c->spill_len, p + acc, n - acc);
+	c->spill_len += n - acc;
+	return 0;
+}
+
+static int
+p_on_end(void *ctx)
+{
+	struct h1conn *c = ctx;
+
+	if (c->r.upgrade)
+		return 0; /* the tunnel bytes follow: on_tunnel */
+	c->r.req_ended = true;
+	c->r.end_pending = c->r.call != NULL;
+	return H1_PAUSE;
+}
+
+/* ---- input ---- */
+
+static void
+alloc_in(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct h1conn *c = h->data;
+
+	(void)hint;
+	if (c->in_len > 0) {
+		/* Zero length: libuv says UV_ENOBUFS, reading stops. */
+		*b = uv_buf_init((char *)c->in, 0);
+		return;
+	}
+	c->in_off = 0;
+	*b = uv_buf_init((char *)c->in, IN_CAP);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct h1conn *c = s->data;
+
+	(void)b;
+	if (c->closing)
+		return;
+	if (n == UV_ENOBUFS || n == 0) {
+		if (n == UV_ENOBUFS) {
+			uv_read_stop(s);
+			c->reading = false;
+		}
+		return;
+	}
+	if (n < 0) {
+		uv_read_stop(s);
+		c->reading = false;
+		c->app_eof = true;
+		if (!c->r.active) {
+			conn_close(c);
+			return;
+		}
+		if (c->r.upgraded || (c->r.upgrade && c->r.call != NULL)) {
+			/* The app ended its side of the tunnel. */
+			c->r.req_ended = true;
+			c->r.end_pending = true;
+			conn_drive(c);
+			return;
+		}
+		if (!c->r.req_ended) {
+			/* The request was cut short. */
+			conn_close(c);
+			return;
+		}
+		return; /* answer what was asked, then close */
+	}
+	c->in_off = 0;
+	c->in_len = (size_t)n;
+	/* One read at a time: stop until this one is parsed. */
+	uv_read_stop(s);
+	c->reading = false;
+	conn_drive(c);
+}
+
+/* Feeds the parser as far as the current call can take, then reads. */
+static void
+conn_drive(struct h1conn *c)
+{
+	size_t used, lim, acc;
+	int rc;
+
+	/* Bounded: each round consumes input or returns. */
+	for (int rounds = 0; rounds < 64 && !c->closing; rounds++) {
+		if (c->spill_len > 0) {
+			if (c->r.call != NULL) {
+				acc = 0;
+				http_call_write(c->r.call, c->spill + c->spill_off,
+				                c->spill_len, &acc);
+				c->spill_off += acc;
+				c->spill_len -= acc;
+				if (c->spill_len > 0)
+					return; /* on_writable comes back */
+			}
+			c->spill_len = c->spill_off = 0;
+		}
+		if (c->r.end_pending) {
+			c->r.end_pending = false;
+			if (c->r.call != NULL)
+				http_call_end(c->r.call, NULL, 0);
+		}
+		if (c->r.active && c->r.req_ended) {
+			if (c->r.resp_done)
+				req_finish(c);
+			return; /* pipelined requests wait for this answer */
+		}
+		if (c->in_len == 0)
+			break;
+		lim = c->in_len;
+		if (c->r.active && c->r.call != NULL) {
+			size_t room = http_call_write_room(c->r.call);
+
+			if (room == 0)
+				return;
+			if (room < lim)
+				lim = room;
+		}
+		rc = h1_feed(c->p, c->in + c->in_off, lim, &used);
+		c->in_off += used;
+		c->in_len -= used;
+		if (rc == WEFT_EMALFORMED) {
+			int status;
+			const char *why;
+
+			h1_error(c->p, &status, &why);
+			c->f->st.bad_requests++;
+			c->in_len = 0;
+			if (c->r.active && c->r.head_sent) {
+				conn_close(c);
+				return;
+			}
+			c->r.active = true;
+			c->r.keep_alive = false;
+			req_error(c, status, why, self_name(c->f));
+			return;
+		}
+		if (rc < 0) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (!c->closing && !c->reading && c->in_len == 0 && !c->app_eof &&
+	    !(c->r.active && c->r.req_ended)) {
+		if (uv_read_start((uv_stream_t *)&c->tcp, alloc_in, on_read) == 0)
+			c->reading = true;
+	}
+}
+
+/* ---- the listener ---- */
+
+static void
+on_accept(uv_stream_t *server, int status)
+{
+	struct http_front *f = server->data;
+	struct h1conn *c;
+	struct h1_sink sink = {
+		.on_head = p_on_head,
+		.on_body = p_on_body,
+		.on_end = p_on_end,
+		.on_tunnel = p_on_body,
+	};
+
+	if (status < 0 || f->closing)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return;
+	c->f = f;
+	c->hbuf = c->hinline;
+	c->hcap = HEAD_INLINE;
+	uv_tcp_init(agent_proxy_loop(f->px), &c->tcp);
+	c->tcp.data = c;
+	f->handles++;
+	list_insert_tail(&f->conns, &c->link);
+	sink.ctx = c;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
+	    h1_parser_new(&f->limits, &sink, &c->p) != 0) {
+		conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	f->st.connections++;
+	if (circuit_acquire(&f->circuit, CIRCUIT_CONNECTIONS) != 0) {
+		f->st.circuit_overflows++;
+		c->r.active = true;
+		c->r.keep_alive = false;
+		req_error(c, 503, "circuit open: too many connections",
+		          self_name(f));
+		return;
+	}
+	c->counted = true;
+	conn_drive(c);
+}
+
+int
+http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
+                   const struct agent_upstream *u, struct http_front **out)
+{
+	struct agent *a = agent_proxy_agent(px);
+	struct http_front *f = calloc(1, sizeof(*f));
+	struct gossip_addr ga;
+	struct sockaddr_storage ss;
+	int rc;
+
+	*out = NULL;
+	if (f == NULL)
+		return WEFT_ENOMEM;
+	f->px = px;
+	f->hc = hc;
+	list_init(&f->conns);
+	snprintf(f->service, sizeof(f->service), "%s", u->service);
+	f->limits.max_head_bytes = a->cfg.proxy.max_head_bytes;
+	f->limits.max_headers = a->cfg.proxy.max_headers;
+	circuit_init(&f->circuit, &(struct circuit_limits){
+		.max = {
+			[CIRCUIT_CONNECTIONS] = u->max_connections,
+			[CIRCUIT_PENDING] = u->max_pending,
+			[CIRCUIT_REQUESTS] = u->max_requests,
+		},
+	});
+	/* A head fits the parser's limits, so its block fits these. */
+	f->nv_cap = (f->limits.max_headers ? f->limits.max_headers
+	                                   : H1_MAX_HEADERS) + 8;
+	f->scratch_len = f->limits.max_head_bytes ? f->limits.max_head_bytes
+	                                          : H1_MAX_HEAD_BYTES;
+	if (f->scratch_len > H1_HEAD_BYTES_CAP)
+		f->scratch_len = H1_HEAD_BYTES_CAP;
+	f->nv = calloc(f->nv_cap, sizeof(*f->nv));
+	f->scratch = malloc(f->scratch_len);
+	if (f->nv == NULL || f->scratch == NULL) {
+		free(f->nv);
+		free(f->scratch);
+		free(f);
+		return WEFT_ENOMEM;
+	}
+	uv_tcp_init(a->loop, &f->listener);
+	f->listener.data = f;
+	f->handles = 1;
+	rc = agent_addr_from_hostport(&u->local_bind, &ga);
+	if (rc == 0)
+		rc = agent_addr_to_sockaddr(&ga, &ss);
+	if (rc == 0)
+		rc = uv_tcp_bind(&f->listener, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&f->listener, 511, on_accept);
+	*out = f;
+	if (rc) {
+		weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot listen for "
+		          "upstream\" service=%s addr=%s:%u error=\"%s\"",
+		          u->service, u->local_bind.host, u->local_bind.port,
+		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
+		return WEFT_EIO;
+	}
+	weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"upstream listening\" "
+	          "service=%s addr=%s:%u protocol=http", u->service,
+	          u->local_bind.host, u->local_bind.port);
+	return 0;
+}
+
+static void
+on_listener_closed(uv_handle_t *h)
+{
+	struct http_front *f = h->data;
+
+	f->handles--;
+	front_maybe_free(f);
+}
+
+void
+http_front_close(struct http_front *f)
+{
+	if (f == NULL || f->closing)
+		return;
+	f->closing = true;
+	while (!list_empty(&f->conns))
+		conn_close(list_entry(f->conns.next, struct h1conn, link));
+	uv_close((uv_handle_t *)&f->listener, on_listener_closed);
+}
+
+const struct http_front_stats *
+http_front_stats(const struct http_front *f)
+{
+	return &f->st;
+}
