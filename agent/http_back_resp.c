@@ -260,6 +260,12 @@ make_nv(struct http_resp *r, size_t *k)
 				vn--;
 			val[vn] = '\0';
 		}
+		/* The head's scanner saw these already; trailers it never
+		 * sees, and http-parser lets some through. */
+		for (size_t j = 0; j < vn; j++)
+			if (((uint8_t)val[j] < 0x20 && val[j] != '\t') ||
+			    val[j] == 0x7f)
+				return "control character in a field value";
 		*v = (nghttp2_nv){
 			.name = (uint8_t *)name,
 			.namelen = f->name_len,

@@ -1,0 +1,228 @@
+/*
+ * The remote side's common part: the set, a request's start (which app
+ * protocol, which address), its end, and how failures reach the caller.
+ * The protocols live in http_back_h1.c and http_back_h2.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/http_back_int.h"
+#include "common/err.h"
+#include "proxy/mesh.h"
+#include "proxy/table.h"
+
+#define SWEEP_MS 5000
+
+struct agent *
+hb_agent(const struct http_back_set *set)
+{
+	return agent_proxy_agent(set->px);
+}
+
+void
+hb_kick(struct http_back_set *set, struct mesh_conn *mc)
+{
+	if (set->in_event == 0 && mc != NULL)
+		agent_proxy_kick(mc);
+}
+
+void
+hb_arm_writable(struct mesh_stream *ms)
+{
+	size_t accepted = 0;
+	uint8_t one = 0;
+
+	/* The core announces room (MESH_EV_WRITABLE) only after a write it
+	 * could not take whole: ask for one byte it cannot take. */
+	if (mesh_stream_write_room(ms) == 0)
+		(void)mesh_stream_write(ms, &one, 1, &accepted);
+}
+
+void
+hb_finish(struct hb_req *r)
+{
+	list_remove(&r->link);
+	if (r->ms != NULL) {
+		mesh_stream_set_user(r->ms, NULL);
+		mesh_stream_close(r->ms);
+		r->ms = NULL;
+	}
+	free(r);
+}
+
+static void
+say_why(struct hb_req *r, const char *why, char *out, size_t cap)
+{
+	snprintf(out, cap, "local service %s at %s: %s", r->service, r->addr,
+	         why);
+}
+
+void
+hb_fail(struct hb_req *r, const char *why)
+{
+	char reason[MESH_REASON_MAX];
+
+	say_why(r, why, reason, sizeof(reason));
+	weft_logf(&hb_agent(r->set)->log, WEFT_LOG_WARN, "msg=\"http request "
+	          "failed\" service=%s reason=\"%s\"", r->service, reason);
+	if (r->ms != NULL) {
+		if (!r->responded)
+			mesh_stream_refuse(r->ms, 502, reason);
+		else
+			mesh_stream_reset(r->ms);
+	}
+	hb_finish(r);
+}
+
+void
+hb_reset(struct hb_req *r, const char *why)
+{
+	char reason[MESH_REASON_MAX];
+
+	say_why(r, why, reason, sizeof(reason));
+	weft_logf(&hb_agent(r->set)->log, WEFT_LOG_INFO, "msg=\"http response "
+	          "broken off\" service=%s reason=\"%s\"", r->service, reason);
+	if (r->ms != NULL)
+		mesh_stream_reset(r->ms);
+	hb_finish(r);
+}
+
+static void
+on_sweep(uv_timer_t *t)
+{
+	struct http_back_set *set = t->data;
+
+	hb_h1_sweep(set, agent_proxy_now(set->px));
+}
+
+int
+http_back_new(struct agent_proxy *px, struct http_back_set **out)
+{
+	struct http_back_set *set = calloc(1, sizeof(*set));
+
+	*out = NULL;
+	if (set == NULL)
+		return WEFT_ENOMEM;
+	set->px = px;
+	list_init(&set->reqs);
+	list_init(&set->h1_idle);
+	list_init(&set->h1_all);
+	list_init(&set->h2_all);
+	uv_timer_init(agent_proxy_loop(px), &set->sweep);
+	set->sweep.data = set;
+	uv_timer_start(&set->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+	uv_unref((uv_handle_t *)&set->sweep);
+	*out = set;
+	return 0;
+}
+
+void
+http_back_free(struct http_back_set *set)
+{
+	free(set);
+}
+
+void
+http_back_stop_all(struct http_back_set *set)
+{
+	if (set == NULL || set->stopping)
+		return;
+	set->stopping = true;
+	set->in_event++; /* the proxy is flushing and closing itself */
+	uv_timer_stop(&set->sweep);
+	uv_close((uv_handle_t *)&set->sweep, NULL);
+	hb_h1_stop_all(set);
+	hb_h2_stop_all(set);
+	while (!list_empty(&set->reqs)) {
+		struct hb_req *r = list_entry(set->reqs.next, struct hb_req,
+		                              link);
+
+		if (r->ms != NULL)
+			mesh_stream_reset(r->ms);
+		hb_finish(r);
+	}
+	set->in_event--;
+}
+
+/* "host:port" and the socket address of the app. */
+static int
+app_addr(struct hb_req *r, const char *host, uint16_t port)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	if (host == NULL || host[0] == '\0')
+		host = "127.0.0.1";
+	if (uv_ip4_addr(host, port, &s4) == 0) {
+		memcpy(&r->sa, &s4, sizeof(s4));
+		snprintf(r->addr, sizeof(r->addr), "%s:%u", host, port);
+		return 0;
+	}
+	if (uv_ip6_addr(host, port, &s6) == 0) {
+		memcpy(&r->sa, &s6, sizeof(s6));
+		snprintf(r->addr, sizeof(r->addr), "[%s]:%u", host, port);
+		return 0;
+	}
+	snprintf(r->addr, sizeof(r->addr), "%s:%u", host, port);
+	return WEFT_EINVAL;
+}
+
+int
+http_back_start(struct http_back_set *set, const struct mesh_event *ev)
+{
+	const struct table_local *loc;
+	struct hb_req *r;
+	int rc;
+
+	if (set->stopping) {
+		mesh_stream_refuse(ev->stream, 503, "agent stopping");
+		mesh_stream_close(ev->stream);
+		return WEFT_ESTATE;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		mesh_stream_refuse(ev->stream, 502, "agent out of memory");
+		mesh_stream_close(ev->stream);
+		return WEFT_ENOMEM;
+	}
+	set->in_event++;
+	r->kind = PROXY_STREAM_HTTP_BACK;
+	r->set = set;
+	r->ms = ev->stream;
+	list_insert_tail(&set->reqs, &r->link);
+	mesh_stream_set_user(r->ms, r);
+	snprintf(r->service, sizeof(r->service), "%s",
+	         ev->service != NULL ? ev->service : "?");
+	loc = table_local(mesh_stream_table(r->ms), r->service);
+	r->proto = loc != NULL && (loc->protocol == TABLE_PROTO_HTTP2 ||
+	                           loc->protocol == TABLE_PROTO_GRPC)
+	               ? HB_H2
+	               : HB_H1;
+	if (app_addr(r, ev->host, ev->port) != 0) {
+		hb_fail(r, "bad local address");
+		set->in_event--;
+		return WEFT_EINVAL;
+	}
+	rc = r->proto == HB_H2 ? hb_h2_start(r) : hb_h1_start(r);
+	set->in_event--;
+	return rc;
+}
+
+void
+http_back_event(const struct mesh_event *ev)
+{
+	struct hb_req *r = ev->stream_user;
+	struct http_back_set *set;
+
+	if (r == NULL || r->kind != PROXY_STREAM_HTTP_BACK)
+		return;
+	set = r->set;
+	set->in_event++;
+	if (r->proto == HB_H2)
+		hb_h2_event(r, ev);
+	else
+		hb_h1_event(r, ev);
+	set->in_event--;
+}

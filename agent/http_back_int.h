@@ -1,0 +1,106 @@
+/*
+ * What the remote side's files share (agent/http_back*.c): the set, one
+ * request, and the hooks of each app protocol.
+ */
+#ifndef WEFT_AGENT_HTTP_BACK_INT_H
+#define WEFT_AGENT_HTTP_BACK_INT_H
+
+#include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "agent/http_back.h"
+#include "agent/proxy_int.h"
+#include "common/list.h"
+#include "proxy/h1.h"
+
+#define HB_READ_CHUNK (64u * 1024)
+/* A request head for an HTTP/1.1 app: the mesh's block limit plus the
+ * request line and the separators. */
+#define HB_HEAD_MAX (MESH_HEADER_BLOCK_MAX + 8192)
+#define HB_NV_MAX (MESH_HEADER_FIELDS_MAX + 8)
+/* Idle HTTP/1.1 connections kept per app address and in all. */
+#define HB_IDLE_PER_ADDR 32
+#define HB_IDLE_MAX 256
+#define HB_IDLE_MS (30 * 1000)
+#define HB_ADDR_MAX 80
+
+enum hb_proto {
+	HB_H1 = 1,
+	HB_H2,
+};
+
+struct hb_h1;
+struct hb_h2;
+
+struct http_back_set {
+	struct agent_proxy *px;
+	struct list reqs;    /* struct hb_req, live */
+	struct list h1_idle; /* struct hb_h1, most recently used first */
+	size_t n_idle;
+	struct list h1_all;  /* every struct hb_h1 not closing */
+	struct list h2_all;  /* struct hb_h2 */
+	uv_timer_t sweep;
+	bool stopping;
+	unsigned in_event; /* inside http_back_start/event: no kicks */
+	uint8_t rbuf[HB_READ_CHUNK]; /* app reads land here, one at a time */
+	uint8_t head[HB_HEAD_MAX];   /* request heads are formatted here */
+	nghttp2_nv nv[HB_NV_MAX];
+	struct h1_header trailers[HB_NV_MAX];
+};
+
+/* One request from the mesh. */
+struct hb_req {
+	enum proxy_stream_kind kind; /* PROXY_STREAM_HTTP_BACK: first */
+	struct http_back_set *set;
+	struct list link;
+	struct mesh_stream *ms;
+	enum hb_proto proto;
+	char service[64];
+	char addr[HB_ADDR_MAX]; /* "host:port" of the app, the pool key */
+	struct sockaddr_storage sa;
+
+	bool head_request;
+	bool upgrade;        /* weft-upgrade asked */
+	char upgrade_to[64];
+
+	bool responded;      /* mesh_stream_respond() done */
+	bool resp_done;      /* the response ended on the mesh */
+	bool req_sent;       /* the whole request went to the app */
+	bool tunnel;         /* after an upgrade */
+	uint64_t body_taken; /* request body bytes consumed from the mesh */
+	unsigned tries;
+
+	struct hb_h1 *h1;       /* HTTP/1.1: the connection serving it */
+	struct hb_h2 *h2;       /* HTTP/2: the session carrying it */
+	int32_t h2_id;          /* its stream id there */
+};
+
+/* The app could not be reached or answered badly before the head:
+ * refuse 502 with "local service NAME at ADDR: why", log, finish. */
+void hb_fail(struct hb_req *r, const char *why);
+/* Resets the mesh stream (the response was under way) and finishes. */
+void hb_reset(struct hb_req *r, const char *why);
+/* Closes the mesh stream and frees r (detached from its app side). */
+void hb_finish(struct hb_req *r);
+/* Flushes the mesh connection of r's stream unless inside a mesh event;
+ * call last in a libuv callback (it may deliver events). */
+void hb_kick(struct http_back_set *set, struct mesh_conn *mc);
+/* Arms MESH_EV_WRITABLE when the stream has no room. */
+void hb_arm_writable(struct mesh_stream *ms);
+struct agent *hb_agent(const struct http_back_set *set);
+
+/* HTTP/1.1 apps (http_back_h1.c). */
+int hb_h1_start(struct hb_req *r);
+void hb_h1_event(struct hb_req *r, const struct mesh_event *ev);
+void hb_h1_sweep(struct http_back_set *set, int64_t now_ms);
+void hb_h1_stop_all(struct http_back_set *set);
+
+/* HTTP/2 apps (http_back_h2.c). */
+int hb_h2_start(struct hb_req *r);
+void hb_h2_event(struct hb_req *r, const struct mesh_event *ev);
+void hb_h2_stop_all(struct http_back_set *set);
+
+#endif
