@@ -25,6 +25,9 @@
 #include <sys/socket.h>
 
 #include "agent/agent.h"
+#include "agent/http_back.h"
+#include "agent/http_call.h"
+#include "agent/http_front.h"
 #include "agent/metrics.h"
 #include "agent/proxy_int.h"
 #include "agent/proxy_io.h"
@@ -105,6 +108,11 @@ struct agent_proxy {
 	unsigned n_pconns;
 	unsigned n_pending_in;
 	struct list uplisteners;
+	struct http_caller *hc;       /* HTTP calls for local apps */
+	struct http_back_set *back;   /* HTTP requests for local services */
+	struct http_front **fronts;   /* HTTP upstream listeners */
+	size_t n_fronts;
+	uint64_t http_in;             /* MESH_EV_REQUEST seen */
 	struct agent_proxy_stats stats;
 	bool stopping;
 	uint8_t rbuf[RELAY_CHUNK]; /* app reads land here, one at a time */
@@ -677,6 +685,15 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 	struct agent *a = px->a;
 	struct pstream *ps = ev->stream_user;
 
+	/* Every stream's user starts with its kind (proxy_int.h). */
+	if (ps != NULL && ps->kind == PROXY_STREAM_HTTP_CALL) {
+		http_call_event(px->hc, ev);
+		return;
+	}
+	if (ps != NULL && ps->kind == PROXY_STREAM_HTTP_BACK) {
+		http_back_event(ev);
+		return;
+	}
 	switch (ev->type) {
 	case MESH_EV_CONN_UP:
 		if (ev->conn_user &&
@@ -763,6 +780,17 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		}
 		break;
 	}
+	case MESH_EV_REQUEST:
+		px->http_in++;
+		px->stats.streams_in++;
+		/* The stream is the back end's whatever the result. */
+		(void)http_back_start(px->back, ev);
+		break;
+	case MESH_EV_RESPONSE:
+		/* Not for a TCP stream: only HTTP streams get answers. */
+		if (ps)
+			pstream_close(ps);
+		break;
 	case MESH_EV_READABLE:
 		if (ps)
 			pstream_pump_down(ps);
@@ -862,11 +890,30 @@ on_upstream_accept(uv_stream_t *server, int status)
 static int
 listen_upstream(struct agent_proxy *px, const struct agent_upstream *u)
 {
-	struct uplisten *ul = calloc(1, sizeof(*ul));
+	struct uplisten *ul;
 	struct gossip_addr ga;
 	struct sockaddr_storage ss;
 	int rc;
 
+	if (u->protocol == TABLE_PROTO_HTTP) {
+		struct http_front **nf, *f = NULL;
+
+		nf = realloc(px->fronts, (px->n_fronts + 1) * sizeof(*nf));
+		if (nf == NULL)
+			return WEFT_ENOMEM;
+		px->fronts = nf;
+		rc = http_front_h1_open(px, px->hc, u, &f);
+		if (f != NULL)
+			px->fronts[px->n_fronts++] = f;
+		return rc;
+	}
+	if (u->protocol != TABLE_PROTO_TCP)
+		/* No h2c front end yet: the app's HTTP/2 bytes cross as a
+		 * TCP stream, which an h2c app behind reads the same. */
+		weft_logf(&px->a->log, WEFT_LOG_WARN, "msg=\"upstream carried "
+		          "as tcp\" service=%s protocol=%s", u->service,
+		          table_protocol_name(u->protocol));
+	ul = calloc(1, sizeof(*ul));
 	if (ul == NULL)
 		return WEFT_ENOMEM;
 	ul->px = px;
@@ -1082,6 +1129,48 @@ counter(struct metrics_writer *w, const char *name, const char *help,
 	metrics_sample(w, &(struct metrics_label){label, v2}, 1, (double)n2);
 }
 
+/* HTTP requests made for local apps (the caller side). */
+static void
+collect_http(const struct agent_proxy *px, struct metrics_writer *w)
+{
+	static const char *const cls[6] = {"", "1xx", "2xx", "3xx", "4xx",
+	                                   "5xx"};
+	const struct http_call_stats *hs = http_caller_stats(px->hc);
+	uint64_t bad = 0, overflow = 0;
+
+	for (size_t i = 0; i < px->n_fronts; i++) {
+		bad += http_front_stats(px->fronts[i])->bad_requests;
+		overflow += http_front_stats(px->fronts[i])->circuit_overflows;
+	}
+	counter(w, "weft_http_requests_total", "HTTP requests from local apps "
+	        "(out) and from peers (in).", "direction", "out", hs->requests,
+	        "in", px->http_in);
+	metrics_family(w, "weft_http_responses_total", METRICS_COUNTER,
+	               "Response heads from remote apps handed to local apps, "
+	               "by class.");
+	for (int i = 1; i <= 5; i++)
+		metrics_sample(w, &(struct metrics_label){"class", cls[i]}, 1,
+		               (double)hs->responses[i]);
+	metrics_family(w, "weft_http_generated_total", METRICS_COUNTER,
+	               "Answers weft made itself (no route, no endpoint, "
+	               "denied, timeout, unreachable), by class.");
+	for (int i = 1; i <= 5; i++)
+		metrics_sample(w, &(struct metrics_label){"class", cls[i]}, 1,
+		               (double)hs->errors[i]);
+	counter(w, "weft_http_retries_total", "HTTP tries after the first.",
+	        NULL, NULL, hs->retries, NULL, 0);
+	counter(w, "weft_http_retry_budget_denied_total", "Retries the retry "
+	        "budget refused.", NULL, NULL, hs->budget_denied, NULL, 0);
+	counter(w, "weft_http_timeouts_total", "HTTP request, per-try and "
+	        "idle timeouts that fired.", NULL, NULL, hs->timeouts, NULL, 0);
+	counter(w, "weft_http_aborted_total", "HTTP responses cut after their "
+	        "head (reset or timeout).", NULL, NULL, hs->aborted, NULL, 0);
+	counter(w, "weft_http_bad_requests_total", "HTTP requests the front "
+	        "end refused as malformed.", NULL, NULL, bad, NULL, 0);
+	counter(w, "weft_http_circuit_overflows_total", "Requests answered 503 "
+	        "for a circuit limit.", NULL, NULL, overflow, NULL, 0);
+}
+
 /* The data plane's counters, for GET /v1/metrics. */
 static void
 collect(void *ctx, struct metrics_writer *w)
@@ -1114,6 +1203,23 @@ collect(void *ctx, struct metrics_writer *w)
 	metrics_family(w, "weft_proxy_mesh_connections", METRICS_GAUGE,
 	               "Mesh connections open now.");
 	metrics_sample(w, NULL, 0, (double)px->n_pconns);
+	collect_http(px, w);
+}
+
+static void
+on_balance_event(void *arg, enum balance_event ev,
+                 const struct table_endpoint *ep, int64_t now_ms,
+                 int64_t until_ms)
+{
+	struct agent_proxy *px = arg;
+
+	if (ev == BALANCE_EV_EJECTED)
+		weft_logf(&px->a->log, WEFT_LOG_WARN, "msg=\"endpoint ejected\" "
+		          "service=%s node=%s for_ms=%lld", ep->service, ep->node,
+		          (long long)(until_ms - now_ms));
+	else
+		weft_logf(&px->a->log, WEFT_LOG_INFO, "msg=\"endpoint returned\" "
+		          "service=%s node=%s", ep->service, ep->node);
 }
 
 int
@@ -1145,7 +1251,23 @@ agent_proxy_start(struct agent *a)
 	mc.ctx = px;
 	rc = mesh_node_new(&mc, &px->node);
 	if (rc == 0)
-		rc = balance_new(&(struct balance_config){0}, &px->bal);
+		rc = balance_new(&(struct balance_config){
+			.lb = a->cfg.proxy.lb,
+			.outlier = {
+				.consecutive_errors = a->cfg.proxy.consecutive_errors,
+				.base_ms = a->cfg.proxy.base_ejection_ms,
+				.max_ms = a->cfg.proxy.max_ejection_ms,
+				.max_percent = a->cfg.proxy.max_ejection_percent,
+			},
+			.log = on_balance_event,
+			.log_arg = px,
+		}, &px->bal);
+	if (rc == 0)
+		rc = http_caller_new(px, &(struct http_caller_config){
+			.retry_buffer = a->cfg.proxy.retry_buffer,
+		}, &px->hc);
+	if (rc == 0)
+		rc = http_back_new(px, &px->back);
 	if (rc)
 		return rc;
 	metrics_register(&a->metrics, "proxy", collect, px);
@@ -1200,6 +1322,9 @@ agent_proxy_free(struct agent *a)
 		table_unref(px->table);
 	mesh_node_free(px->node);
 	balance_free(px->bal);
+	http_caller_free(px->hc);
+	http_back_free(px->back);
+	free(px->fronts);
 	free(px);
 	a->proxy = NULL;
 }
@@ -1223,6 +1348,13 @@ agent_proxy_stop(struct agent *a)
 		list_remove(&ul->link);
 		uv_close((uv_handle_t *)&ul->tcp, free_uplisten);
 	}
+	/* Front ends free their calls, which closes the calls' streams,
+	 * while the connections still exist. */
+	for (size_t i = 0; i < px->n_fronts; i++)
+		http_front_close(px->fronts[i]);
+	px->n_fronts = 0;
+	if (px->back)
+		http_back_stop_all(px->back);
 	while (!list_empty(&px->pconns)) {
 		struct pconn *pc = list_entry(px->pconns.next, struct pconn, link);
 
