@@ -109,6 +109,7 @@ struct mesh_stream {
 	uint32_t h2_error;
 	int err;
 	bool bad_header;
+	bool bad_authority; /* matters for CONNECT only: HTTP's is the app's */
 	bool http;       /* an HTTP request stream, not CONNECT */
 	bool final;      /* client: the final response head arrived */
 	bool has_reason; /* client: the response carried weft-reason */
@@ -779,7 +780,7 @@ on_header(nghttp2_session *h2, const nghttp2_frame *frame,
 			    &s->bad_header);
 		else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
 			copy_field(s->authority, sizeof(s->authority), value,
-			    valuelen, &s->bad_header);
+			    valuelen, &s->bad_authority);
 		else if (is_name(name, namelen, MESH_SERVICE_HEADER) &&
 		    s->n_svc++ == 0)
 			copy_field(s->service, sizeof(s->service), value,
@@ -921,17 +922,25 @@ on_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 	char why[MESH_REASON_MAX];
 
 	if (c->hs_over) {
+		if (s->n_svc != 1 || s->svc_bad || !cert_name_valid(s->service))
+			s->service[0] = '\0';
 		set_reason(why, "request header block over %u bytes or %u fields",
 		    MESH_HEADER_BLOCK_MAX, MESH_HEADER_FIELDS_MAX);
 		deny(c, s, 431, why, end_stream);
 		return;
 	}
 	if (s->bad_header) {
-		deny(c, s, 400, "a request header is too long", end_stream);
+		s->service[0] = '\0';
+		deny(c, s, 400, "the request method is too long", end_stream);
 		return;
 	}
 	if (strcmp(s->method, "CONNECT") != 0) {
 		on_http_request(c, s, end_stream);
+		return;
+	}
+	if (s->bad_authority) {
+		s->service[0] = '\0';
+		deny(c, s, 400, "a request header is too long", end_stream);
 		return;
 	}
 	if (!parse_authority(s)) {

@@ -268,9 +268,12 @@ int mesh_stream_open(struct mesh_conn *c, const char *service, uint16_t port,
  * with mesh_stream_shutdown_write() or mesh_stream_end_trailers().  May
  * be called during the handshake, like mesh_stream_open().  Then
  * MESH_EV_RESPONSE, MESH_EV_REFUSED or MESH_EV_RESET.  WEFT_EINVAL for a
- * bad service name or head (missing pseudo-field, CONNECT, uppercase
- * name, over the limits), WEFT_ESTATE when c cannot open streams,
- * WEFT_EPOLICY when the peer's certificate does not list service.
+ * bad service name or head (a pseudo-field missing, repeated, unknown or
+ * after a field; CONNECT; an uppercase or connection-specific field; TE
+ * other than "trailers"; CR, LF or NUL in a value), WEFT_ETOOBIG over
+ * the limits (weft-service included), WEFT_ESTATE when c cannot open
+ * streams, WEFT_EPOLICY when the peer's certificate does not list
+ * service.
  */
 int mesh_request_open(struct mesh_conn *c, const char *service,
                       const nghttp2_nv *nv, size_t n, bool end_stream,
@@ -278,8 +281,10 @@ int mesh_request_open(struct mesh_conn *c, const char *service,
 
 /*
  * The received head: the request (server, from MESH_EV_REQUEST) or the
- * final response (client, from MESH_EV_RESPONSE).  Pseudo-fields first.
- * Valid until the stream is closed; WEFT_ESTATE before it arrived.
+ * final response (client, from MESH_EV_RESPONSE).  Pseudo-fields first,
+ * names and values NUL-terminated (lengths in nv too).  A request's head
+ * has no weft-* field but weft-upgrade.  Valid until the stream is
+ * closed; WEFT_ESTATE before it arrived (and on CONNECT streams).
  */
 int mesh_stream_head(const struct mesh_stream *s, const nghttp2_nv **nv,
                      size_t *n);
@@ -291,8 +296,10 @@ int mesh_stream_trailers(const struct mesh_stream *s, const nghttp2_nv **nv,
  * Server, after MESH_EV_REQUEST, once: the response head, :status first
  * (200..599; 1xx and 101 are not: an upgrade answers 200 with
  * weft-upgraded), then fields with lowercase names.  WEFT_EINVAL for a
- * connection-specific field or a weft-* field other than weft-upgraded.
- * nv is copied.  end_stream: no body.  Otherwise the body goes with
+ * connection-specific field (TE included), a weft-* field other than
+ * weft-upgraded, a bad name or value; WEFT_ETOOBIG over the limits;
+ * WEFT_ESTATE once answered or refused.  nv is copied.  end_stream: no
+ * body.  Otherwise the body goes with
  * mesh_stream_write() and ends with mesh_stream_shutdown_write() or
  * mesh_stream_end_trailers().
  */
@@ -301,7 +308,9 @@ int mesh_stream_respond(struct mesh_stream *s, const nghttp2_nv *nv,
 /*
  * Ends the body after the queued bytes with a trailer block (gRPC's
  * grpc-status); n 0 is a plain END_STREAM (mesh_stream_shutdown_write()).
- * Fields as for mesh_stream_respond() (no pseudo-fields); nv is copied.
+ * Fields as for mesh_stream_respond() (no pseudo-fields, no weft-*); nv
+ * is copied.  WEFT_EINVAL on a CONNECT stream, WEFT_ESTATE on a server
+ * stream not yet answered, WEFT_ECLOSED once the body has ended.
  */
 int mesh_stream_end_trailers(struct mesh_stream *s, const nghttp2_nv *nv,
                              size_t n);

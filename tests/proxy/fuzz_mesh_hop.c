@@ -4,17 +4,22 @@
  * Input: byte 0 picks the layer and the side.  Bit 0 clear: the rest is
  * HTTP/2 plaintext, encrypted by an honest peer session, so the bytes
  * reach nghttp2 and the proxy's stream handling (the seeds start with a
- * real client preface and CONNECT requests, or a server's SETTINGS and
- * answers).  Bit 0 set: the rest is raw bytes on the wire, for the secure
- * session under the mesh.  Bit 1 clear: the target is the serving side;
- * set: the calling side, with three streams open (ids 1, 3, 5), so that
- * answers, reasons and resets reach it.  Byte 1 sets the size of the
- * pieces the input is fed in and how the fake agent behaves.
+ * real client preface and CONNECT or HTTP requests, or a server's
+ * SETTINGS and answers).  Bit 0 set: the rest is raw bytes on the wire,
+ * for the secure session under the mesh.  Bit 1 clear: the target is the
+ * serving side; set: the calling side, with three CONNECT streams open
+ * (ids 1, 3, 5) and two HTTP requests (7: a POST with a body and
+ * trailers, 9: a GET), so that answers, 1xx, heads, trailers, reasons
+ * and resets reach it.  Byte 1 sets the size of the pieces the input is
+ * fed in and how the fake agent behaves.
  *
- * The fake agent accepts or refuses every CONNECT, reads and echoes what
- * arrives, half-closes at EOF, closes reset streams.  Checked: a closed
- * connection says why and refuses more input, and the streams held stay
- * within the limit advertised.
+ * The fake agent accepts or refuses every CONNECT, answers or refuses
+ * every HTTP request, reads and echoes what arrives, half-closes (or
+ * ends with trailers) at EOF, closes reset streams.  Checked: a closed
+ * connection says why and refuses more input, the streams held stay
+ * within the limit advertised, and every head and trailer block the core
+ * hands out is within the limits, NUL-terminated, without weft-service
+ * in a request.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +51,38 @@ struct agent {
 };
 
 static struct world *w;
+
+/* A received block as the core promises it. */
+static void
+check_block(const nghttp2_nv *nv, size_t n, bool request)
+{
+	size_t bytes = 0;
+
+	if (n > MESH_HEADER_FIELDS_MAX)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		if (nv[i].name[nv[i].namelen] != '\0' ||
+		    nv[i].value[nv[i].valuelen] != '\0')
+			abort();
+		if (request && nv[i].namelen == 12 &&
+		    memcmp(nv[i].name, "weft-service", 12) == 0)
+			abort();
+		bytes += nv[i].namelen + nv[i].valuelen;
+	}
+	if (bytes > MESH_HEADER_BLOCK_MAX)
+		abort();
+}
+
+static void
+check_head(const struct mesh_stream *s, bool request)
+{
+	const nghttp2_nv *nv;
+	size_t n;
+
+	if (mesh_stream_head(s, &nv, &n) != 0)
+		abort();
+	check_block(nv, n, request);
+}
 
 static void
 issue(const struct key_pair *k, const char *name, const char *const *svcs,
@@ -110,6 +147,25 @@ on_event(void *ctx, const struct mesh_event *ev)
 
 	ag->events++;
 	switch (ev->type) {
+	case MESH_EV_REQUEST: {
+		static const nghttp2_nv resp[] = {
+			{(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
+			{(uint8_t *)"content-type", (uint8_t *)"text/plain", 12,
+			 10, 0},
+		};
+
+		check_head(s, true);
+		if (ag->mode & 1)
+			mesh_stream_refuse(s, 502, "app unreachable\r\nX: y");
+		else
+			mesh_stream_respond(s, resp, 2, (ag->mode & 12) == 12);
+		break;
+	}
+	case MESH_EV_RESPONSE:
+		if (ev->status < 200 || ev->status > 599)
+			abort();
+		check_head(s, false);
+		break;
 	case MESH_EV_CONNECT:
 		if (ag->mode & 1)
 			mesh_stream_refuse(s, 502, "connect failed\r\nX: y");
@@ -128,8 +184,22 @@ on_event(void *ctx, const struct mesh_event *ev)
 		} else if (len > 0 && !(ag->mode & 4)) {
 			mesh_stream_read_consume(s, len);
 		}
-		if (eof)
-			mesh_stream_shutdown_write(s);
+		if (eof) {
+			static const nghttp2_nv trl[] = {
+				{(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1,
+				 0},
+			};
+			const nghttp2_nv *nv;
+			size_t n;
+
+			if (mesh_stream_trailers(s, &nv, &n) != 0)
+				abort();
+			check_block(nv, n, false);
+			if (mesh_stream_head(s, &nv, &n) == 0 && (ag->mode & 8))
+				mesh_stream_end_trailers(s, trl, 1);
+			else
+				mesh_stream_shutdown_write(s);
+		}
 		break;
 	}
 	case MESH_EV_RESET:
@@ -230,6 +300,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mesh_stream_write(cs, "request", 7, &acc);
 			if (i == 2)
 				mesh_stream_shutdown_write(cs);
+		}
+		for (int i = 0; i < 2; i++) {
+			static const nghttp2_nv req[] = {
+				{(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+				{(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+				{(uint8_t *)":authority", (uint8_t *)"db", 10, 2, 0},
+				{(uint8_t *)":path", (uint8_t *)"/x", 5, 2, 0},
+				{(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, 0},
+			};
+			static const nghttp2_nv trl[] = {
+				{(uint8_t *)"x-sum", (uint8_t *)"1", 5, 1, 0},
+			};
+			struct mesh_stream *cs;
+			size_t acc;
+
+			if (mesh_request_open(srv, "db", req, 5, i == 1, NULL,
+			    &cs) != 0)
+				abort();
+			if (i == 0) {
+				mesh_stream_write(cs, "body", 4, &acc);
+				if (mesh_stream_end_trailers(cs, trl, 1) != 0)
+					abort();
+			}
 		}
 		move_to_client(srv, cli);
 		session_out_peek(cli, &p, &len);

@@ -528,6 +528,25 @@ test_request_open_checks_the_head(void **state)
 	mesh_stream_close(s);
 	mp_pump(w);
 	assert_int_equal(mesh_conn_streams(w->a.conn), 0);
+	/* An app's Host is not a service name: any length goes. */
+	{
+		static char host[300];
+		nghttp2_nv nv[5];
+
+		memset(host, 'h', sizeof(host) - 1);
+		memcpy(nv, get_nv, sizeof(nv));
+		nv[2].value = (uint8_t *)host;
+		nv[2].valuelen = sizeof(host) - 1;
+		assert_int_equal(mesh_request_open(w->a.conn, "api", nv, 5, true,
+		    NULL, &s), 0);
+		mp_pump(w);
+		assert_int_equal(mp_count(&w->b, MESH_EV_REQUEST), 2);
+		assert_int_equal(strlen(head_field(server_request(w, 1),
+		    ":authority")), sizeof(host) - 1);
+		mesh_stream_close(s);
+		mesh_stream_close(server_request(w, 1));
+		mp_pump(w);
+	}
 }
 
 /* The caller's own weft-* fields never reach the remote side. */
