@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/intention_json.h"
 #include "common/err.h"
 #include "crypto/armor.h"
 #include "crypto/cert.h"
@@ -22,6 +23,7 @@
 #include "tools/agent_cli.h"
 #include "tools/ca_dir.h"
 #include "tools/commands.h"
+#include "tools/objsign.h"
 #include "tools/table.h"
 
 /* Far above any sensible policy file; the agent takes one object per
@@ -31,9 +33,7 @@
 #define GROUP_PREFIX "group:"
 #define CELL_MAX 512
 
-#define NAME_RULE \
-	"1-255 of a-z, 0-9, '-', '.' and '_', starting and ending with a " \
-	"letter or digit"
+#define NAME_RULE OBJSIGN_NAME_RULE
 
 enum { OPT_SIGNER_KEY = AGENT_N_OPTS, OPT_SIGNER_CERT, N_SIGN_OPTS };
 enum { OPT_ALL = AGENT_N_OPTS, N_LIST_OPTS };
@@ -55,33 +55,8 @@ struct intention {
 	const char *source;
 	const char *destination;
 	const char *action;
+	const json_t *http; /* L7 rules, or NULL */
 };
-
-struct signer {
-	struct key_pair key;
-	struct cert cert;
-};
-
-/* Object names: DNS-label-like, but as long as gossip allows, with dots
- * and underscores for names such as "web.to.db" or "deny_all". */
-static bool
-object_name_valid(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > GOSSIP_OBJ_NAME_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-
-		if (!alnum && ch != '-' && ch != '.' && ch != '_')
-			return false;
-		if ((i == 0 || i == n - 1) && !alnum)
-			return false;
-	}
-	return true;
-}
 
 static bool
 source_valid(const char *s)
@@ -119,6 +94,33 @@ need_string(const char *path, size_t idx, const json_t *o, const char *key,
 	return 0;
 }
 
+static char *canonical_value(const struct intention *it);
+
+/* The value as agents will decode it (agent/intention_json.c): its L7
+ * rules checked with the same decoder, errors naming the JSON path. */
+static int
+check_value(const char *path, const struct intention *it)
+{
+	struct intention_json *ij;
+	char err[INTENTION_JSON_ERR_MAX];
+	char *v = canonical_value(it);
+	int rc;
+
+	if (v == NULL)
+		return cli_fail(path, "out of memory");
+	rc = intention_json_parse(v, strlen(v), &ij, err, sizeof(err));
+	if (rc == 0 && strlen(v) > GOSSIP_OBJ_VALUE_MAX)
+		rc = WEFT_ETOOBIG;
+	free(v);
+	intention_json_free(ij);
+	if (rc == WEFT_ETOOBIG)
+		return cli_fail(path, "intention %s: over %d bytes signed",
+		                it->name, GOSSIP_OBJ_VALUE_MAX);
+	if (rc)
+		return cli_fail(path, "intention %s: %s", it->name, err);
+	return 0;
+}
+
 /* Checks one element of the file; idx counts from 1, for messages. */
 static int
 parse_one(const char *path, size_t idx, const json_t *o,
@@ -133,10 +135,10 @@ parse_one(const char *path, size_t idx, const json_t *o,
 	json_object_foreach((json_t *)o, key, v) {
 		if (strcmp(key, "name") != 0 && strcmp(key, "source") != 0 &&
 		    strcmp(key, "destination") != 0 &&
-		    strcmp(key, "action") != 0)
+		    strcmp(key, "action") != 0 && strcmp(key, "http") != 0)
 			return cli_fail(path, "intention %zu: unknown key \"%s\" "
 			                "(known: name, source, destination, "
-			                "action)", idx, key);
+			                "action, http)", idx, key);
 	}
 	if ((rc = need_string(path, idx, o, "name", &it->name)) != 0 ||
 	    (rc = need_string(path, idx, o, "source", &it->source)) != 0 ||
@@ -144,7 +146,7 @@ parse_one(const char *path, size_t idx, const json_t *o,
 	                      &it->destination)) != 0 ||
 	    (rc = need_string(path, idx, o, "action", &it->action)) != 0)
 		return rc;
-	if (!object_name_valid(it->name))
+	if (!objsign_name_valid(it->name))
 		return cli_fail(path, "intention %zu: name \"%s\" is not "
 		                NAME_RULE, idx, it->name);
 	if (!source_valid(it->source))
@@ -158,7 +160,8 @@ parse_one(const char *path, size_t idx, const json_t *o,
 	if (strcmp(it->action, "allow") != 0 && strcmp(it->action, "deny") != 0)
 		return cli_fail(path, "intention %s: action \"%s\" is neither "
 		                "\"allow\" nor \"deny\"", it->name, it->action);
-	return 0;
+	it->http = json_object_get(o, "http");
+	return check_value(path, it);
 }
 
 /*
@@ -220,69 +223,8 @@ load_intentions(const char *path, json_t **doc, struct intention **its,
 	return 0;
 }
 
-/*
- * Loads and checks the signer: a private node key, its certificate, and
- * the operator group in it.  The agent verifies the certificate against
- * its CA bundle; what can be told here is told here.
- */
-static int
-load_signer(const struct cli_opt *opts, struct signer *s)
-{
-	const char *kpath = opts[OPT_SIGNER_KEY].value;
-	const char *cpath = opts[OPT_SIGNER_CERT].value;
-	char left[128];
-	char *text;
-	size_t len;
-	int64_t now = (int64_t)time(NULL);
-	int rc;
-
-	memset(s, 0, sizeof(*s));
-	if ((rc = cli_read_file(kpath, CA_FILE_MAX, true, &text, &len)) != 0)
-		return rc;
-	rc = key_decode_text(text, len, &s->key);
-	key_text_free(text, len);
-	if (rc)
-		return cli_fail(kpath, "not a weft private key (%s)",
-		                weft_strerror(rc));
-	if (s->key.kind != KEY_KIND_NODE) {
-		rc = cli_fail(kpath, "a CA key; intentions are signed with an "
-		              "operator's node key and its certificate");
-		goto fail_key;
-	}
-	if ((rc = cert_file_load(cpath, &s->cert)) != 0)
-		goto fail_key;
-	if (s->cert.is_ca)
-		rc = cli_fail(cpath, "a CA certificate; give the operator's "
-		              "node certificate");
-	else if (memcmp(s->cert.sign_pk, s->key.sign_pk, KEY_PK_LEN) != 0)
-		rc = cli_fail(cpath, "not the certificate of %s (it is for "
-		              "another key)", kpath);
-	else if (!cert_has_group(&s->cert, "operator"))
-		rc = cli_fail(cpath, "%s's certificate does not list the "
-		              "`operator` group; agents refuse intentions it "
-		              "signs (issue one with --groups operator)",
-		              s->cert.name);
-	else if (now < s->cert.not_before || now > s->cert.not_after) {
-		cli_time_left(s->cert.not_before, s->cert.not_after, now, left,
-		              sizeof(left));
-		rc = cli_fail(cpath, "%s; agents refuse what it signs", left);
-	}
-	if (rc == 0)
-		return 0;
-	cert_free(&s->cert);
-fail_key:
-	key_wipe(&s->key);
-	return rc;
-}
-
-static void
-signer_free(struct signer *s)
-{
-	key_wipe(&s->key);
-	cert_free(&s->cert);
-}
-
-/* The canonical value: {"action":..,"destination":..,"source":..}. */
+/* The canonical value: {"action":..,"destination":..,"source":..} and
+ * "http" when given, keys sorted at every level. */
 static char *
 canonical_value(const struct intention *it)
 {
@@ -293,58 +235,14 @@ canonical_value(const struct intention *it)
 
 	if (v == NULL)
 		return NULL;
+	if (it->http != NULL &&
+	    json_object_set(v, "http", (json_t *)it->http) != 0) {
+		json_decref(v);
+		return NULL;
+	}
 	s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(v);
 	return s;
-}
-
-/* Signs one object (a tombstone when value is NULL), armours it and
- * posts it.  Returns the exit status; the failure is printed. */
-static int
-sign_and_post(const struct agent_conn *c, const struct signer *s,
-              const char *name, const char *value, uint64_t hlc)
-{
-	uint8_t *msg = NULL;
-	size_t msg_len, text_len;
-	char *text = NULL;
-	json_t *body, *reply = NULL;
-	int rc;
-
-	rc = gossip_object_make(&s->key, s->cert.encoded, s->cert.encoded_len,
-	                        GOSSIP_OBJ_INTENTION, name, hlc, value == NULL,
-	                        (const uint8_t *)value,
-	                        value ? strlen(value) : 0, &msg, &msg_len);
-	if (rc)
-		return cli_fail(name, "cannot sign the object (%s)",
-		                weft_strerror(rc));
-	rc = armor_encode(GOSSIP_OBJECT_ARMOR_LABEL, msg, msg_len, &text,
-	                  &text_len);
-	free(msg);
-	if (rc)
-		return cli_fail(name, "cannot armour the object (%s)",
-		                weft_strerror(rc));
-	body = json_pack("{s:s}", "armored", text);
-	free(text);
-	if (body == NULL)
-		return cli_fail(name, "out of memory");
-	rc = agent_call(c, "POST", "/v1/objects", body, &reply);
-	json_decref(body);
-	if (rc == 0 && c->json)
-		agent_print_json(reply);
-	json_decref(reply);
-	return rc;
-}
-
-/* Wall-clock milliseconds in the HLC's upper bits: a later apply of the
- * same name wins everywhere, and the agent's clock moves past it. */
-static uint64_t
-hlc_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000)
-	       << 16;
 }
 
 static int
@@ -355,7 +253,7 @@ intentions_apply_main(const struct cli_ctx *ctx, int argc, char **argv)
 	                      .min_pos = 1, .max_pos = 1 };
 	struct intention *its = NULL;
 	struct agent_conn c;
-	struct signer s;
+	struct objsign_signer s;
 	json_t *doc = NULL;
 	uint64_t hlc;
 	size_t n, i;
@@ -368,15 +266,17 @@ intentions_apply_main(const struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	if ((rc = load_intentions(a.pos[0], &doc, &its, &n)) != 0)
 		goto out;
-	if ((rc = load_signer(opts, &s)) != 0)
+	if ((rc = objsign_signer_load(opts[OPT_SIGNER_KEY].value,
+	                               opts[OPT_SIGNER_CERT].value,
+	                               "intentions", &s)) != 0)
 		goto out;
-	hlc = hlc_now();
+	hlc = objsign_hlc_now();
 	for (i = 0; i < n; i++) {
 		if ((value = canonical_value(&its[i])) == NULL) {
 			rc = cli_fail(its[i].name, "out of memory");
 			break;
 		}
-		rc = sign_and_post(&c, &s, its[i].name, value, hlc);
+		rc = objsign_post(&c, &s, GOSSIP_OBJ_INTENTION, its[i].name, value, hlc);
 		free(value);
 		if (rc)
 			break;
@@ -388,7 +288,7 @@ intentions_apply_main(const struct cli_ctx *ctx, int argc, char **argv)
 	if (rc && i > 0)
 		fprintf(stderr, "weft: %zu of %zu intentions applied before the "
 		        "failure; the rest were not sent\n", i, n);
-	signer_free(&s);
+	objsign_signer_free(&s);
 out:
 	free(its);
 	json_decref(doc);
@@ -426,7 +326,7 @@ intentions_delete_main(const struct cli_ctx *ctx, int argc, char **argv)
 	struct cli_args a = { .opts = opts, .n_opts = N_SIGN_OPTS,
 	                      .min_pos = 1, .max_pos = 1 };
 	struct agent_conn c;
-	struct signer s;
+	struct objsign_signer s;
 	json_t *reply = NULL, *list, *e;
 	const char *name;
 	bool live = false;
@@ -436,12 +336,14 @@ intentions_delete_main(const struct cli_ctx *ctx, int argc, char **argv)
 	if (!cli_parse(ctx, &a, argc, argv, &rc))
 		return rc;
 	name = a.pos[0];
-	if (!object_name_valid(name))
+	if (!objsign_name_valid(name))
 		return cli_usage_error(ctx, "'%s' is not an intention name ("
 		                       NAME_RULE ")", name);
 	if ((rc = agent_conn_init(ctx, opts, &c)) != 0)
 		return rc;
-	if ((rc = load_signer(opts, &s)) != 0)
+	if ((rc = objsign_signer_load(opts[OPT_SIGNER_KEY].value,
+	                               opts[OPT_SIGNER_CERT].value,
+	                               "intentions", &s)) != 0)
 		return rc;
 	/* A typo would otherwise gossip a tombstone for nothing and look
 	 * like success. */
@@ -460,12 +362,13 @@ intentions_delete_main(const struct cli_ctx *ctx, int argc, char **argv)
 		              "(see `weft intentions list`)");
 		goto out;
 	}
-	rc = sign_and_post(&c, &s, name, NULL, hlc_now());
+	rc = objsign_post(&c, &s, GOSSIP_OBJ_INTENTION, name, NULL,
+	                  objsign_hlc_now());
 	if (rc == 0 && !c.json)
 		printf("deleted: intention %s, the deletion gossiped to the "
 		       "cluster\n", name);
 out:
-	signer_free(&s);
+	objsign_signer_free(&s);
 	return rc;
 }
 
@@ -563,6 +466,14 @@ const struct cli_cmd intentions_cmds[] = {
 		        "mesh.default_intention.\nApplying a name again replaces "
 		        "that intention.  Every entry is checked\nbefore "
 		        "anything is sent.\n\n"
+		        "An allow intention may narrow what it allows for HTTP "
+		        "with L7 rules:\n"
+		        "  \"http\": [{\"path_prefix\": \"/api/\", \"methods\": "
+		        "[\"GET\", \"HEAD\"]},\n"
+		        "           {\"path_prefix\": \"/health\"}]\n"
+		        "a request passes when one rule allows it (a rule "
+		        "without methods allows\nany method, one without "
+		        "path_prefix any path).\n\n"
 		        "Options:\n" SIGNER_HELP AGENT_OPTS_HELP AGENT_EXIT_HELP,
 		.run = intentions_apply_main,
 	},

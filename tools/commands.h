@@ -10,6 +10,7 @@
 extern const struct cli_cmd ca_cmds[];   /* tools/cmd_ca.c */
 extern const struct cli_cmd cert_cmds[]; /* tools/cmd_cert.c */
 extern const struct cli_cmd intentions_cmds[]; /* tools/cmd_intentions.c */
+extern const struct cli_cmd routes_cmds[];     /* tools/cmd_routes.c */
 
 /* Leaves of the cert group, one file each. */
 int cert_issue_main(const struct cli_ctx *ctx, int argc, char **argv);

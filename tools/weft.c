@@ -40,6 +40,8 @@ static const struct cli_cmd weft_cmds[] = {
 	},
 	{ .name = "intentions", .summary = "Which services may connect to "
 	  "which: apply, list, delete", .subs = intentions_cmds },
+	{ .name = "routes", .summary = "How requests to a service are routed: "
+	  "apply, list, get, delete", .subs = routes_cmds },
 	{
 		.name = "info",
 		.summary = "Show the local weftd: name, addresses, key, "

@@ -1121,6 +1121,153 @@ $(printf '{"name": "never"}\n%.0s' {1..200})"
 	has out '"event": "failed"'
 }
 
+ROUTE='{"kind": "route", "name": "api-canary", "service": "api",
+ "routes": [
+  {"match": {"path_prefix": "/", "headers": [{"name": "x-canary", "exact": "1"}]},
+   "targets": [{"service": "api", "labels": {"version": "v2"}, "weight": 100}]},
+  {"match": {"path_prefix": "/", "methods": ["GET", "POST"]},
+   "targets": [{"service": "api", "labels": {"version": "v1"}, "weight": 90},
+               {"service": "api", "labels": {"version": "v2"}, "weight": 10}],
+   "timeout": "2s", "idle_timeout": "30s",
+   "retry": {"max": 2, "per_try_timeout": "500ms",
+             "on": ["5xx", "connect-failure", "reset"], "budget_percent": 20}}]}'
+
+ROUTES_LIST='{"routes": [
+ {"name": "api-canary", "service": "api", "rules": 2, "active": true,
+  "deleted": false, "signer": "3b1f0c9a2d4e5f60", "hlc": 115677962321100800,
+  "value": {"kind": "route", "name": "api-canary", "service": "api"}},
+ {"name": "api-old", "service": "api", "rules": 1, "active": false,
+  "deleted": false, "signer": "3b1f0c9a2d4e5f60", "hlc": 115677962321100800},
+ {"name": "bad-one", "active": false, "deleted": false,
+  "error": "routes[0].targets: at least one target needs a weight",
+  "signer": "3b1f0c9a2d4e5f61", "hlc": 115677962321100800},
+ {"name": "gone", "active": false, "deleted": true,
+  "signer": "3b1f0c9a2d4e5f61", "hlc": 115677962321100800}]}'
+
+# weft routes: every object checked with the agent's decoder before
+# anything is signed (errors name the file, the object and the JSON
+# path), then one signed POST /v1/objects each; list/get/delete read
+# GET /v1/routes.
+case_routes() {
+	fake_start
+	make_ca ca acme
+	make_node ca ops --groups operator
+	make_node ca web-1
+	local sign=(--signer-key nodes/ops.key --signer-cert nodes/ops.crt
+		--socket "$T/api.sock")
+	printf '%s' "$ROUTE" >r.json
+	answer POST_v1_objects 200 '{"accepted": true}'
+	run 0 routes apply r.json "${sign[@]}"
+	eq "$(cat "$T/out")" "applied: route api-canary (service api, 2 rules), gossiped to the cluster" stdout
+	line_is "$(req 1)" 'POST /v1/objects HTTP/1\.1'
+	req_body 1 | "$JSON_GET" armored >sent || fail "no armored"
+	has sent "-----BEGIN WEFT OBJECT-----"
+	# A list: one request each.
+	printf '[%s, %s]' "$ROUTE" "$(sed 's/"api-canary"/"api-b"/' <<<"$ROUTE")" >two.json
+	run 0 routes apply two.json "${sign[@]}"
+	eq "$(n_requests)" 3 "requests after two applies"
+	has out "applied: route api-b"
+
+	# Bad objects: named, with the JSON path, and nothing is sent.
+	bad_route() { # WANT SED
+		sed "$2" r.json >bad.json
+		run 1 routes apply bad.json "${sign[@]}"
+		has err "$1"
+	}
+	bad_route 'weft: bad.json: route api-canary: routes[1].retry.on[0]: "5xxx" is not a retry condition' 's/"5xx"/"5xxx"/'
+	bad_route 'route api-canary: routes[0].match.path_prefx: unknown key' '0,/"path_prefix"/s//"path_prefx"/'
+	bad_route 'route api-canary: routes[0].targets: every weight is 0' 's/"weight": 100/"weight": 0/'
+	bad_route 'route api-canary: routes[1].timeout: "soon" is not a duration' 's/"2s"/"soon"/'
+	bad_route 'route 1: name: "Api_Canary" is not an object name' 's/"api-canary"/"Api_Canary"/'
+	bad_route 'route api-canary: service: "API" is not a service name' '1s/"service": "api",$/"service": "API",/'
+	bad_route 'route api-canary: kind: "intention" is not "route"' 's/"kind": "route"/"kind": "intention"/'
+	printf '[%s, %s]' "$ROUTE" "$ROUTE" >dup.json
+	run 1 routes apply dup.json "${sign[@]}"
+	has err 'two route objects are named "api-canary" (entries 1 and 2)'
+	printf '{"kind": "route",' >broken.json
+	run 1 routes apply broken.json "${sign[@]}"
+	has err "broken.json: line 1"
+	printf '[]' >empty.json
+	run 1 routes apply empty.json "${sign[@]}"
+	has err "no route to apply"
+	# A signer without the operator group is refused here.
+	run 1 routes apply r.json --signer-key nodes/web-1.key \
+		--signer-cert nodes/web-1.crt --socket "$T/api.sock"
+	has err "does not list the \`operator\` group; agents refuse routes it signs"
+	run 2 routes apply r.json --socket "$T/api.sock"
+	has err "--signer-key"
+	eq "$(n_requests)" 3 "requests after the refused files"
+
+	# list: state says which object is in force and why others are not.
+	answer GET_v1_routes 200 "$ROUTES_LIST"
+	run 0 routes list --socket "$T/api.sock"
+	line_is out 'NAME +SERVICE +RULES +STATE +SIGNER +UPDATED'
+	line_is out 'api-canary +api +2 +active +3b1f0c9a2d4e5f60 .*'
+	line_is out 'api-old +api +1 +shadowed +.*'
+	has out 'invalid: routes[0].targets: at least one target needs a weight'
+	hasnt out gone
+	run 0 routes list --all --socket "$T/api.sock"
+	line_is out 'gone .*\(deleted\).*'
+	run 0 routes list --json --socket "$T/api.sock"
+	eq "$(json routes.length)" 4 "routes in --json"
+
+	# get: the object as signed.
+	answer GET_v1_routes_api-canary 200 "$(sed -n 2,4p <<<"$ROUTES_LIST" | sed 's/^ //; s/},$/}/')"
+	run 0 routes get api-canary --socket "$T/api.sock"
+	has out '"kind": "route"'
+	has out '"service": "api"'
+	line_is "$(req $(n_requests))" 'GET /v1/routes/api-canary HTTP/1\.1'
+	run 1 routes get nope --socket "$T/api.sock"
+	has err "weft:"
+	run 2 routes get 'Bad Name' --socket "$T/api.sock"
+	has err "is not a route name"
+
+	# delete: every name must be live before any tombstone is sent.
+	local before
+	before=$(n_requests)
+	run 1 routes delete api-canary nope "${sign[@]}"
+	has err "weft: nope: weftd holds no route object of that name"
+	run 1 routes delete gone "${sign[@]}"
+	eq "$(n_requests)" $((before + 2)) "only the two GETs"
+	run 0 routes delete api-canary api-old "${sign[@]}"
+	has out "deleted: route api-canary"
+	has out "deleted: route api-old"
+	eq "$(n_requests)" $((before + 5)) "a GET and two POSTs"
+	line_is "$(req $((before + 5)))" 'POST /v1/objects HTTP/1\.1'
+	run 2 routes delete "${sign[@]}"
+	has err "missing argument"
+}
+
+# An intention with L7 rules: checked with the agent's decoder (paths in
+# errors), and the rules are part of what is signed.
+case_intentions_http() {
+	fake_start
+	make_ca ca acme
+	make_node ca ops --groups operator
+	local sign=(--signer-key nodes/ops.key --signer-cert nodes/ops.crt
+		--socket "$T/api.sock")
+	answer POST_v1_objects 200 '{"accepted": true}'
+	printf '%s' '{"name": "web-api", "source": "web", "destination": "api",
+	  "action": "allow", "http": [{"path_prefix": "/public/",
+	  "methods": ["GET", "HEAD"]}, {"path_prefix": "/health"}]}' >i.json
+	run 0 intentions apply i.json "${sign[@]}"
+	has out "applied: intention web-api"
+	eq "$(n_requests)" 1 requests
+	sed 's/"HEAD"/"GET ME"/' i.json >bad.json
+	run 1 intentions apply bad.json "${sign[@]}"
+	has err 'weft: bad.json: intention web-api: http[0].methods[1]: "GET ME" is not an HTTP method token'
+	sed 's#"/health"#"health"#' i.json >bad.json
+	run 1 intentions apply bad.json "${sign[@]}"
+	has err "intention web-api: http[1].path_prefix: \"health\" does not start with '/'"
+	sed 's/"allow"/"deny"/' i.json >bad.json
+	run 1 intentions apply bad.json "${sign[@]}"
+	has err "intention web-api: http: only an allow intention takes L7 rules"
+	sed 's/"path_prefix": "\/health"/"paths": "x"/' i.json >bad.json
+	run 1 intentions apply bad.json "${sign[@]}"
+	has err "http[1].paths: unknown key"
+	eq "$(n_requests)" 1 "requests after the refused files"
+}
+
 declare -F "case_$CASE" >/dev/null || fail "no such case"
 "case_$CASE"
 echo "ok [$CASE]"
