@@ -370,7 +370,8 @@ conn_pump(struct h1conn *c)
 			http_call_free(c->r.call);
 			c->r.call = NULL;
 		}
-		if (c->r.req_ended)
+		/* Closing anyway: what is left of the request is not read. */
+		if (c->r.req_ended || c->close_after)
 			req_finish(c);
 		else
 			conn_drive(c);
@@ -789,6 +790,7 @@ conn_drive(struct h1conn *c)
 			}
 			c->r.active = true;
 			c->r.keep_alive = false;
+			c->r.req_ended = true; /* the parser takes no more */
 			req_error(c, status, why, self_name(c->f));
 			return;
 		}
