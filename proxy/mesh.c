@@ -523,11 +523,13 @@ hblock_add(struct hblock *b, uint8_t **at, const uint8_t *name,
 	nghttp2_nv *nv = &b->nv[b->n++];
 
 	nv->name = *at;
-	memcpy(*at, name, namelen);
+	if (namelen > 0)
+		memcpy(*at, name, namelen);
 	(*at)[namelen] = '\0';
 	*at += namelen + 1;
 	nv->value = *at;
-	memcpy(*at, value, valuelen);
+	if (valuelen > 0)
+		memcpy(*at, value, valuelen);
 	(*at)[valuelen] = '\0';
 	*at += valuelen + 1;
 	nv->namelen = namelen;
@@ -598,11 +600,13 @@ hs_add(struct mesh_conn *c, const uint8_t *name, size_t namelen,
 	f = &c->hs_field[c->hs_n++];
 	f->name = (uint32_t)c->hs_used;
 	f->namelen = (uint32_t)namelen;
-	memcpy(c->hs_buf + c->hs_used, name, namelen);
+	if (namelen > 0)
+		memcpy(c->hs_buf + c->hs_used, name, namelen);
 	c->hs_used += namelen;
 	f->value = (uint32_t)c->hs_used;
 	f->valuelen = (uint32_t)valuelen;
-	memcpy(c->hs_buf + c->hs_used, value, valuelen);
+	if (valuelen > 0)
+		memcpy(c->hs_buf + c->hs_used, value, valuelen);
 	c->hs_used += valuelen;
 	f->flags = flags;
 }

@@ -325,7 +325,9 @@ int mesh_stream_refuse(struct mesh_stream *s, int status, const char *reason);
 /*
  * Queues up to len bytes for the peer; *accepted says how many were taken
  * (fewer when the send buffer is full: wait for MESH_EV_WRITABLE).
- * WEFT_ECLOSED after a reset or shutdown_write.
+ * WEFT_ECLOSED after a reset or shutdown_write (or an HTTP request opened
+ * with end_stream); WEFT_ESTATE on a server HTTP stream before
+ * mesh_stream_respond().
  */
 int mesh_stream_write(struct mesh_stream *s, const void *data, size_t len,
                       size_t *accepted);

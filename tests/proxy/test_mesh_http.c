@@ -413,15 +413,24 @@ test_respond_refuses_what_apps_may_not_set(void **state)
 		NV("weft-upgraded", "101"),
 		NV("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
 	};
+	static const nghttp2_nv ws[] = {
+		NV(":method", "GET"),
+		NV(":scheme", "http"),
+		NV(":authority", "api"),
+		NV(":path", "/chat"),
+		NV("weft-upgrade", "websocket"),
+		NV("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+	};
 	struct mesh_stream *cs, *ss;
-	size_t n;
 	long i;
 
 	mp_start(w);
-	assert_int_equal(mesh_request_open(w->a.conn, "api", get_nv, 5, true,
+	/* A WebSocket upgrade: the request stays open for the tunnel. */
+	assert_int_equal(mesh_request_open(w->a.conn, "api", ws, 6, false,
 	    NULL, &cs), 0);
 	mp_pump(w);
 	ss = server_request(w, 0);
+	assert_string_equal(head_field(ss, "weft-upgrade"), "websocket");
 	assert_int_equal(mesh_stream_respond(ss, fake_reason, 2, true),
 	    WEFT_EINVAL);
 	assert_int_equal(mesh_stream_respond(ss, other_weft, 2, true),
@@ -444,10 +453,18 @@ test_respond_refuses_what_apps_may_not_set(void **state)
 	assert_int_equal(mp_count(&w->a, MESH_EV_REFUSED), 0);
 	assert_string_equal(head_field(cs, "weft-upgraded"), "101");
 	expect_body(cs, "tunnel", false);
-	assert_int_equal(mesh_stream_write(cs, "x", 1, &n), WEFT_ECLOSED);
+	write_all(cs, "frames", 6);
+	assert_int_equal(mesh_stream_shutdown_write(cs), 0);
+	mp_pump(w);
+	expect_body(ss, "frames", true);
+	assert_int_equal(mesh_stream_shutdown_write(ss), 0);
+	mp_pump(w);
+	expect_body(cs, "", true);
 	mesh_stream_close(cs);
 	mesh_stream_close(ss);
 	mp_pump(w);
+	assert_int_equal(mp_count(&w->a, MESH_EV_RESET), 0);
+	assert_int_equal(mp_count(&w->b, MESH_EV_RESET), 0);
 	assert_int_equal(mesh_conn_streams(w->a.conn), 0);
 	assert_int_equal(mesh_conn_streams(w->b.conn), 0);
 }
