@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The remote side of HTTP through the mesh (agent/http_back*.c), between
+# real agents on 127.0.0.190-199: agent a's HTTP/1.1 upstream port reaches
+# apps behind agent b, which speaks to each in its declared protocol.
+#   - an HTTP/1.1 app that misbehaves on request (http_back_app.py):
+#     keep-alive connections reused, bodies both ways (length, chunked,
+#     16 MiB each way), request trailers, response trailers, HEAD, 204,
+#     100-continue, an early answer, hop-by-hop and weft-* fields from the
+#     app dropped, a body ended by the close, an upgrade tunnel; garbage,
+#     CL+TE and bad chunks answered 502 with the reason, an app cut short
+#     mid-body breaks the client's connection, an app that is down gives
+#     502 naming the service, address and error
+#   - an h2c app (nghttpd) behind b, when nghttpd is installed
+# Usage: WEFT=... WEFTD=... t_http_back.sh   (or: t_http_back.sh BUILD_DIR)
+if [ $# -ge 1 ] && [ -d "$1" ]; then
+	export WEFT=${WEFT:-$1/tools/weft} WEFTD=${WEFTD:-$1/agent/weftd}
+fi
+source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+A=127.0.0.190 B=127.0.0.191
+UP_APP=15190   # a: http -> app (HTTP/1.1 app on b)
+UP_DOWN=15191  # a: http -> down (nothing listens behind b)
+UP_H2=15192    # a: http -> h2app (h2c app on b)
+APP=17390 H2APP=17392
+# A port nobody listens on (another test's tool may hold a fixed one).
+DOWN=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+make_ca "$T/ca" it-root
+make_cert "$T/ca" a web
+make_cert "$T/ca" b "app,down,h2app"
+
+up() { # SERVICE PORT
+	echo "{\"service\": \"$1\", \"local_bind\": \"$A:$2\", \"protocol\": \"http\"}"
+}
+write_config a $A "" "" ", \"upstreams\": [$(up app $UP_APP), $(up down $UP_DOWN), $(up h2app $UP_H2)]"
+write_config b $B $A "" ", \"services\": [
+ {\"name\": \"app\", \"port\": $APP, \"protocol\": \"http\"},
+ {\"name\": \"down\", \"port\": $DOWN, \"protocol\": \"http\"},
+ {\"name\": \"h2app\", \"port\": $H2APP, \"protocol\": \"http2\"}]"
+
+python3 "$HERE/http_back_app.py" 127.0.0.1 $APP >"$T/app.out" 2>&1 &
+PIDS[app]=$!
+wait_for 10 "the HTTP/1.1 app listens" grep -q ready "$T/app.out"
+HAVE_H2=0
+if command -v nghttpd >/dev/null; then
+	mkdir -p "$T/htdocs"
+	head -c 300000 /dev/urandom >"$T/htdocs/blob"
+	echo "h2 hello" >"$T/htdocs/index.html"
+	nghttpd --no-tls -d "$T/htdocs" -a 127.0.0.1 $H2APP >"$T/nghttpd.out" 2>&1 &
+	PIDS[nghttpd]=$!
+	HAVE_H2=1
+fi
+
+start a
+start b
+wait_sock a || finish
+wait_sock b || finish
+
+U="http://$A:$UP_APP"
+c() { curl -sS --max-time 20 "$@"; }
+ready() { [ "$(c "$U/" 2>/dev/null)" = ok ]; }
+wait_for 30 "a reaches the app behind b" ready || finish
+
+# ---- keep-alive to the app ----
+before=$(c "$U/conns")
+for i in $(seq 1 30); do c -o /dev/null "$U/plain$i" || break; done
+after=$(c "$U/conns")
+[ $((after - before)) -le 3 ] &&
+	ok "31 requests in a row took $((after - before)) new app connection(s)" ||
+	fail "keep-alive to the app: $before -> $after connections for 31 requests"
+
+# ---- bodies both ways ----
+head -c 16777216 /dev/urandom >"$T/big.bin"
+want=$(sha256sum <"$T/big.bin" | cut -d' ' -f1)
+got=$(c --data-binary @"$T/big.bin" -H 'Content-Type: application/octet-stream' \
+	"$U/echo" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "16 MiB request with Content-Length echoed intact" ||
+	fail "16 MiB echo: sha256 $got, want $want"
+hdr=$(c -D - -o "$T/echo2" -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$T/big.bin" "$U/echo" | tr -d '\r')
+got=$(sha256sum <"$T/echo2" | cut -d' ' -f1)
+[ "$got" = "$want" ] && grep -qi '^x-req-te: chunked' <<<"$hdr" &&
+	ok "16 MiB chunked request reached the app chunked and came back intact" ||
+	fail "chunked echo: $got / $(grep -i x-req-te <<<"$hdr")"
+got=$(c "$U/big?n=33554432" | wc -c)
+[ "$got" -eq 33554432 ] && ok "32 MiB chunked response streamed" ||
+	fail "32 MiB response: $got bytes"
+
+# Request trailers: a raw chunked request with a trailer.
+rawreq() { # PATH-less raw request bytes on stdin -> response on stdout
+	python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
+s.sendall(sys.stdin.buffer.read())
+s.shutdown(socket.SHUT_WR)
+d = b""
+while True:
+    try:
+        c = s.recv(65536)
+    except OSError:
+        break
+    if not c:
+        break
+    d += c
+sys.stdout.buffer.write(d)' "$A" "$UP_APP"
+}
+out=$(printf 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nx-req-t: yes\r\n\r\n' | rawreq | tr -d '\r')
+[ "$(tail -1 <<<"$out")" = abcde ] && grep -qi '^x-req-te: chunked' <<<"$out" &&
+	ok "a chunked request with trailers reached the app chunked" ||
+	fail "chunked request with trailers: $out"
+
+# ---- response shapes ----
+# --raw: curl shows the chunked body as it came, trailers included.
+out=$(c --raw -H 'TE: trailers' "$U/trailers" | tr -d '\r')
+grep -q 'hello' <<<"$out" && grep -q ' world' <<<"$out" &&
+	grep -qi '^x-t1: one' <<<"$out" && grep -qi '^x-t2: two' <<<"$out" &&
+	ok "chunked response with trailers x-t1, x-t2 carried" ||
+	fail "response trailers: $(head -c 600 <<<"$out")"
+out=$(c -I "$U/head" | tr -d '\r')
+grep -qi '^content-length: 1234' <<<"$out" && grep -q '^HTTP/1.1 200' <<<"$out" &&
+	ok "HEAD: 200 with the GET's Content-Length, no body" || fail "HEAD: $out"
+# Keep-alive after a HEAD: the same connection serves a GET next.
+out=$(printf 'HEAD /head HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | rawreq | tr -d '\r')
+[ "$(grep -c '^HTTP/1.1 200' <<<"$out")" -eq 2 ] && [ "$(tail -1 <<<"$out")" = ok ] &&
+	ok "HEAD then GET on one connection" || fail "HEAD then GET: $out"
+code=$(c -o /dev/null -w '%{http_code}' "$U/nocontent")
+[ "$code" = 204 ] && ok "204 passed through" || fail "204: $code"
+out=$(c -D - "$U/weft" | tr -d '\r')
+grep -qi '^HTTP/1.1 200' <<<"$out" && ! grep -qi '^weft-' <<<"$out" &&
+	grep -qi '^x-app: 1' <<<"$out" &&
+	ok "weft-* fields the app set are dropped (200 stays the app's)" ||
+	fail "weft-* from the app: $out"
+out=$(c -D - "$U/hop" | tr -d '\r')
+! grep -qi '^x-hop' <<<"$out" && ! grep -qi '^keep-alive' <<<"$out" &&
+	grep -qi '^x-end: 1' <<<"$out" &&
+	ok "hop-by-hop fields from the app dropped" || fail "hop-by-hop: $out"
+out=$(c -D - "$U/until-close" | tr -d '\r')
+grep -q 'old style body' <<<"$out" && grep -qi '^x-old: 1' <<<"$out" &&
+	ok "a body ended by the app's close carried whole" || fail "until close: $out"
+
+# ---- 100-continue and an early answer ----
+head -c 200000 /dev/urandom >"$T/mid.bin"
+out=$(c -D - -o /dev/null -H 'Expect: 100-continue' --data-binary @"$T/mid.bin" "$U/continue" | tr -d '\r')
+grep -qi '^x-body-len: 200000' <<<"$out" &&
+	ok "Expect: 100-continue with a 200 kB body" || fail "100-continue: $(head -c 400 <<<"$out")"
+code=$(c -o /dev/null -w '%{http_code}' --data-binary @"$T/big.bin" "$U/early")
+[ "$code" = 413 ] && ok "an app answering 413 before reading the body: 413" ||
+	fail "early answer: $code"
+[ "$(c "$U/")" = ok ] && ok "a still answers afterwards" || fail "after early answer"
+
+# ---- the app misbehaves ----
+bad() { # PATH WHAT REASON-PATTERN
+	local out
+	out=$(c -D - "$U$1" | tr -d '\r')
+	grep -q '^HTTP/1.1 502' <<<"$out" && grep -qi "$3" <<<"$out" &&
+		ok "$2: 502 ($(tail -1 <<<"$out"))" || fail "$2: $(head -c 500 <<<"$out")"
+}
+bad /garbage "an app answering garbage" "bad response"
+bad /clte "an app answering Content-Length and Transfer-Encoding" "Content-Length"
+# The head was good and went on; the bad chunk after it resets the stream.
+bad /badchunk "an app answering a bad chunk size" "reset"
+bad /silent "an app closing without an answer" "without a response"
+c -o /dev/null "$U/cut" 2>/dev/null
+rc=$?
+[ "$rc" -ne 0 ] && ok "an app cut short mid-body breaks the client's response (curl exit $rc)" ||
+	fail "cut short: curl exit 0"
+[ "$(c "$U/")" = ok ] && ok "a still answers after the app misbehaved" ||
+	fail "after misbehaviour"
+
+# ---- the app is down ----
+out=$(c -D - "http://$A:$UP_DOWN/" | tr -d '\r')
+grep -q '^HTTP/1.1 502' <<<"$out" &&
+	grep -q "local service down at 127.0.0.1:$DOWN: connection refused" <<<"$out" &&
+	ok "app down: 502 naming service, address and error" ||
+	fail "app down: $(head -c 500 <<<"$out")"
+
+# ---- upgrade ----
+out=$(python3 - "$A" "$UP_APP" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+          b"Upgrade: echo\r\n\r\n")
+d = b""
+while b"\r\n\r\n" not in d:
+    c = s.recv(65536)
+    if not c:
+        break
+    d += c
+head, _, rest = d.partition(b"\r\n\r\n")
+msg = b"tunnel bytes " * 1000
+s.sendall(msg)
+got = rest
+while len(got) < len(msg):
+    c = s.recv(65536)
+    if not c:
+        break
+    got += c
+s.shutdown(socket.SHUT_WR)
+tail = s.recv(10)
+print(head.split(b"\r\n")[0].decode(), "x-up" in head.decode().lower(),
+      got == msg, tail == b"")
+PY
+)
+[ "$out" = "HTTP/1.1 101 Switching Protocols True True True" ] &&
+	ok "upgrade: 101 with the app's fields, 13 kB echoed through the tunnel, close carried" ||
+	fail "upgrade: $out"
+
+# ---- an h2c app ----
+if [ "$HAVE_H2" = 1 ]; then
+	H="http://$A:$UP_H2"
+	out=$(c "$H/index.html")
+	[ "$out" = "h2 hello" ] && ok "HTTP/1.1 caller to an h2c app (nghttpd)" ||
+		fail "h2c app: $out"
+	got=$(c "$H/blob" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$(sha256sum <"$T/htdocs/blob" | cut -d' ' -f1)" ] &&
+		ok "300 kB from the h2c app intact (past the HTTP/2 windows)" ||
+		fail "h2c blob: $got"
+	code=$(c -o /dev/null -w '%{http_code}' "$H/missing")
+	[ "$code" = 404 ] && ok "the h2c app's 404 passed through" || fail "h2c 404: $code"
+	pids=()
+	for i in $(seq 1 20); do
+		c -o "$T/par$i" "$H/blob" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	n=0
+	for i in $(seq 1 20); do cmp -s "$T/par$i" "$T/htdocs/blob" && n=$((n + 1)); done
+	[ "$n" -eq 20 ] && ok "20 parallel requests on the h2c app connection" ||
+		fail "parallel h2c: $n of 20"
+	kill "${PIDS[nghttpd]}"
+	unset 'PIDS[nghttpd]'
+	sleep 0.3
+	out=$(c -D - "$H/index.html" | tr -d '\r')
+	grep -q '^HTTP/1.1 502' <<<"$out" && grep -q "local service h2app" <<<"$out" &&
+		ok "h2c app gone: 502 with the reason" || fail "h2c app gone: $(head -c 300 <<<"$out")"
+	nghttpd --no-tls -d "$T/htdocs" -a 127.0.0.1 $H2APP >>"$T/nghttpd.out" 2>&1 &
+	PIDS[nghttpd]=$!
+	h2back() { [ "$(c "$H/index.html")" = "h2 hello" ]; }
+	wait_for 10 "h2c app back: a new session" h2back
+else
+	echo "# nghttpd not installed: h2c app cases skipped"
+fi
+
+finish
