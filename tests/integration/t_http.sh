@@ -120,6 +120,16 @@ for k in sys.argv[2:]:
 print(d if isinstance(d, int) else 0)' "$@" 2>/dev/null || echo 0
 }
 
+# metric NAME SERIES: a sample of NAME's /v1/metrics (0 when absent),
+# e.g. metric b 'weft_http_requests_total{direction="in"}'
+metric() {
+	api "$1" GET /v1/metrics | awk -v s="$2" '$1 == s {print $2; f = 1} END {if (!f) print 0}' |
+		head -1 | cut -d. -f1
+}
+# http_in NAME: HTTP requests NAME's agent took from peers (not CONNECT
+# streams): proof that a request crossed the mesh as HTTP.
+http_in() { metric "$1" 'weft_http_requests_total{direction="in"}'; }
+
 # ==== HTTP/1.1 and h2c, both ways round ====
 c_ok() { # URL PATTERN [curl args]: 200 with PATTERN in the body
 	local url=$1 pat=$2
@@ -157,10 +167,13 @@ nghttp -v -t 10 "http://$A:$UP_WEB2/hello-h2" >"$T/ng1.out" 2>&1
 grep -q ':status: 200' "$T/ng1.out" && grep -q 'name=web-v[12] .*path=/hello-h2' "$T/ng1.out" &&
 	ok "nghttp h2c -> HTTP/1.1 app through the mesh" ||
 	fail "nghttp h2c -> HTTP/1.1 app: $(grep -E ':status|ERROR|error' "$T/ng1.out" | head -3)"
+in0=$(http_in b)
 nghttp -v -t 10 "http://$A:$UP_H2H2/index.html" >"$T/ng2.out" 2>&1
+in1=$(http_in b)
 grep -q ':status: 200' "$T/ng2.out" && grep -q 'h2web served by nghttpd' "$T/ng2.out" &&
-	ok "nghttp h2c -> h2c app through the mesh" ||
-	fail "nghttp h2c -> h2c app: $(grep -E ':status|ERROR|error' "$T/ng2.out" | head -3)"
+	[ $((in1 - in0)) -ge 1 ] &&
+	ok "nghttp h2c -> h2c app through the mesh (as HTTP: b took $((in1 - in0)) request)" ||
+	fail "nghttp h2c -> h2c app: HTTP requests into b $in0 -> $in1; $(grep -E ':status|ERROR|error' "$T/ng2.out" | head -3)"
 grep -q 'x-h2-trailer: from-nghttpd' "$T/ng2.out" &&
 	ok "the h2c app's trailer reaches the h2c client" ||
 	fail "h2c trailer (x-h2-trailer) missing at the client"
@@ -169,6 +182,8 @@ nghttp -t 20 -d "$T/body.bin" "http://$A:$UP_WEB2/echo" 2>/dev/null | sha256sum 
 	fail "h2c upload to the HTTP/1.1 app: body differs"
 
 # ==== gRPC ====
+# b must take each call as an HTTP request (not a byte stream).
+in0=$(http_in b)
 out=$(timeout 30 $PY "$HERE/grpc_app.py" unary "$A:$UP_GRPC" hello 2>&1)
 grep -qx 'msg b-grpc:hello' <<<"$out" && grep -qx 'status OK' <<<"$out" &&
 	grep -qx 'trailer x-app-trailer unary-b-grpc' <<<"$out" &&
@@ -185,6 +200,9 @@ grep -qx 'status NOT_FOUND no such thing: gizmo' <<<"$out" &&
 	grep -qx 'trailer x-app-trailer fail-b-grpc' <<<"$out" &&
 	ok "a gRPC error status, its message and trailer reach the client" ||
 	fail "gRPC error status: $(tr '\n' '|' <<<"$out")"
+in1=$(http_in b)
+[ $((in1 - in0)) -ge 3 ] && ok "the 3 gRPC calls crossed the mesh as HTTP requests (b: $((in1 - in0)))" ||
+	fail "gRPC calls were not carried as HTTP requests: b's HTTP requests in $in0 -> $in1"
 
 # ==== WebSocket ====
 out=$(timeout 20 python3 "$HERE/http_client.py" ws $A $UP_WEB /ws "hello through the mesh" 2>&1)
@@ -281,14 +299,20 @@ wait_for 10 "the update applied at c reaches a (split now 0/10: all v2)" all_v2 
 wait_for 10 "... and d" all_v2 $D 40 /after
 
 # ==== resilience ====
+# One connection, so the app's answers strictly alternate: each request's
+# first try fails, its retry succeeds (a retry ratio of 100%, which the
+# rule's budget_percent 100 allows).
 before=$(curl -s "http://127.0.0.1:$APP_V1/_ctl/stats")
-j=$(load $A $UP_WEB 200 4 /flaky)
+r0=$(metric a weft_http_retries_total)
+j=$(load $A $UP_WEB 100 1 /flaky)
+r1=$(metric a weft_http_retries_total)
 after=$(curl -s "http://127.0.0.1:$APP_V1/_ctl/stats")
 failed=$(($(jn "$after" status 503) - $(jn "$before" status 503)))
-if [ "$(jn "$j" status 200)" -eq 200 ] && [ "$failed" -ge 50 ]; then
-	ok "the app failed $failed of its /flaky answers with 503; retries masked all (200 x 200)"
+if [ "$(jn "$j" status 200)" -eq 100 ] && [ "$failed" -ge 40 ] &&
+	[ $((r1 - r0)) -ge "$failed" ]; then
+	ok "the app answered /flaky 503 $failed times; $((r1 - r0)) retries masked all (100 x 200)"
 else
-	fail "retries: the app failed $failed times; the client saw: $j"
+	fail "retries: the app failed $failed times, a retried $((r1 - r0)); the client saw: $j"
 fi
 
 t0=$(date +%s%N)
@@ -361,6 +385,8 @@ back_to_c() {
 	[ "$(jn "$j" name pool-c)" -gt 0 ]
 }
 wait_for 90 "the ejection is undone: pool-c serves again" back_to_c
+grep -q 'msg="endpoint returned" service=pool node=c' "$T/a.log" &&
+	ok "a logs pool-c's return" || fail "a does not log pool-c's return (msg=\"endpoint returned\")"
 
 kill -0 "${PIDS[a]}" 2>/dev/null && ok "a is still running" || fail "agent a died"
 finish
