@@ -54,10 +54,11 @@ rank(const struct table_intention *it, const struct session_peer *peer,
 }
 
 
-int
-authz_check(const struct table *t, const struct cert *self,
-            const struct session_peer *peer, const char *service,
-            struct authz_decision *d)
+/* The service-level decision, L7 rules aside. */
+static int
+decide(const struct table *t, const struct cert *self,
+       const struct session_peer *peer, const char *service,
+       struct authz_decision *d)
 {
 	const struct table_intention *its, *best = NULL;
 	size_t n;
@@ -111,6 +112,26 @@ authz_check(const struct table *t, const struct cert *self,
 }
 
 int
+authz_check(const struct table *t, const struct cert *self,
+            const struct session_peer *peer, const char *service,
+            struct authz_decision *d)
+{
+	int rc = decide(t, self, peer, service, d);
+
+	/* A byte stream cannot be held to path and method rules, so an
+	 * allow that has them allows HTTP requests only. */
+	if (rc == 0 && d->allow && d->by != NULL && d->by->n_http > 0) {
+		d->allow = false;
+		snprintf(d->reason, sizeof(d->reason), "denied: intention "
+		    "%s->%s%s%s%s allows only HTTP requests its L7 rules allow",
+		    d->by->source, d->by->destination,
+		    d->by->name[0] != '\0' ? " (" : "", d->by->name,
+		    d->by->name[0] != '\0' ? ")" : "");
+	}
+	return rc;
+}
+
+int
 authz_check_request(const struct table *t, const struct cert *self,
                     const struct session_peer *peer, const char *service,
                     const char *method, const char *path,
@@ -118,7 +139,7 @@ authz_check_request(const struct table *t, const struct cert *self,
 {
 	struct authz_l7 l7;
 	char who[AUTHZ_REASON_MAX / 2];
-	int rc = authz_check(t, self, peer, service, d);
+	int rc = decide(t, self, peer, service, d);
 
 	if (rc != 0 || !d->allow)
 		return rc;

@@ -15,6 +15,11 @@
  *     its groups, which beats "*".  Between equally specific matches that
  *     disagree (a peer with two services, or two groups), deny wins.
  *  3. No match: the table's default action.
+ *
+ * An allow intention with L7 rules (table_intention.http) allows HTTP
+ * requests only, those its rules allow (authz_check_request): a byte
+ * stream (authz_check) cannot be held to path and method rules, so
+ * authz_check denies it.
  */
 #ifndef WEFT_PROXY_AUTHZ_H
 #define WEFT_PROXY_AUTHZ_H

@@ -509,6 +509,12 @@ test_authz_check_request(void **state)
 	assert_int_equal(authz_check_request(t, &cert, &p, "api", "GET",
 	                                     "/private", &d), 0);
 	assert_false(d.allow);
+	/* A byte stream cannot be held to the rules: the same intention
+	 * does not allow a CONNECT stream. */
+	assert_int_equal(authz_check(t, &cert, &p, "api", &d), 0);
+	assert_false(d.allow);
+	assert_string_equal(d.reason, "denied: intention web->api (web-api) "
+	                    "allows only HTTP requests its L7 rules allow");
 	/* The service-level check still comes first. */
 	assert_int_equal(authz_check_request(t, &cert, &p, "db", "GET",
 	                                     "/public/x", &d), 0);
@@ -517,6 +523,8 @@ test_authz_check_request(void **state)
 	p.services = (const char *const[]){"batch"};
 	assert_int_equal(authz_check_request(t, &cert, &p, "api", "PUT",
 	                                     "/anything", &d), 0);
+	assert_true(d.allow);
+	assert_int_equal(authz_check(t, &cert, &p, "api", &d), 0);
 	assert_true(d.allow);
 	assert_int_equal(authz_check_request(t, &cert, &p, "api", NULL,
 	                                     "/anything", &d), WEFT_EINVAL);
