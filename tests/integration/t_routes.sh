@@ -4,7 +4,9 @@
 # routes list`), the lowest name in force when two name one service, a
 # change and a deletion made on another agent reaching everyone, and the
 # routing table rebuilt with them (never refused).  Intentions' L7 rules
-# travel the same way.
+# travel the same way.  A bad route object signed outside the CLI
+# (tests/integration/mkobject) is skipped with its reason by every agent,
+# which keeps building its tables.
 source "$(dirname "$0")/lib.sh"
 
 A=127.0.0.100 B=127.0.0.101 C=127.0.0.102
@@ -137,4 +139,29 @@ for n in a b c; do
 		ok "$n: every table built"
 	fi
 done
+
+# A bad route object signed by some other tool (the CLI refuses it)
+# reaches every agent: each skips it with the reason, keeps building its
+# tables with the rest, and lists it as invalid; its name sorts first,
+# yet the valid object stays in force.
+MKOBJECT=${MKOBJECT:-$(dirname "$WEFT")/../tests/integration/mkobject}
+printf '%s' '{"kind": "route", "name": "api-a-bad", "service": "api", "routes": [{"targets": [{"service": "api", "weight": 0}]}]}' >"$T/bad-route.json"
+if "$MKOBJECT" "$T/certs/ops.key" "$T/certs/ops.crt" route api-a-bad "$T/bad-route.json" >"$T/bad-route.obj"; then
+	python3 -c 'import json, sys; print(json.dumps({"armored": open(sys.argv[1]).read()}))' \
+		"$T/bad-route.obj" >"$T/bad-route.body"
+	out=$(api a POST /v1/objects "@$T/bad-route.body")
+	[ "$(head -1 <<<"$out")" = 200 ] && ok "a accepted the signed bad object" ||
+		fail "POST /v1/objects: $out"
+	for n in b c; do
+		wait_for 10 "$n lists api-a-bad as invalid" states_are $n "invalid:" api-a-bad
+		wait_for 10 "$n logged why it skipped api-a-bad" grep -q \
+			'msg="route object skipped" name="api-a-bad" reason="routes\[0\].targets: every weight is 0"' "$T/$n.log"
+		grep -q 'routing table refused' "$T/$n.log" &&
+			fail "$n refused a table" || ok "$n kept building its tables"
+	done
+	row_is c api-canary "api 1 active" && ok "c: api-canary still in force" ||
+		fail "c: api-canary: $(route_row c api-canary)"
+else
+	fail "mkobject"
+fi
 finish
