@@ -43,6 +43,12 @@ struct http_back_set {
 	struct list h1_all;  /* every struct hb_h1 not closing */
 	struct list h2_all;  /* struct hb_h2 */
 	uv_timer_t sweep;
+	/* Requests whose mesh connection wants a flush, done at the end of
+	 * the libuv callback (or by kick_timer after a mesh event). */
+	struct list kicks;
+	uv_timer_t kick_timer;
+	struct mesh_conn *orphans[16]; /* of requests finished meanwhile */
+	size_t n_orphans;
 	bool stopping;
 	unsigned in_event; /* inside http_back_start/event: no kicks */
 	uint8_t rbuf[HB_READ_CHUNK]; /* app reads land here, one at a time */
@@ -76,6 +82,10 @@ struct hb_req {
 	struct hb_h1 *h1;       /* HTTP/1.1: the connection serving it */
 	struct hb_h2 *h2;       /* HTTP/2: the session carrying it */
 	int32_t h2_id;          /* its stream id there */
+	void *h2_pend;          /* HTTP/2: response bytes the mesh had no
+	                         * room for (http_back_h2.c) */
+	struct list kick_link;  /* in set->kicks while queued */
+	bool kick_queued;
 };
 
 /* The app could not be reached or answered badly before the head:
@@ -88,6 +98,12 @@ void hb_finish(struct hb_req *r);
 /* Flushes the mesh connection of r's stream unless inside a mesh event;
  * call last in a libuv callback (it may deliver events). */
 void hb_kick(struct http_back_set *set, struct mesh_conn *mc);
+/* Queues a flush of r's mesh connection; hb_kick_flush() does them.
+ * Safe anywhere (also inside nghttp2 callbacks and mesh events). */
+void hb_kick_later(struct hb_req *r);
+/* Last thing in a libuv callback: flushes what was queued (it may
+ * deliver mesh events, which may finish requests). */
+void hb_kick_flush(struct http_back_set *set);
 /* Arms MESH_EV_WRITABLE when the stream has no room. */
 void hb_arm_writable(struct mesh_stream *ms);
 struct agent *hb_agent(const struct http_back_set *set);
@@ -101,6 +117,7 @@ void hb_h1_stop_all(struct http_back_set *set);
 /* HTTP/2 apps (http_back_h2.c). */
 int hb_h2_start(struct hb_req *r);
 void hb_h2_event(struct hb_req *r, const struct mesh_event *ev);
+void hb_h2_sweep(struct http_back_set *set, int64_t now_ms);
 void hb_h2_stop_all(struct http_back_set *set);
 
 #endif
