@@ -173,13 +173,15 @@ okey(const struct table_endpoint *ep)
 	return k;
 }
 
+/* The ejection is mirrored in the endpoint's entry when it happens, so
+ * a pick asks the hash table, not outlier detection's list. */
 bool
 balance_is_ejected(const struct balance *b, const struct table_endpoint *ep,
                    int64_t now_ms)
 {
-	struct outlier_key k = okey(ep);
+	const struct bentry *e = find(b, ep->key_id, ep->port);
 
-	return outlier_is_ejected(b->outlier, &k, now_ms);
+	return e != NULL && e->eject_until > now_ms;
 }
 
 /* An ejection told to the log has ended: count and tell its return. */
@@ -438,6 +440,7 @@ balance_request_done(struct balance *b, const struct table_endpoint *ep,
 	                                                     : OUTLIER_OK;
 	bool ejected = false;
 	unsigned outstanding;
+	uint64_t rtt_us;
 
 	b->stats.requests++;
 	if (r != BALANCE_OK)
@@ -448,12 +451,13 @@ balance_request_done(struct balance *b, const struct table_endpoint *ep,
 	if (latency_ms < 0)
 		latency_ms = 0;
 	outstanding = e->ew.outstanding;
-	/* Errors that came back fast must not make an endpoint look fast:
-	 * only answers teach latency. */
-	if (r == BALANCE_OK || r == BALANCE_5XX)
-		ewma_done(&e->ew, &b->picker,
-		    (uint64_t)latency_ms > EWMA_COST_MAX_US / 1000 ?
-		    EWMA_COST_MAX_US : (uint64_t)latency_ms * 1000, now_ms);
+	rtt_us = (uint64_t)latency_ms > EWMA_COST_MAX_US / 1000 ?
+	    EWMA_COST_MAX_US : (uint64_t)latency_ms * 1000;
+	/* A gateway error that came back fast (refused, reset) must not
+	 * make an endpoint look fast; a slow one (a timeout) should make it
+	 * look slow.  Answers always teach latency. */
+	if (r != BALANCE_GATEWAY_ERROR || rtt_us >= ewma_latency_us(&e->ew))
+		ewma_done(&e->ew, &b->picker, rtt_us, now_ms);
 	e->ew.outstanding = outstanding;
 	if (outlier_report(b->outlier, &k, o,
 	    e->n_service > 0 ? e->n_service : 1, now_ms, &ejected) != 0 ||

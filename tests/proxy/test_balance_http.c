@@ -274,6 +274,42 @@ test_ewma_prefers_faster_endpoint(void **state)
 }
 
 static void
+test_ewma_gateway_errors(void **state)
+{
+	struct table_endpoint eps[2] = {
+		ep("node-a", 1, NULL, 0), ep("node-b", 2, NULL, 0),
+	};
+	struct table *t = make(eps, 2, NULL, 0);
+	struct test_rng_state rs;
+	struct weft_rng rng = test_rng(&rs, 13);
+	struct balance_config cfg = {.outlier = {.consecutive_errors = 100}};
+	const struct table_endpoint *got, *all;
+	struct balance *b;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(balance_new(&cfg, &b), 0);
+	table_endpoints(t, "api", &all, &n);
+	balance_request_done(b, &all[0], 100, 20, BALANCE_OK);
+	balance_request_done(b, &all[1], 100, 10, BALANCE_OK);
+	/* node-b refuses fast: that must not make it look faster. */
+	balance_request_done(b, &all[1], 101, 0, BALANCE_GATEWAY_ERROR);
+	balance_request_done(b, &all[0], 101, 0, BALANCE_GATEWAY_ERROR);
+	assert_int_equal(balance_pick_subset(b, t, "api", NULL, 0, 102, &rng,
+	                                     &got, NULL), 0);
+	assert_ptr_equal(got, &all[1]);
+	/* node-b times out after 2 s: now it looks slow. */
+	balance_request_done(b, &all[1], 2100, 2000, BALANCE_GATEWAY_ERROR);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(balance_pick_subset(b, t, "api", NULL, 0, 2101,
+		                                     &rng, &got, NULL), 0);
+		assert_ptr_equal(got, &all[0]);
+	}
+	balance_free(b);
+	table_unref(t);
+}
+
+static void
 test_round_robin_cycles(void **state)
 {
 	struct table_endpoint eps[3] = {
@@ -541,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_table_refuses_bad_labels_and_routes),
 		cmocka_unit_test(test_pick_subset_filters_by_labels),
 		cmocka_unit_test(test_ewma_prefers_faster_endpoint),
+		cmocka_unit_test(test_ewma_gateway_errors),
 		cmocka_unit_test(test_round_robin_cycles),
 		cmocka_unit_test(test_outlier_ejects_and_returns),
 		cmocka_unit_test(test_outlier_max_share),
