@@ -5,7 +5,8 @@ Usage: http_app.py HOST PORT NAME [VERSION]   (prints "ready" when listening)
 
 Every answer carries x-app-name and x-app-version, so a client can tell
 which endpoint and which subset served it.  Keep-alive, pipelined requests
-answered in order, Content-Length and chunked request bodies.
+answered in order, Content-Length and chunked request bodies, 100 Continue
+sent when asked for.
 
 Paths:
   /flaky            503 every other request (its own counter), else 200
@@ -172,6 +173,8 @@ def serve(sock, st):
             raw_headers.append((k, v.strip()))
             headers[k.strip().lower()] = v.strip()
         try:
+            if headers.get("expect", "").lower() == "100-continue":
+                sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = conn.body(headers)
         except (EOFError, OSError, ValueError):
             return

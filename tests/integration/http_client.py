@@ -12,6 +12,9 @@
       prints the status code, "x-weft-agent: ..." when present, and
       "closed" or "open": whether the agent closed the connection after
       its answer (within 3 s)
+  http_client.py pipeline HOST PORT PATH...
+      GETs of every PATH written at once on one connection; prints the
+      first line of each answer's body, in the order received
   http_client.py ws HOST PORT PATH MESSAGE
       WebSocket upgrade, one text message and a close; prints
       "101 accept-ok echo=MESSAGE" on a full round trip
@@ -130,6 +133,26 @@ def raw(host, port, text):
     return 0
 
 
+def pipeline(host, port, paths):
+    s = socket.create_connection((host, port), timeout=10)
+    s.sendall(b"".join(b"GET " + p.encode() + b" HTTP/1.1\r\nHost: pipe.test\r\n\r\n"
+                       for p in paths))
+    f = s.makefile("rb")
+    for _ in paths:
+        status = f.readline().split(b" ")[1].decode()
+        n = 0
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line.lower().startswith(b"content-length:"):
+                n = int(line.split(b":")[1])
+        body = f.read(n)
+        print(status, body.split(b"\n")[0].decode())
+    s.close()
+    return 0
+
+
 def ws(host, port, path, message):
     key = base64.b64encode(os.urandom(16))
     s = socket.create_connection((host, port), timeout=10)
@@ -178,6 +201,8 @@ def main():
         return load(a[1], int(a[2]), int(a[3]), int(a[4]), a[5], a[6:])
     if len(a) == 4 and a[0] == "raw":
         return raw(a[1], int(a[2]), a[3])
+    if len(a) >= 4 and a[0] == "pipeline":
+        return pipeline(a[1], int(a[2]), a[3:])
     if len(a) == 5 and a[0] == "ws":
         return ws(a[1], int(a[2]), a[3], a[4])
     print(__doc__, file=sys.stderr)

@@ -4,10 +4,10 @@
 #   - curl (HTTP/1.1) and nghttp (h2c) to an HTTP/1.1 app and to an h2c app
 #     (nghttpd), bodies both ways, chunked, trailers
 #   - gRPC unary, server-streaming and an error status, trailers intact
-#   - a WebSocket upgrade round trip
+#   - a WebSocket upgrade round trip, pipelining in order, 100-continue
 #   - routes applied at b take effect at a and d: a 90/10 split over 2,000
 #     requests within 5 sigma, header and path matches pick their subset,
-#     an update reaches every caller
+#     an update reaches every caller; an L7 intention (GET under /public/)
 #   - a 503-every-other-time endpoint masked by retries, a hanging one cut
 #     with 504 at the route's timeout, an endpoint killed under load (only
 #     in-flight requests may fail), outlier ejection logged and undone
@@ -210,6 +210,27 @@ out=$(timeout 20 python3 "$HERE/http_client.py" ws $A $UP_WEB /ws "hello through
 	ok "WebSocket upgrade and an echoed message through the mesh" ||
 	fail "WebSocket: $out"
 
+# ==== pipelining, 100-continue ====
+out=$(timeout 20 python3 "$HERE/http_client.py" pipeline $A $UP_WEB "/slow?ms=300" /p2 /p3 2>&1)
+if [ "$(sed -n 1p <<<"$out")" = "200 name=web-v1 slow" ] || [ "$(sed -n 1p <<<"$out")" = "200 name=web-v2 slow" ]; then
+	grep -q 'path=/p2$' <<<"$(sed -n 2p <<<"$out")" && grep -q 'path=/p3$' <<<"$(sed -n 3p <<<"$out")" &&
+		ok "3 pipelined requests (the first slow) answered in order" ||
+		fail "pipelined answers out of order: $(tr '\n' '|' <<<"$out")"
+else
+	fail "pipelining: $(tr '\n' '|' <<<"$out")"
+fi
+# curl waits --expect100-timeout (5 s) for "100 Continue" before it sends
+# the body anyway: well under that means 100-continue worked.
+st=$(curl -s -m 20 --expect100-timeout 5 -H 'Expect: 100-continue' -o "$T/exp.body" \
+	-w '%{http_code} %{time_total}' --data-binary @"$T/body.bin" "http://$A:$UP_WEB/echo")
+got=$(sha256sum <"$T/exp.body" | cut -d' ' -f1)
+if [ "${st% *}" = 200 ] && [ "$got" = "$want" ] &&
+	python3 -c "import sys; sys.exit(float(sys.argv[1]) >= 4)" "${st#* }"; then
+	ok "Expect: 100-continue: the body went on at once (${st#* } s) and came back intact"
+else
+	fail "Expect: 100-continue: status/time '$st', body sha $got"
+fi
+
 # ==== weft's own answers ====
 out=$(curl -s -m 10 -D "$T/none.h" "http://$A:$UP_NONE/x")
 st=$(head -1 "$T/none.h" | cut -d' ' -f2)
@@ -297,6 +318,35 @@ out=$("$WEFT" routes apply "$T/web-routes2.json" "${OPS[@]}" --socket "$(sock c)
 	fail "routes apply (update) at c: $out"
 wait_for 10 "the update applied at c reaches a (split now 0/10: all v2)" all_v2 $A 40 /after
 wait_for 10 "... and d" all_v2 $D 40 /after
+
+# ==== L7 intention: GET under /public/ only ====
+cat >"$T/l7.json" <<'JSON'
+{"name": "web-l7", "source": "web", "destination": "web", "action": "allow",
+ "http": [{"path_prefix": "/public/", "methods": ["GET"]}]}
+JSON
+out=$("$WEFT" intentions apply "$T/l7.json" "${OPS[@]}" --socket "$(sock b)" 2>&1) ||
+	fail "intentions apply web-l7: $out"
+code() { # URL [curl args]: the status code
+	local url=$1
+	shift
+	curl -s -m 10 -o /dev/null -w '%{http_code}' "$@" "$url"
+}
+private_denied() { [ "$(code "http://$A:$UP_WEB/private")" = 403 ]; }
+wait_for 10 "the L7 intention denies GET /private" private_denied
+curl -s -m 10 -D "$T/l7.h" -o "$T/l7.body" "http://$A:$UP_WEB/private"
+grep -qi '^x-weft-agent: ' "$T/l7.h" && [ -s "$T/l7.body" ] &&
+	ok "the 403 names its agent ($(grep -i '^x-weft-agent' "$T/l7.h" | tr -d '\r')): $(head -c 200 "$T/l7.body")" ||
+	fail "the L7 403 lacks x-weft-agent or a reason: $(head -3 "$T/l7.h" | tr '\r\n' '  ')"
+[ "$(code "http://$A:$UP_WEB/public/page")" = 200 ] && ok "GET /public/page allowed" ||
+	fail "GET /public/page: $(code "http://$A:$UP_WEB/public/page")"
+[ "$(code "http://$A:$UP_WEB/public/page" -X POST -d x)" = 403 ] &&
+	ok "POST /public/page denied (method)" || fail "POST /public/page not denied"
+[ "$(code "http://$A:$UP_WEB/public/../private" --path-as-is)" = 403 ] &&
+	ok "GET /public/../private denied (dot segments)" || fail "GET /public/../private not denied"
+"$WEFT" intentions delete web-l7 "${OPS[@]}" --socket "$(sock b)" >/dev/null ||
+	fail "intentions delete web-l7"
+private_allowed() { [ "$(code "http://$A:$UP_WEB/private")" = 200 ]; }
+wait_for 10 "GET /private allowed again once web-l7 is deleted" private_allowed
 
 # ==== resilience ====
 # One connection, so the app's answers strictly alternate: each request's
