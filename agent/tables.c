@@ -199,6 +199,33 @@ add_member(void *ctx, enum gossip_state s, const struct gossip_record *r)
 	}
 }
 
+/* A value the decoder refused that still says, plainly, deny source to
+ * destination. */
+static bool
+plain_deny(struct builder *b, const struct gossip_object *o,
+           struct table_intention *it)
+{
+	json_t *v = json_loadb((const char *)o->value, o->value_len, 0, NULL);
+	const char *src = json_string_value(json_object_get(v, "source"));
+	const char *dst = json_string_value(json_object_get(v, "destination"));
+	const char *act = json_string_value(json_object_get(v, "action"));
+	bool ok = src != NULL && dst != NULL && act != NULL &&
+	          strcmp(act, "deny") == 0 &&
+	          (strcmp(src, "*") == 0 || cert_name_valid(src) ||
+	           (strncmp(src, "group:", 6) == 0 &&
+	            cert_name_valid(src + 6))) &&
+	          (strcmp(dst, "*") == 0 || cert_name_valid(dst));
+
+	memset(it, 0, sizeof(*it));
+	if (ok) {
+		it->source = keep(b, src);
+		it->destination = keep(b, dst);
+		it->action = TABLE_DENY;
+	}
+	json_decref(v);
+	return ok;
+}
+
 static void
 add_intention(struct builder *b, const struct gossip_object *o)
 {
@@ -206,15 +233,23 @@ add_intention(struct builder *b, const struct gossip_object *o)
 	struct table_intention *it, *its;
 	char why[INTENTION_JSON_ERR_MAX];
 
+	struct table_intention deny;
+	bool as_deny = false;
+
 	/* The CLI checked the shape before signing; one signed by some
-	 * other tool that does not decode is skipped rather than guessed
-	 * at. */
+	 * other tool (or a later version) that does not decode is skipped
+	 * rather than guessed at, except that a deny is still a deny:
+	 * skipping it would allow what it refuses. */
 	if (intention_json_parse((const char *)o->value, o->value_len, &ij,
 	    why, sizeof(why)) != 0) {
+		as_deny = plain_deny(b, o, &deny);
 		b->bad_intentions++;
-		weft_logf(b->log, WEFT_LOG_WARN, "msg=\"intention object "
-		          "skipped\" name=\"%s\" reason=\"%s\"", o->name, why);
-		return;
+		weft_logf(b->log, WEFT_LOG_WARN, "msg=\"intention object %s\" "
+		          "name=\"%s\" reason=\"%s\"", as_deny ?
+		          "applied as a plain deny" : "skipped", o->name, why);
+		if (!as_deny)
+			return;
+		ij = NULL;
 	}
 	if ((its = grow(b, b->its, &b->cap_its, b->n_its,
 	    sizeof(*b->its))) != NULL)
@@ -228,7 +263,7 @@ add_intention(struct builder *b, const struct gossip_object *o)
 	}
 	it = &b->its[b->n_its];
 	b->ijs[b->n_its++] = ij;
-	*it = *intention_json_get(ij);
+	*it = as_deny ? deny : *intention_json_get(ij);
 	it->name = keep(b, o->name);
 }
 

@@ -161,6 +161,20 @@ if "$MKOBJECT" "$T/certs/ops.key" "$T/certs/ops.crt" route api-a-bad "$T/bad-rou
 	done
 	row_is c api-canary "api 1 active" && ok "c: api-canary still in force" ||
 		fail "c: api-canary: $(route_row c api-canary)"
+	# Intentions of a shape this agent does not know: an allow is
+	# skipped, a deny is still applied (skipping it would allow).
+	printf '%s' '{"source": "web", "destination": "api", "action": "deny", "colour": "red"}' >"$T/deny-x.json"
+	printf '%s' '{"source": "web", "destination": "api", "action": "allow", "colour": "red"}' >"$T/allow-x.json"
+	for x in deny-x allow-x; do
+		"$MKOBJECT" "$T/certs/ops.key" "$T/certs/ops.crt" intention $x "$T/$x.json" |
+			python3 -c 'import json, sys; print(json.dumps({"armored": sys.stdin.read()}))' >"$T/$x.body"
+		out=$(api a POST /v1/objects "@$T/$x.body")
+		[ "$(head -1 <<<"$out")" = 200 ] || fail "POST intention $x: $out"
+	done
+	wait_for 10 "c applies deny-x as a plain deny" grep -q \
+		'msg="intention object applied as a plain deny" name="deny-x" reason="colour: unknown key' "$T/c.log"
+	wait_for 10 "c skips allow-x" grep -q \
+		'msg="intention object skipped" name="allow-x" reason="colour: unknown key' "$T/c.log"
 else
 	fail "mkobject"
 fi
