@@ -23,6 +23,8 @@ UP_APP=15190   # a: http -> app (HTTP/1.1 app on b)
 UP_DOWN=15191  # a: http -> down (nothing listens behind b)
 UP_H2=15192    # a: http -> h2app (h2c app on b)
 APP=17390 H2APP=17392
+MB=16   # request bodies; the response is twice that
+[ "${WEFT_SANITIZED:-0}" = 1 ] && MB=4
 # A port nobody listens on (another test's tool may hold a fixed one).
 DOWN=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
@@ -71,21 +73,21 @@ after=$(c "$U/conns")
 	fail "keep-alive to the app: $before -> $after connections for 31 requests"
 
 # ---- bodies both ways ----
-head -c 16777216 /dev/urandom >"$T/big.bin"
+head -c $((MB << 20)) /dev/urandom >"$T/big.bin"
 want=$(sha256sum <"$T/big.bin" | cut -d' ' -f1)
 got=$(c --data-binary @"$T/big.bin" -H 'Content-Type: application/octet-stream' \
 	"$U/echo" | sha256sum | cut -d' ' -f1)
-[ "$got" = "$want" ] && ok "16 MiB request with Content-Length echoed intact" ||
-	fail "16 MiB echo: sha256 $got, want $want"
+[ "$got" = "$want" ] && ok "$MB MiB request with Content-Length echoed intact" ||
+	fail "$MB MiB echo: sha256 $got, want $want"
 hdr=$(c -D - -o "$T/echo2" -H 'Transfer-Encoding: chunked' \
 	--data-binary @"$T/big.bin" "$U/echo" | tr -d '\r')
 got=$(sha256sum <"$T/echo2" | cut -d' ' -f1)
 [ "$got" = "$want" ] && grep -qi '^x-req-te: chunked' <<<"$hdr" &&
-	ok "16 MiB chunked request reached the app chunked and came back intact" ||
+	ok "$MB MiB chunked request reached the app chunked and came back intact" ||
 	fail "chunked echo: $got / $(grep -i x-req-te <<<"$hdr")"
-got=$(c "$U/big?n=33554432" | wc -c)
-[ "$got" -eq 33554432 ] && ok "32 MiB chunked response streamed" ||
-	fail "32 MiB response: $got bytes"
+got=$(c "$U/big?n=$((MB << 21))" | wc -c)
+[ "$got" -eq $((MB << 21)) ] && ok "$((MB * 2)) MiB chunked response streamed" ||
+	fail "$((MB * 2)) MiB response: $got bytes"
 
 # Request trailers: a raw chunked request with a trailer.
 rawreq() { # PATH-less raw request bytes on stdin -> response on stdout
@@ -155,6 +157,9 @@ bad() { # PATH WHAT REASON-PATTERN
 	out=$(c -D - "$U$1" | tr -d '\r')
 	grep -q '^HTTP/1.1 502' <<<"$out" && grep -qi "$3" <<<"$out" &&
 		ok "$2: 502 ($(tail -1 <<<"$out"))" || fail "$2: $(head -c 500 <<<"$out")"
+	# A good answer in between, so that the caller's outlier detection
+	# (5 gateway errors in a row) does not eject the app's endpoint.
+	c -o /dev/null "$U/"
 }
 bad /garbage "an app answering garbage" "bad response"
 bad /clte "an app answering Content-Length and Transfer-Encoding" "Content-Length"
@@ -218,8 +223,8 @@ if [ "$HAVE_H2" = 1 ]; then
 		fail "h2c blob: $got"
 	got=$(c --data-binary @"$T/big.bin" "$H/index.html" | sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] &&
-		ok "16 MiB request body to the h2c app (echo-upload) and back intact" ||
-		fail "h2c echo of 16 MiB: $got"
+		ok "$MB MiB request body to the h2c app (echo-upload) and back intact" ||
+		fail "h2c echo of $MB MiB: $got"
 	got=$(c -H 'Transfer-Encoding: chunked' --data-binary @"$T/mid.bin" "$H/index.html" |
 		sha256sum | cut -d' ' -f1)
 	[ "$got" = "$(sha256sum <"$T/mid.bin" | cut -d' ' -f1)" ] &&
