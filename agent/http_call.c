@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/http_call.h"
+#include "agent/http_retry.h"
 #include "agent/proxy_int.h"
 #include "common/err.h"
 #include "crypto/key.h"
@@ -82,6 +83,7 @@ struct http_call {
 	unsigned tries;
 	int64_t start_ms;
 	int64_t try_start_ms;
+	uint64_t try_start_ns; /* uv_hrtime(), for the latency reported */
 	int64_t deadline_ms;     /* whole request; 0: none */
 	int64_t per_try_ms;      /* 0: none */
 	int64_t idle_ms;         /* 0: none */
@@ -281,6 +283,19 @@ result_of(int status)
 	return BALANCE_OK;
 }
 
+/*
+ * The try's latency for the balancer, rounded up to whole milliseconds:
+ * the loop's clock would make every answer on loopback take 0 ms, and an
+ * endpoint measured at 0 would win every two-choice draw for good.
+ */
+static int64_t
+try_latency_ms(const struct http_call *c)
+{
+	uint64_t ns = uv_hrtime() - c->try_start_ns;
+
+	return (int64_t)((ns + 999999) / 1000000);
+}
+
 /* The try's stream is done with: outstanding count, EWMA and outliers. */
 static void
 end_try(struct http_call *c, bool report, enum balance_result r)
@@ -295,7 +310,7 @@ end_try(struct http_call *c, bool report, enum balance_result r)
 	}
 	if (c->ep != NULL) {
 		if (report)
-			balance_request_done(b, c->ep, now, now - c->try_start_ms,
+			balance_request_done(b, c->ep, now, try_latency_ms(c),
 			                     r);
 		balance_stream_ended(b, c->ep);
 		c->ep = NULL;
@@ -384,9 +399,11 @@ open_try(struct http_call *c, struct http_call_error *err)
 	}
 	c->tries++;
 	c->try_start_ms = now_ms(c);
+	c->try_start_ns = uv_hrtime();
 	if (agent_proxy_conn_for(px, ep, &mc) != 0) {
 		balance_connect_failed(b, ep, now_ms(c));
-		balance_request_done(b, ep, now_ms(c), 0, BALANCE_GATEWAY_ERROR);
+		balance_request_done(b, ep, now_ms(c), try_latency_ms(c),
+		                     BALANCE_GATEWAY_ERROR);
 		err->status = 502;
 		snprintf(err->reason, sizeof(err->reason), "cannot reach %s (%s)",
 		         ep->node, ep->mesh_addr);
@@ -420,21 +437,23 @@ open_try(struct http_call *c, struct http_call_error *err)
 static bool
 can_retry(struct http_call *c, enum route_outcome o, int status, int grpc)
 {
-	const struct route_retry *p;
+	struct http_retry_state rs = {
+		.policy = c->rule != NULL ? &c->rule->retry : NULL,
+		.body_kept = c->may_retry && !c->upgrade,
+		.tries = c->tries,
+		.deadline_ms = c->deadline_ms,
+	};
 
-	if (c->rule == NULL || !c->may_retry || c->upgrade)
-		return false;
-	p = &c->rule->retry;
-	if (c->tries > p->max || !route_retry_on(p, o, status, grpc))
-		return false;
-	if (c->deadline_ms && now_ms(c) >= c->deadline_ms)
-		return false;
-	if (c->budget == NULL ||
-	    !route_budget_try_retry(&c->budget->b, now_ms(c))) {
+	switch (http_retry_decide(&rs, c->budget ? &c->budget->b : NULL,
+	                          now_ms(c), o, status, grpc)) {
+	case HTTP_RETRY_YES:
+		return true;
+	case HTTP_RETRY_BUDGET:
 		c->hc->st.budget_denied++;
 		return false;
+	default:
+		return false;
 	}
-	return true;
 }
 
 static void
@@ -571,28 +590,23 @@ on_timer(uv_timer_t *t)
 static void
 call_rearm(struct http_call *c)
 {
-	int64_t next = INT64_MAX, now = now_ms(c);
+	static const enum http_timer_phase phase[] = {
+		[CALL_TRYING] = HTTP_PHASE_TRYING,
+		[CALL_WAITING] = HTTP_PHASE_WAITING,
+		[CALL_ANSWERED] = HTTP_PHASE_ANSWERED,
+		[CALL_FAILED] = HTTP_PHASE_DONE,
+	};
+	struct http_timer_state ts = {
+		.phase = phase[c->state],
+		.deadline_ms = c->deadline_ms,
+		.try_start_ms = c->try_start_ms,
+		.per_try_ms = c->per_try_ms,
+		.idle_ms = c->idle_ms,
+		.last_ms = c->last_ms,
+		.wake_ms = c->wake_ms,
+	};
+	int64_t next = http_timer_next(&ts), now = now_ms(c);
 
-	switch (c->state) {
-	case CALL_WAITING:
-		next = c->wake_ms;
-		break;
-	case CALL_TRYING:
-		if (c->per_try_ms)
-			next = c->try_start_ms + c->per_try_ms;
-		if (c->idle_ms && c->last_ms + c->idle_ms < next)
-			next = c->last_ms + c->idle_ms;
-		break;
-	case CALL_ANSWERED:
-		if (c->idle_ms)
-			next = c->last_ms + c->idle_ms;
-		break;
-	case CALL_FAILED:
-		uv_timer_stop(&c->timer);
-		return;
-	}
-	if (c->deadline_ms && c->deadline_ms < next)
-		next = c->deadline_ms;
 	if (next == INT64_MAX) {
 		uv_timer_stop(&c->timer);
 		return;
@@ -933,7 +947,7 @@ on_response(struct http_call *c, const struct mesh_event *ev)
 		return;
 	}
 	balance_request_done(agent_proxy_balance(c->hc->px), c->ep, now_ms(c),
-	                     now_ms(c) - c->try_start_ms, result_of(status));
+	                     try_latency_ms(c), result_of(status));
 	balance_connect_ok(agent_proxy_balance(c->hc->px), c->ep);
 	c->state = CALL_ANSWERED;
 	c->last_ms = now_ms(c);
