@@ -83,22 +83,32 @@ gossip_config_default(struct gossip_config *c, enum gossip_profile p)
 	if (p == GOSSIP_PROFILE_WEFT) {
 		/*
 		 * Chosen in the simulator (docs/BENCHMARKS.md, "Gossip
-		 * simulator"): probing twice as often finds a crash sooner
-		 * and brings independent confirmations twice as fast, which
-		 * pays for a lower suspicion multiplier: a crashed member is
-		 * confirmed by two others within a second or two and dies at
-		 * min, while a live member wrongly suspected is rarely
-		 * confirmed and keeps most of the 10x max to refute.  Six
-		 * indirect checks instead of three cost packets only when a
-		 * probe fails, and at 30% loss they cut false suspicions (and
-		 * the refutations each one costs everyone) by half.
+		 * simulator"): probing twice as often finds a crash sooner.
+		 * Six indirect checks instead of three cost packets only when
+		 * a probe fails, and at 30% loss they cut false suspicions
+		 * (and the refutations each one costs everyone) by half.
+		 *
+		 * The suspicion's minimum counts gossip intervals, not probe
+		 * intervals: what it must cover is a refutation travelling
+		 * back through gossip, log N rounds of it, whatever the probe
+		 * interval (6 x log10(N) x 200 ms: 2.5 s at N = 128).  It can
+		 * be that short because a crash is confirmed fast and a live
+		 * member is rarely confirmed: about six members that hear of a
+		 * suspicion probe the suspect next (suspicion_probers), so a
+		 * dead one has its two independent confirmations within a
+		 * probe interval or two, while a live one answers those
+		 * probes and refutes.  An unconfirmed suspicion keeps 20x the
+		 * minimum and, before it ends, is checked by a push-pull with
+		 * another member (a refutation we alone missed).
 		 */
 		c->probe_interval_ms = 500;
 		c->probe_timeout_ms = 250;
 		c->indirect_checks = 6;
-		c->suspicion_mult = 3;
-		c->suspicion_max_mult = 10;
+		c->suspicion_mult = 6;
+		c->suspicion_max_mult = 20;
 		c->suspicion_confirm = 2;
+		c->suspicion_unit = GOSSIP_SUSPICION_PER_GOSSIP;
+		c->suspicion_probers = 6;
 		c->join_grace_ms = 5000;
 	}
 }
@@ -348,7 +358,8 @@ check_config(const struct gossip_config *c)
 	    c->mtu < 256 || c->mtu > WIRE_MAX_PACKET || c->queue_cap == 0 ||
 	    c->seal_cache == 0 || c->reap_after_ms <= 0 ||
 	    c->tombstone_ttl_ms <= 0 || c->fanout > 64 ||
-	    c->indirect_checks > 16)
+	    c->indirect_checks > 16 ||
+	    c->suspicion_unit > GOSSIP_SUSPICION_PER_GOSSIP)
 		return WEFT_EINVAL;
 	return 0;
 }
@@ -802,8 +813,8 @@ gossip_round(struct gossip *g, int64_t now)
 	}
 }
 
-static bool
-random_member(struct gossip *g, uint8_t state, uint32_t *out)
+bool
+gossip_random_member(struct gossip *g, uint8_t state, uint32_t *out)
 {
 	size_t want = g->counts[state] - (state == GOSSIP_ALIVE ? 1 : 0);
 
@@ -872,7 +883,7 @@ gossip_tick(struct gossip *g, int64_t now)
 			g->next_gossip = now + g->cfg.gossip_interval_ms;
 	}
 	if (now >= g->next_pushpull) {
-		if (!g->leaving && random_member(g, GOSSIP_ALIVE, &i))
+		if (!g->leaving && gossip_random_member(g, GOSSIP_ALIVE, &i))
 			pushpull_start(g, now, &g->m[i].rec->r->addr, 0);
 		g->next_pushpull = now + pushpull_interval(g);
 		if (g->join_followups > 0) {
@@ -883,7 +894,7 @@ gossip_tick(struct gossip *g, int64_t now)
 	if (now >= g->next_reconnect) {
 		/* Dead members may be alive behind a healed partition: try
 		 * one, so the two sides merge again. */
-		if (!g->leaving && random_member(g, GOSSIP_DEAD, &i))
+		if (!g->leaving && gossip_random_member(g, GOSSIP_DEAD, &i))
 			pushpull_start(g, now, &g->m[i].rec->r->addr, 0);
 		g->next_reconnect = now + g->cfg.reconnect_interval_ms;
 	}

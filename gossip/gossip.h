@@ -153,9 +153,15 @@ struct gossip_config {
 	int64_t gossip_interval_ms;
 	unsigned fanout;
 	unsigned retransmit_mult;      /* sends = mult x ceil(log10(N+1)) */
-	unsigned suspicion_mult;       /* min = mult x log10(N) x probe int. */
+	unsigned suspicion_mult;       /* min = mult x log10(N) x unit */
 	unsigned suspicion_max_mult;   /* max = this x min */
 	unsigned suspicion_confirm;    /* k; 0 means suspicion_mult - 2 */
+	/* The unit min counts in: GOSSIP_SUSPICION_PER_PROBE (memberlist) or
+	 * GOSSIP_SUSPICION_PER_GOSSIP. */
+	unsigned suspicion_unit;
+	/* Members expected to probe a suspect next on hearing of it (each
+	 * with chance this / N); 0: only the shuffled round robin does. */
+	unsigned suspicion_probers;
 	unsigned awareness_max;        /* Lifeguard health score cap */
 	int64_t pushpull_interval_ms;  /* at 32 members; scaled up beyond */
 	int64_t reconnect_interval_ms; /* push-pull to a random dead member */
@@ -184,6 +190,11 @@ int gossip_store_new(struct gossip_store **out);
 void gossip_store_free(struct gossip_store *s);
 /* Bytes the store holds, for the per-member memory figure. */
 size_t gossip_store_mem_usage(const struct gossip_store *s);
+
+enum {
+	GOSSIP_SUSPICION_PER_PROBE = 0,
+	GOSSIP_SUSPICION_PER_GOSSIP = 1,
+};
 
 enum gossip_profile {
 	GOSSIP_PROFILE_WEFT = 0,

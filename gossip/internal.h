@@ -236,6 +236,11 @@ struct gossip {
 	size_t n_order, order_pos, order_cap;
 	struct probe probe;
 	int64_t next_probe;
+	/* A suspect to probe next, out of turn, to confirm or clear a
+	 * suspicion heard from others sooner than the round robin would. */
+	bool probe_soon;
+	uint32_t probe_soon_idx;
+	uint8_t probe_soon_id[KEY_ID_LEN];
 	uint32_t seq;
 	struct indirect pend[GOSSIP_MAX_PENDING_INDIRECT];
 	struct awareness aw;
@@ -291,6 +296,7 @@ int gossip_send_stream(struct gossip *g, const struct gossip_addr *to,
                        uint8_t *data, size_t len);
 unsigned gossip_retransmit_limit(const struct gossip *g);
 size_t gossip_live_count(const struct gossip *g);
+bool gossip_random_member(struct gossip *g, uint8_t state, uint32_t *out);
 void gossip_refuse(struct gossip *g, uint64_t *counter, const char *why);
 bool gossip_revocations_has(void *ctx, const uint8_t id[KEY_ID_LEN]);
 int gossip_cert_check(struct gossip *g, int64_t now, const uint8_t *cert,
@@ -345,6 +351,7 @@ void probe_on_ack(struct gossip *g, int64_t now, const struct wire_msg *m);
 void probe_on_nack(struct gossip *g, int64_t now, const struct wire_msg *m);
 void probe_add_member(struct gossip *g, uint32_t idx);
 void probe_last_chance(struct gossip *g, struct member *m);
+void probe_suspect_soon(struct gossip *g, int64_t now, uint32_t idx);
 int64_t suspicion_ask_at(const struct gossip *g, const struct suspicion *s);
 int64_t probe_deadline(const struct gossip *g);
 

@@ -239,10 +239,12 @@ member_suspicion_min(const struct gossip *g)
 	double n = (double)gossip_live_count(g);
 	double scale = n > 1 ? log10(n) : 1;
 
+	int64_t unit = g->cfg.suspicion_unit == GOSSIP_SUSPICION_PER_GOSSIP ?
+	               g->cfg.gossip_interval_ms : g->cfg.probe_interval_ms;
+
 	if (scale < 1)
 		scale = 1;
-	return (int64_t)((double)g->cfg.suspicion_mult * scale *
-	                 (double)g->cfg.probe_interval_ms);
+	return (int64_t)((double)g->cfg.suspicion_mult * scale * (double)unit);
 }
 
 int64_t
@@ -669,6 +671,8 @@ member_on_suspect(struct gossip *g, int64_t now, const uint8_t id[KEY_ID_LEN],
 	g->stats.suspicions++;
 	gossip_emit(g, GOSSIP_EV_SUSPECT, m, NULL);
 	broadcast_claim(g, WIRE_SUSPECT, id, inc, from);
+	if (memcmp(from, g->self_id, KEY_ID_LEN) != 0)
+		probe_suspect_soon(g, now, member_index(g, m));
 }
 
 void
@@ -744,6 +748,36 @@ member_on_leave(struct gossip *g, int64_t now, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/*
+ * A suspicion that fewer than k others confirmed is more likely ours
+ * alone: the member refuted it and we missed every copy of the
+ * refutation (at 30% loss gossip reaches each node with high
+ * probability, not certainty), and the last-chance pings can all be
+ * lost too.  Before it ends in a death, a push-pull with a random live
+ * member brings that member's view of the suspect, over the reliable
+ * stream: a newer incarnation there ends the suspicion here.
+ */
+static void
+suspicion_cross_check(struct gossip *g, int64_t now,
+                      const struct suspicion *s)
+{
+	uint32_t i;
+	bool found;
+
+	if (s->n >= s->k || g->leaving)
+		return;
+	/* A member we suspect too is still likely up, and its stream is
+	 * reliable: better than no check when we suspect everyone (our own
+	 * network is the problem then). */
+	found = gossip_random_member(g, GOSSIP_ALIVE, &i);
+	for (int t = 0; !found && t < 4; t++)
+		found = gossip_random_member(g, GOSSIP_SUSPECT, &i) &&
+		        i != s->member;
+	if (!found)
+		return;
+	pushpull_start(g, now, &g->m[i].rec->r->addr, 0);
+}
+
 void
 member_suspicion_tick(struct gossip *g, int64_t now)
 {
@@ -763,6 +797,7 @@ member_suspicion_tick(struct gossip *g, int64_t now)
 			if (s->deadline < wait)
 				s->deadline = wait;
 			probe_last_chance(g, m);
+			suspicion_cross_check(g, now, s);
 		}
 		if (s->deadline > now)
 			continue;

@@ -77,6 +77,17 @@ probe_add_member(struct gossip *g, uint32_t idx)
 static bool
 next_target(struct gossip *g, uint32_t *out)
 {
+	if (g->probe_soon) {
+		uint32_t i = g->probe_soon_idx;
+
+		g->probe_soon = false;
+		if (probeable(g, i) && g->m[i].state == GOSSIP_SUSPECT &&
+		    memcmp(member_id(&g->m[i]), g->probe_soon_id,
+		           KEY_ID_LEN) == 0) {
+			*out = i;
+			return true;
+		}
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		while (g->order_pos < g->n_order) {
 			uint32_t i = g->order[g->order_pos++];
@@ -117,8 +128,42 @@ send_ping(struct gossip *g, struct member *t, uint32_t seq, bool buddy)
  * that missed the suspicion refutes it; one whose refutation we missed
  * (gossip reaches each node with high probability, not certainty) sends
  * its newer record again.  Either rides back on the ack.  Round-robin
- * probing alone could take N probe intervals to get there.
+ * probing alone could take N probe intervals to get there.  The answer
+ * gets one probe timeout, as any ack does; each second waited here is a
+ * second more before a crash is known.
  */
+/*
+ * A suspicion heard from another member: probe the suspect next, with
+ * chance suspicion_probers / N, so that about that many members check it
+ * within a probe interval.  A dead member then gathers its independent
+ * confirmations in one or two intervals instead of one per interval (the
+ * round robin brings it about one probe a second, however large N); a
+ * live one gets that many buddy pings carrying the suspicion, and
+ * refutes sooner.  A fixed expected count, not every member, so that a
+ * suspicion costs the cluster a few probes whatever N is.
+ */
+void
+probe_suspect_soon(struct gossip *g, int64_t now, uint32_t idx)
+{
+	size_t n = gossip_live_count(g);
+
+	if (g->cfg.suspicion_probers == 0 || g->probe_soon || n < 3 ||
+	    (g->probe.active && g->probe.target == idx))
+		return;
+	if (gossip_rand_below(g, (uint32_t)(n - 1)) >= g->cfg.suspicion_probers)
+		return;
+	g->probe_soon = true;
+	g->probe_soon_idx = idx;
+	memcpy(g->probe_soon_id, member_id(&g->m[idx]), KEY_ID_LEN);
+	/* A probe already answered waits only to pace the round robin: the
+	 * suspect goes now, still one probe in flight at a time. */
+	if (!g->probe.active || g->probe.acked) {
+		g->probe.active = false;
+		if (g->next_probe > now)
+			g->next_probe = now;
+	}
+}
+
 void
 probe_last_chance(struct gossip *g, struct member *m)
 {
@@ -129,7 +174,7 @@ probe_last_chance(struct gossip *g, struct member *m)
 int64_t
 suspicion_ask_at(const struct gossip *g, const struct suspicion *s)
 {
-	return s->deadline - 2 * awareness_scale(&g->aw, g->cfg.probe_timeout_ms);
+	return s->deadline - awareness_scale(&g->aw, g->cfg.probe_timeout_ms);
 }
 
 static void

@@ -682,6 +682,115 @@ test_restart_rejoins(void **state)
 	simnet_free(s);
 }
 
+/* Long suspicions, so that a crashed member stays probeable while the
+ * probes of it are counted; probers as the test wants. */
+static unsigned probers_wanted;
+
+static void
+slow_death(struct gossip_config *c)
+{
+	c->probe_interval_ms = 1000;
+	c->probe_timeout_ms = 500;
+	c->suspicion_mult = 100;
+	c->suspicion_probers = probers_wanted;
+}
+
+static uint64_t
+failed_probes(struct simnet *s)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (simnet_is_up(s, i))
+			n += gossip_get_stats(simnet_gossip(s, i))->probe_fails;
+	return n;
+}
+
+/* Failed probes of a crashed member in the 3 s after it is first
+ * suspected (the only probes that fail: no loss). */
+static uint64_t
+probes_after_suspicion(unsigned probers)
+{
+	struct tracker tr;
+	struct simnet *s;
+	uint64_t before;
+
+	probers_wanted = probers;
+	s = make_net(&tr, 40, false, 0.0, 12, slow_death);
+	assert_int_equal(simnet_bootstrap(s, 40), 0);
+	simnet_run_until(s, 6000);
+	simnet_crash(s, 9);
+	while (tr.suspect[9] == 0 && s->now < 60000)
+		simnet_run_until(s, s->now + 10);
+	assert_true(tr.suspect[9] > 0);
+	before = failed_probes(s);
+	simnet_run_until(s, s->now + 3000);
+	before = failed_probes(s) - before;
+	assert_int_equal(tr.failed[9], 0);
+	simnet_free(s);
+	return before;
+}
+
+static void
+test_suspect_probed_soon(void **state)
+{
+	uint64_t none, all;
+
+	(void)state;
+	/* Round robin alone: about one probe of any member a second. */
+	none = probes_after_suspicion(0);
+	/* Everyone who hears of the suspicion probes the suspect next. */
+	all = probes_after_suspicion(1000);
+	print_message("failed probes of the suspect in 3 s: %llu by round "
+	              "robin, %llu when hearing of it makes it next\n",
+	              (unsigned long long)none, (unsigned long long)all);
+	assert_true(none <= 12);
+	assert_true(all >= 30);
+}
+
+static void
+quiet_pushpull(struct gossip_config *c)
+{
+	c->pushpull_interval_ms = 600000;
+	c->reconnect_interval_ms = 600000;
+}
+
+static void
+test_unconfirmed_suspicion_cross_checked(void **state)
+{
+	struct tracker tr;
+	struct simnet *s = make_net(&tr, 10, false, 0.0, 13, quiet_pushpull);
+	int group[10] = { 0 };
+	const struct gossip_record *r;
+	enum gossip_state st;
+
+	(void)state;
+	assert_int_equal(simnet_bootstrap(s, 10), 0);
+	simnet_run_until(s, 6000);
+	/* Node 3 loses UDP with everyone (its streams still go through),
+	 * while node 5 stalls, is suspected by the others and refutes: all
+	 * but node 3 learn incarnation 1. */
+	group[3] = 1;
+	simnet_partition_udp(s, group);
+	simnet_pause(s, 5, 3000);
+	simnet_run_until(s, s->now + 8000);
+	assert_int_equal(gossip_member_get(simnet_gossip(s, 0), simnet_id(s, 5),
+	                                   &st, &r), 0);
+	assert_true(r->incarnation >= 1);
+	assert_int_equal(gossip_member_get(simnet_gossip(s, 3), simnet_id(s, 5),
+	                                   &st, &r), 0);
+	/* Node 3 suspects 5 at incarnation 0, alone: nothing confirms it and
+	 * no refutation reaches it by UDP.  Before that suspicion ends, the
+	 * push-pull it makes to check brings incarnation 1. */
+	assert_int_equal(r->incarnation, 0);
+	simnet_run_until(s, s->now + 30000);
+	assert_int_equal(tr.failed[5], 0);
+	assert_int_equal(gossip_member_get(simnet_gossip(s, 3), simnet_id(s, 5),
+	                                   &st, &r), 0);
+	assert_true(r->incarnation >= 1);
+	simnet_free(s);
+}
+
 int
 main(void)
 {
@@ -697,6 +806,8 @@ main(void)
 		cmocka_unit_test(test_objects_converge),
 		cmocka_unit_test(test_lifeguard_paused),
 		cmocka_unit_test(test_restart_rejoins),
+		cmocka_unit_test(test_suspect_probed_soon),
+		cmocka_unit_test(test_unconfirmed_suspicion_cross_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -268,7 +268,8 @@ flush(struct simnet *s, struct simnode *n)
 		n->pkts_out += 1 + m.len / 1400;
 		if (s->cfg.tap)
 			s->cfg.tap(s->cfg.tap_ctx, m.data, m.len, true);
-		if (to == SIZE_MAX || cut(s, n->index, to)) {
+		if (to == SIZE_MAX ||
+		    (cut(s, n->index, to) && !s->streams_cross)) {
 			s->cut++;
 			free(m.data);
 			continue;
@@ -576,6 +577,14 @@ simnet_partition(struct simnet *s, const int *group)
 	for (size_t i = 0; i < s->n; i++)
 		s->nodes[i].group = group[i];
 	s->partitioned = true;
+	s->streams_cross = false;
+}
+
+void
+simnet_partition_udp(struct simnet *s, const int *group)
+{
+	simnet_partition(s, group);
+	s->streams_cross = true;
 }
 
 void

@@ -62,6 +62,7 @@ struct simnet {
 	struct bundle bundle;
 	struct gossip_store *store;
 	bool partitioned;
+	bool streams_cross; /* the partition cuts UDP only */
 	struct simid *ids; /* sorted, for simnet_find */
 	uint64_t delivered, lost, cut;
 };
@@ -83,6 +84,9 @@ int simnet_restart(struct simnet *s, size_t i, size_t seed);
 void simnet_pause(struct simnet *s, size_t i, int64_t ms);
 /* Each node i gets group[i]; packets between groups are lost. */
 void simnet_partition(struct simnet *s, const int *group);
+/* The same for UDP only: push-pull streams still cross (a firewall that
+ * drops datagrams, or a lossy path that TCP's retransmissions get over). */
+void simnet_partition_udp(struct simnet *s, const int *group);
 void simnet_heal(struct simnet *s);
 int simnet_leave(struct simnet *s, size_t i);
 /* Runs every event up to and including time t (relative ms). */

@@ -71,6 +71,7 @@ usage(void)
 	        "                [--probe-interval MS] [--probe-timeout MS]\n"
 	        "                [--suspicion-mult M] [--suspicion-max-mult X]\n"
 	        "                [--confirm K] [--indirect K] [--restart COUNT]\n"
+	        "                [--probers P] [--suspicion-unit probe|gossip]\n"
 	        "                [--partition AT:SECONDS]\n");
 	exit(2);
 }
@@ -271,7 +272,7 @@ main(int argc, char **argv)
 	double loss = 0;
 	const char *profile = "weft", *crypto = "test";
 	long long pi = -1, pt = -1, smult = -1, smax = -1, confirm = -1;
-	long long indirect = -1;
+	long long indirect = -1, probers = -1, sunit = -1;
 	long long dmin = 1, dmax = 5, restart = 0, part_at = -1, part_s = 0;
 	int64_t heal_done = -1;
 	uint64_t idle_b0 = 0, idle_p0 = 0, idle_b1 = 0, idle_p1 = 0;
@@ -347,6 +348,16 @@ main(int argc, char **argv)
 			confirm = num(v, 0, 16, a);
 		else if (strcmp(a, "--indirect") == 0)
 			indirect = num(v, 0, 16, a);
+		else if (strcmp(a, "--probers") == 0)
+			probers = num(v, 0, 1000, a);
+		else if (strcmp(a, "--suspicion-unit") == 0) {
+			if (strcmp(v, "probe") && strcmp(v, "gossip")) {
+				fprintf(stderr, "weft-sim: --suspicion-unit is probe or gossip\n");
+				return 2;
+			}
+			sunit = strcmp(v, "gossip") == 0 ? GOSSIP_SUSPICION_PER_GOSSIP :
+			                                   GOSSIP_SUSPICION_PER_PROBE;
+		}
 		else if (strcmp(a, "--restart") == 0)
 			restart = num(v, 0, 10000, a);
 		else if (strcmp(a, "--partition") == 0) {
@@ -407,6 +418,10 @@ main(int argc, char **argv)
 		c.gossip.suspicion_confirm = (unsigned)confirm;
 	if (indirect >= 0)
 		c.gossip.indirect_checks = (unsigned)indirect;
+	if (probers >= 0)
+		c.gossip.suspicion_probers = (unsigned)probers;
+	if (sunit >= 0)
+		c.gossip.suspicion_unit = (unsigned)sunit;
 	/* The simulator's nodes never sit in a kernel buffer long: a small
 	 * seal cache is enough for the test provider's free derivations. */
 	if (!c.real_crypto)
@@ -580,13 +595,17 @@ main(int argc, char **argv)
 	printf("  \"config\": {\"probe_interval_ms\": %lld, \"probe_timeout_ms\": "
 	       "%lld, \"indirect_checks\": %u, \"gossip_interval_ms\": %lld, "
 	       "\"fanout\": %u, \"suspicion_mult\": %u, \"suspicion_max_mult\": "
-	       "%u, \"suspicion_confirm\": %u, \"retransmit_mult\": %u, "
+	       "%u, \"suspicion_confirm\": %u, \"suspicion_unit\": \"%s\", "
+	       "\"suspicion_probers\": %u, \"retransmit_mult\": %u, "
 	       "\"pushpull_interval_ms\": %lld},\n",
 	       (long long)c.gossip.probe_interval_ms,
 	       (long long)c.gossip.probe_timeout_ms, c.gossip.indirect_checks,
 	       (long long)c.gossip.gossip_interval_ms, c.gossip.fanout,
 	       c.gossip.suspicion_mult, c.gossip.suspicion_max_mult,
-	       c.gossip.suspicion_confirm, c.gossip.retransmit_mult,
+	       c.gossip.suspicion_confirm,
+	       c.gossip.suspicion_unit == GOSSIP_SUSPICION_PER_GOSSIP ? "gossip" :
+	                                                            "probe",
+	       c.gossip.suspicion_probers, c.gossip.retransmit_mult,
 	       (long long)c.gossip.pushpull_interval_ms);
 	print_json_s("join_all_s", r.join.done, false);
 	if (r.join.done >= 0)
