@@ -1,5 +1,8 @@
 /* weftd: flags, configuration, then the event loop. */
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +111,16 @@ main(int argc, char **argv)
 	char *text;
 	int c, rc;
 
+#ifdef __GLIBC__
+	/* Buffers of 64 KiB and more (push-pull messages, the proxy's) get
+	 * their own mappings and go back to the kernel when freed, instead
+	 * of raising the heap's top; a fixed threshold also stops glibc
+	 * from raising it after the first such free.  One arena: weftd
+	 * runs one loop thread. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+	mallopt(M_ARENA_MAX, 1);
+#endif
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_CONFIG: file = optarg; break;

@@ -12,6 +12,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "agent/agent.h"
 #include "common/buf.h"
@@ -55,13 +58,32 @@ struct wreq {
 
 static void stream_close(struct agent_stream *st, const char *why);
 
+/*
+ * A push-pull decodes and encodes the whole state (200 KB at 128
+ * members, more for a seed answering a burst of joins) in many small
+ * allocations; freed, they leave the heap holed but resident, and glibc
+ * only gives back its top.  When the last stream is gone, the free pages
+ * go back to the kernel: about 1 MiB of an agent's RSS at 128 members.
+ */
+static void
+heap_give_back(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void
 on_handle_closed(uv_handle_t *h)
 {
 	struct agent_stream *st = h->data;
+	struct agent *a = st->a;
 
-	if (--st->handles == 0)
-		free(st);
+	if (--st->handles > 0)
+		return;
+	free(st);
+	if (a->n_streams == 0)
+		heap_give_back();
 }
 
 static void
