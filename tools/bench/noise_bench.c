@@ -1,8 +1,9 @@
 /*
  * noise-bench: handshakes per second (IK and XX, bare Noise and weft
  * sessions with certificates) and bulk transport throughput for 16 KiB
- * messages on one core, next to raw libsodium ChaCha20-Poly1305 measured
- * in the same run.  Run through tools/bench/noise.
+ * and largest (SESSION_CHUNK_MAX) messages on one core, for both Noise
+ * ciphers, next to raw libsodium ChaCha20-Poly1305 and AES-256-GCM
+ * measured in the same run.  Run through tools/bench/noise.
  *
  * Each throughput figure is the best of several rounds, the rounds of the
  * raw AEAD and of Noise interleaved, so a busy neighbour on a shared
@@ -22,9 +23,9 @@
 #include "crypto/noise.h"
 #include "crypto/session.h"
 
-#define MSG 16384
+#define MSG_MAX SESSION_CHUNK_MAX
 #define ROUNDS 5
-#define BYTES_PER_ROUND (512ull << 20)
+#define BYTES_PER_ROUND (256ull << 20)
 #define HANDSHAKE_SECONDS 1.0
 #define NOW_UNIX 1800000000LL
 
@@ -64,12 +65,12 @@ noise_handshake_once(enum noise_pattern pat, enum noise_hash hash,
 {
 	struct noise_handshake a, b;
 	struct noise_handshake_params pa = {
-		.protocol = {pat, 0, hash}, .initiator = true, .static_sk = si,
+		.protocol = {pat, 0, hash, NOISE_CIPHER_CHACHAPOLY}, .initiator = true, .static_sk = si,
 		.remote_static = pat == NOISE_PATTERN_IK ? pr : NULL,
 		.rng = &sys_rng,
 	};
 	struct noise_handshake_params pb = {
-		.protocol = {pat, 0, hash}, .static_sk = sr, .rng = &sys_rng,
+		.protocol = {pat, 0, hash, NOISE_CIPHER_CHACHAPOLY}, .static_sk = sr, .rng = &sys_rng,
 	};
 	struct noise_cipher t1, r1, t2, r2;
 	uint8_t msg[256], pl[64];
@@ -141,13 +142,17 @@ move(struct session *from, struct session *to)
 	session_out_consume(from, len);
 }
 
+/* ciphers: as session_config's (0: the best both run). */
 static void
-session_pair(struct world *w, bool ik, struct session **a, struct session **b)
+session_pair(struct world *w, bool ik, unsigned ciphers, struct session **a,
+             struct session **b)
 {
 	struct session_config ca = {.self = &w->a, .cert = w->cert_a,
-	    .cert_len = w->len_a, .bundle = &w->bundle, .rng = &sys_rng};
+	    .cert_len = w->len_a, .bundle = &w->bundle, .rng = &sys_rng,
+	    .ciphers = ciphers};
 	struct session_config cb = {.self = &w->b, .cert = w->cert_b,
-	    .cert_len = w->len_b, .bundle = &w->bundle, .rng = &sys_rng};
+	    .cert_len = w->len_b, .bundle = &w->bundle, .rng = &sys_rng,
+	    .ciphers = ciphers};
 	static struct session_config keep_a, keep_b; /* must outlive */
 	int rc;
 
@@ -182,7 +187,8 @@ handshake_rate(struct world *w, enum noise_pattern pat, enum noise_hash hash,
 			if (with_session) {
 				struct session *a, *b;
 
-				session_pair(w, pat == NOISE_PATTERN_IK, &a, &b);
+				session_pair(w, pat == NOISE_PATTERN_IK, 0, &a,
+				    &b);
 				session_free(a);
 				session_free(b);
 			} else {
@@ -198,6 +204,7 @@ handshake_rate(struct world *w, enum noise_pattern pat, enum noise_hash hash,
 /* ---- transport ---- */
 
 static uint8_t *buf_in, *buf_out;
+static crypto_aead_aes256gcm_state aes_st;
 
 static double
 gbps(double bytes, double secs)
@@ -205,73 +212,110 @@ gbps(double bytes, double secs)
 	return bytes / secs / 1e9;
 }
 
-static double
-raw_encrypt_round(const uint8_t *key)
+/* One raw libsodium AEAD call, as Noise would make it: ChaChaPoly, or
+ * AES-256-GCM with its key schedule precomputed (precomputed) or expanded
+ * on every call. */
+static void
+raw_seal(enum noise_cipher_id id, bool precomputed, const uint8_t *key,
+         uint64_t n, size_t msg)
 {
 	uint8_t nonce[12] = {0};
-	double t0 = now_s();
 
-	for (uint64_t done = 0, n = 0; done < BYTES_PER_ROUND; done += MSG, n++) {
-		memcpy(nonce + 4, &n, 8);
+	memcpy(nonce + 4, &n, 8);
+	if (id == NOISE_CIPHER_CHACHAPOLY)
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf_out,
-		    buf_out + MSG, NULL, buf_in, MSG, NULL, 0, NULL, nonce, key);
-	}
-	return gbps(BYTES_PER_ROUND, now_s() - t0);
+		    buf_out + msg, NULL, buf_in, msg, NULL, 0, NULL, nonce, key);
+	else if (precomputed)
+		crypto_aead_aes256gcm_encrypt_detached_afternm(buf_out,
+		    buf_out + msg, NULL, buf_in, msg, NULL, 0, NULL, nonce,
+		    &aes_st);
+	else
+		crypto_aead_aes256gcm_encrypt_detached(buf_out, buf_out + msg,
+		    NULL, buf_in, msg, NULL, 0, NULL, nonce, key);
+}
+
+static void
+raw_open(enum noise_cipher_id id, const uint8_t *key, uint64_t n, size_t msg)
+{
+	uint8_t nonce[12] = {0};
+	int rc;
+
+	memcpy(nonce + 4, &n, 8);
+	if (id == NOISE_CIPHER_CHACHAPOLY)
+		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf_in,
+		    NULL, buf_out, msg, buf_out + msg, NULL, 0, nonce, key);
+	else
+		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(buf_in, NULL,
+		    buf_out, msg, buf_out + msg, NULL, 0, nonce, &aes_st);
+	if (rc != 0)
+		die("raw decrypt", WEFT_ECRYPTO);
 }
 
 static double
-noise_encrypt_round(const uint8_t *key)
+raw_encrypt_round(enum noise_cipher_id id, bool precomputed,
+                  const uint8_t *key, size_t msg)
+{
+	double t0 = now_s();
+	uint64_t n = 0;
+
+	for (uint64_t done = 0; done < BYTES_PER_ROUND; done += msg)
+		raw_seal(id, precomputed, key, n++, msg);
+	return gbps((double)(n * msg), now_s() - t0);
+}
+
+static double
+noise_encrypt_round(enum noise_cipher_id id, const uint8_t *key, size_t msg)
 {
 	struct noise_cipher c;
 	double t0 = now_s();
+	uint64_t done;
 	size_t n;
 
-	noise_cipher_init(&c, NOISE_CIPHER_CHACHAPOLY, key);
-	for (uint64_t done = 0; done < BYTES_PER_ROUND; done += MSG)
-		if (noise_cipher_encrypt(&c, NULL, 0, buf_in, MSG, buf_out,
-		    MSG + NOISE_TAGLEN, &n) != 0)
+	if (noise_cipher_init(&c, id, key) != 0)
+		die("noise_cipher_init", WEFT_EINVAL);
+	for (done = 0; done < BYTES_PER_ROUND; done += msg)
+		if (noise_cipher_encrypt(&c, NULL, 0, buf_in, msg, buf_out,
+		    msg + NOISE_TAGLEN, &n) != 0)
 			die("encrypt", WEFT_ECRYPTO);
-	return gbps(BYTES_PER_ROUND, now_s() - t0);
+	noise_cipher_wipe(&c);
+	return gbps((double)done, now_s() - t0);
 }
 
 /* Raw AEAD both ways: what a session's send and receive must do. */
 static double
-raw_both_round(const uint8_t *key)
+raw_both_round(enum noise_cipher_id id, const uint8_t *key, size_t msg)
 {
-	uint8_t nonce[12] = {0};
 	double t0 = now_s();
+	uint64_t n = 0;
 
-	for (uint64_t done = 0, n = 0; done < BYTES_PER_ROUND; done += MSG, n++) {
-		memcpy(nonce + 4, &n, 8);
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf_out,
-		    buf_out + MSG, NULL, buf_in, MSG, NULL, 0, NULL, nonce, key);
-		if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf_in,
-		    NULL, buf_out, MSG, buf_out + MSG, NULL, 0, nonce, key) != 0)
-			die("raw decrypt", WEFT_ECRYPTO);
+	for (uint64_t done = 0; done < BYTES_PER_ROUND; done += msg) {
+		raw_seal(id, true, key, n, msg);
+		raw_open(id, key, n++, msg);
 	}
-	return gbps(BYTES_PER_ROUND, now_s() - t0);
+	return gbps((double)(n * msg), now_s() - t0);
 }
 
-/* A weft session end to end: write 16 KiB, frame, feed the peer, read. */
+/* A weft session end to end: write a message, frame, feed the peer, read. */
 static double
-session_round(struct session *a, struct session *b)
+session_round(struct session *a, struct session *b, size_t msg)
 {
 	double t0 = now_s();
+	uint64_t done;
 
-	for (uint64_t done = 0; done < BYTES_PER_ROUND; done += MSG) {
+	for (done = 0; done < BYTES_PER_ROUND; done += msg) {
 		const uint8_t *p;
 		size_t len;
-		int rc = session_write(a, buf_in, MSG);
+		int rc = session_write(a, buf_in, msg);
 
 		if (rc)
 			die("session_write", rc);
 		move(a, b);
 		session_plain_peek(b, &p, &len);
-		if (len != MSG)
+		if (len != msg)
 			die("session read", WEFT_ESTATE);
 		session_plain_consume(b, len);
 	}
-	return gbps(BYTES_PER_ROUND, now_s() - t0);
+	return gbps((double)done, now_s() - t0);
 }
 
 static double
@@ -280,6 +324,10 @@ max2(double a, double b)
 	return a > b ? a : b;
 }
 
+struct figures {
+	double raw_e, raw_e_expand, noise_e, raw_b, sess;
+};
+
 int
 main(void)
 {
@@ -287,16 +335,26 @@ main(void)
 		enum noise_pattern pat;
 		const char *name;
 	} pats[] = {{NOISE_PATTERN_IK, "IK"}, {NOISE_PATTERN_XX, "XX"}};
+	static const struct {
+		enum noise_cipher_id id;
+		const char *aead;
+	} ciphers[] = {
+		{NOISE_CIPHER_CHACHAPOLY, "ChaCha20-Poly1305"},
+		{NOISE_CIPHER_AESGCM, "AES-256-GCM"},
+	};
+	static const size_t sizes[] = {16384, MSG_MAX};
+	struct figures fig[2][2] = {{{0}}};
 	struct world w;
 	uint8_t key[32];
-	double raw_e = 0, noise_e = 0, raw_b = 0, sess = 0;
-	struct session *a, *b;
+	struct session *a[2] = {NULL}, *b[2] = {NULL};
+	size_t nc;
 
 	if (sodium_init() < 0)
 		return 1;
+	nc = noise_cipher_available(NOISE_CIPHER_AESGCM) ? 2 : 1;
 	world_init(&w);
-	printf("noise-bench: one core, libsodium %s\n",
-	    sodium_version_string());
+	printf("noise-bench: one core, libsodium %s, AES-NI %s\n",
+	    sodium_version_string(), nc == 2 ? "yes" : "no (AESGCM skipped)");
 	printf("\nhandshakes per second (initiator and responder both "
 	    "computed in this process):\n");
 	for (size_t i = 0; i < 2; i++) {
@@ -307,28 +365,66 @@ main(void)
 		    handshake_rate(&w, pats[i].pat, 0, true));
 	}
 
-	buf_in = calloc(1, MSG + 64);
-	buf_out = calloc(1, MSG + 64);
+	buf_in = calloc(1, MSG_MAX + 64);
+	buf_out = calloc(1, MSG_MAX + 64);
 	if (buf_in == NULL || buf_out == NULL)
 		return 1;
 	randombytes_buf(key, sizeof(key));
-	randombytes_buf(buf_in, MSG);
-	session_pair(&w, false, &a, &b);
-	for (int r = 0; r < ROUNDS; r++) {
-		raw_e = max2(raw_e, raw_encrypt_round(key));
-		noise_e = max2(noise_e, noise_encrypt_round(key));
-		raw_b = max2(raw_b, raw_both_round(key));
-		sess = max2(sess, session_round(a, b));
+	randombytes_buf(buf_in, MSG_MAX);
+	if (nc == 2)
+		crypto_aead_aes256gcm_beforenm(&aes_st, key);
+	for (size_t c = 0; c < nc; c++) {
+		session_pair(&w, false, SESSION_CIPHER_BIT(ciphers[c].id), &a[c],
+		    &b[c]);
+		if (session_peer(a[c])->cipher != ciphers[c].id)
+			die("session suite", WEFT_ESTATE);
 	}
-	session_free(a);
-	session_free(b);
-	printf("\ntransport, %d-byte messages, best of %d rounds of %llu MiB:\n",
-	    MSG, ROUNDS, BYTES_PER_ROUND >> 20);
-	printf("  encrypt:  raw ChaCha20-Poly1305 %.2f GB/s   Noise CipherState "
-	    "%.2f GB/s   ratio %.3f\n", raw_e, noise_e, noise_e / raw_e);
-	printf("  send+receive:  raw encrypt+decrypt %.2f GB/s   weft session "
-	    "(framing, queues) %.2f GB/s   ratio %.3f\n", raw_b, sess,
-	    sess / raw_b);
+	/* Rounds interleave every cipher and size, so a busy neighbour
+	 * slows all of them alike. */
+	for (int r = 0; r < ROUNDS; r++) {
+		for (size_t c = 0; c < nc; c++) {
+			for (size_t z = 0; z < 2; z++) {
+				enum noise_cipher_id id = ciphers[c].id;
+				struct figures *f = &fig[c][z];
+				size_t m = sizes[z];
+
+				f->raw_e = max2(f->raw_e,
+				    raw_encrypt_round(id, true, key, m));
+				if (id == NOISE_CIPHER_AESGCM)
+					f->raw_e_expand = max2(f->raw_e_expand,
+					    raw_encrypt_round(id, false, key, m));
+				f->noise_e = max2(f->noise_e,
+				    noise_encrypt_round(id, key, m));
+				f->raw_b = max2(f->raw_b, raw_both_round(id, key, m));
+				f->sess = max2(f->sess, session_round(a[c], b[c], m));
+			}
+		}
+	}
+	for (size_t c = 0; c < nc; c++) {
+		session_free(a[c]);
+		session_free(b[c]);
+	}
+	printf("\ntransport, best of %d rounds of %llu MiB (GB/s):\n", ROUNDS,
+	    BYTES_PER_ROUND >> 20);
+	for (size_t c = 0; c < nc; c++) {
+		for (size_t z = 0; z < 2; z++) {
+			struct figures *f = &fig[c][z];
+
+			printf("  %-17s %5zu B  encrypt: raw %.2f", ciphers[c].aead,
+			    sizes[z], f->raw_e);
+			if (ciphers[c].id == NOISE_CIPHER_AESGCM)
+				printf(" (key expanded per call %.2f)",
+				    f->raw_e_expand);
+			printf("  Noise %.2f (%.3f)   send+receive: raw %.2f  "
+			    "weft session %.2f (%.3f)\n", f->noise_e,
+			    f->noise_e / f->raw_e, f->raw_b, f->sess,
+			    f->sess / f->raw_b);
+		}
+	}
+	/* One line for tools/bench/proxy: encrypt, 16 KiB, per AEAD. */
+	printf("\nsingle-core AEAD encrypt, 16384-byte records: "
+	    "ChaCha20-Poly1305 %.2f GB/s, AES-256-GCM %.2f GB/s\n",
+	    fig[0][0].raw_e, nc == 2 ? fig[1][0].raw_e : 0.0);
 	free(buf_in);
 	free(buf_out);
 	return 0;
