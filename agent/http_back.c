@@ -264,6 +264,7 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 	snprintf(r->service, sizeof(r->service), "%s",
 	         ev->service != NULL ? ev->service : "?");
 	loc = table_local(mesh_stream_table(r->ms), r->service);
+	r->grpc = loc != NULL && loc->protocol == TABLE_PROTO_GRPC;
 	r->proto = loc != NULL && (loc->protocol == TABLE_PROTO_HTTP2 ||
 	                           loc->protocol == TABLE_PROTO_GRPC)
 	               ? HB_H2

@@ -763,7 +763,7 @@ hb_h2_start(struct hb_req *r)
 	const nghttp2_nv *nv;
 	const uint8_t *p;
 	size_t n, k = 0, len;
-	bool eof = false;
+	bool eof = false, has_te = false;
 	nghttp2_data_provider dp = {.read_callback = read_body};
 	struct hb_h2 *h;
 	int32_t id;
@@ -784,9 +784,16 @@ hb_h2_start(struct hb_req *r)
 			}
 			continue;
 		}
+		if (nv[i].namelen == 2 && memcmp(nv[i].name, "te", 2) == 0)
+			has_te = true;
 		if (k < HB_NV_MAX)
 			set->nv[k++] = nv[i];
 	}
+	/* gRPC servers insist on "te: trailers", which an HTTP/1.1 caller
+	 * cannot carry through its front end (TE is hop-by-hop there). */
+	if (r->grpc && !has_te && k < HB_NV_MAX)
+		set->nv[k++] = (nghttp2_nv){(uint8_t *)"te", (uint8_t *)"trailers",
+		                            2, 8, NGHTTP2_NV_FLAG_NONE};
 	h = h2s_for(set, r);
 	if (h == NULL) {
 		hb_fail(r, "cannot start an HTTP/2 session");

@@ -64,6 +64,7 @@ struct hb_req {
 	struct list link;
 	struct mesh_stream *ms;
 	enum hb_proto proto;
+	bool grpc;           /* the local service's protocol is grpc */
 	char service[64];
 	char addr[HB_ADDR_MAX]; /* "host:port" of the app, the pool key */
 	struct sockaddr_storage sa;
