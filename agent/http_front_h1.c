@@ -717,12 +717,11 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			conn_drive(c);
 			return;
 		}
-		if (!c->r.req_ended) {
-			/* The request was cut short. */
-			conn_close(c);
-			return;
-		}
-		return; /* answer what was asked, then close */
+		/* The request was cut short, or the app gave up waiting for
+		 * the answer: the call is cancelled (its stream reset), so a
+		 * hanging upstream holds nothing for a client that left. */
+		conn_close(c);
+		return;
 	}
 	c->in_off = 0;
 	c->in_len = (size_t)n;
@@ -799,8 +798,9 @@ conn_drive(struct h1conn *c)
 			return;
 		}
 	}
-	if (!c->closing && !c->reading && c->in_len == 0 && !c->app_eof &&
-	    !(c->r.active && c->r.req_ended)) {
+	/* Reading on while an answer is awaited notices an app that left;
+	 * what it pipelined waits in the buffer (one read's worth). */
+	if (!c->closing && !c->reading && c->in_len == 0 && !c->app_eof) {
 		if (uv_read_start((uv_stream_t *)&c->tcp, alloc_in, on_read) == 0)
 			c->reading = true;
 	}
