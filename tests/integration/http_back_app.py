@@ -20,6 +20,7 @@ Paths:
   /badchunk   chunked with a bad chunk size
   /cut        promises 100000 bytes, sends 10 and closes
   /silent     closes without answering
+  /hang       answers nothing for 30 s, then closes
   /continue   answers "100 Continue" when asked (Expect), then echoes
   /early      answers 413 at once without reading the body, then closes
   /big?n=N    N bytes of 'x' (at most 64 MiB), chunked
@@ -30,6 +31,7 @@ Paths:
 import socket
 import sys
 import threading
+import time
 
 CONNS = 0
 LOCK = threading.Lock()
@@ -145,6 +147,9 @@ def serve(c):
                       b"0123456789")
             return
         elif path == "/silent":
+            return
+        elif path == "/hang":
+            time.sleep(30)
             return
         elif path == "/until-close":
             c.sendall(b"HTTP/1.0 200 OK\r\nX-Old: 1\r\n\r\nold style body")

@@ -307,4 +307,27 @@ else
 	echo "# python3-grpcio not installed: gRPC cases skipped"
 fi
 
+# ---- b stops cleanly with app connections open ----
+# An idle pooled connection and an h2c session are open now; a request
+# is in flight to an app that never answers.
+c -o /dev/null --max-time 5 "$U/hang" 2>/dev/null &
+sleep 0.5
+kill -TERM "${PIDS[b]}"
+st=0
+for i in $(seq 1 50); do
+	kill -0 "${PIDS[b]}" 2>/dev/null || break
+	sleep 0.2
+done
+if kill -0 "${PIDS[b]}" 2>/dev/null; then
+	fail "b did not stop within 10 s of SIGTERM"
+else
+	wait "${PIDS[b]}"
+	st=$?
+	unset 'PIDS[b]'
+	grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$T/b.log" &&
+		fail "b: sanitizer report at stop: $(grep -m3 'Sanitizer\|runtime error' "$T/b.log")" ||
+		{ [ "$st" -eq 0 ] && ok "b stopped cleanly with app connections open (exit 0)" ||
+			fail "b exited $st at SIGTERM"; }
+fi
+
 finish
