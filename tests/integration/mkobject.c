@@ -16,7 +16,7 @@
 #include "crypto/key.h"
 #include "gossip/gossip.h"
 
-static void
+static _Noreturn void
 die(const char *what)
 {
 	fprintf(stderr, "mkobject: %s\n", what);
@@ -26,7 +26,8 @@ die(const char *what)
 int
 main(int argc, char **argv)
 {
-	uint8_t *key_text, *cert_text, *der, *value, *msg;
+	uint8_t *key_text = NULL, *cert_text = NULL, *der = NULL, *value = NULL;
+	uint8_t *msg = NULL;
 	size_t key_len, cert_len, der_len, value_len, msg_len, pos = 0, out_len;
 	struct key_pair key;
 	struct cert cert;
