@@ -36,7 +36,7 @@ struct builder {
 	size_t n_strs, cap_strs;
 	void **blocks; /* label arrays */
 	size_t n_blocks, cap_blocks;
-	size_t bad_intentions, bad_routes, bad_labels;
+	size_t bad_intentions, bad_routes, bad_labels, plain_denies;
 	const struct weft_log *log;
 	int err;
 };
@@ -249,6 +249,7 @@ add_intention(struct builder *b, const struct gossip_object *o)
 		          "applied as a plain deny" : "skipped", o->name, why);
 		if (!as_deny)
 			return;
+		b->plain_denies++;
 		ij = NULL;
 	}
 	if ((its = grow(b, b->its, &b->cap_its, b->n_its,
@@ -327,6 +328,13 @@ int
 agent_tables_build(struct agent *a, uint64_t version, struct table **out,
                    char *err, size_t cap)
 {
+	return agent_tables_build_ex(a, version, out, NULL, err, cap);
+}
+
+int
+agent_tables_build_ex(struct agent *a, uint64_t version, struct table **out,
+                      struct agent_tables_stats *st, char *err, size_t cap)
+{
 	struct builder b = {0};
 	struct table_local *locals;
 	struct table_spec spec;
@@ -361,6 +369,14 @@ agent_tables_build(struct agent *a, uint64_t version, struct table **out,
 		.default_action = a->cfg.default_deny ? TABLE_DENY : TABLE_ALLOW,
 		.version = version,
 	};
+	if (st != NULL)
+		*st = (struct agent_tables_stats){
+			.routes = b.n_routes,
+			.routes_skipped = b.bad_routes,
+			.intentions = b.n_its,
+			.intentions_skipped = b.bad_intentions - b.plain_denies,
+			.labels_skipped = b.bad_labels,
+		};
 	rc = b.err ? b.err : table_new(&spec, out, &why, &bad);
 	if (rc)
 		snprintf(err, cap, "%s (entry %zu)", why ? why : weft_strerror(rc),
