@@ -355,15 +355,16 @@ balance_pick_subset(struct balance *b, const struct table *t,
 	    (idx = malloc(n * sizeof(*idx))) == NULL)
 		return WEFT_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		note_return(b, find(b, eps[i].key_id, eps[i].port), &eps[i],
-		    now_ms);
+		struct bentry *pe = find(b, eps[i].key_id, eps[i].port);
+
+		note_return(b, pe, &eps[i], now_ms);
 		if (!table_endpoint_matches(&eps[i], labels, n_labels))
 			m.unlabelled++;
 		else if (eps[i].member != TABLE_MEMBER_ALIVE)
 			m.not_alive++;
 		else if (!eps[i].healthy)
 			m.unhealthy++;
-		else if (eps[i].ejected || balance_is_ejected(b, &eps[i], now_ms))
+		else if (eps[i].ejected || (pe != NULL && pe->eject_until > now_ms))
 			m.ejected++;
 		else if (in_backoff(b, &eps[i], now_ms))
 			m.backoff++;
