@@ -344,16 +344,38 @@ conn_pump(struct h1conn *c)
 	const uint8_t *p;
 	size_t len;
 	bool eof;
-	uv_buf_t bufs[3];
+	uv_buf_t bufs[4];
 
 	if (c->closing || c->writing || !c->r.active)
 		return;
 	if (c->r.head_queued) {
+		unsigned nb = 1;
+
 		c->r.head_queued = false;
 		c->r.head_sent = true;
 		bufs[0] = uv_buf_init((char *)c->hbuf, (unsigned)c->hlen);
 		c->last_chunk = c->r.error;
-		start_write(c, bufs, 1, 0);
+		len = 0;
+		/* The body's first run usually came with the head: one
+		 * write for both. */
+		if (!c->r.error && c->r.call != NULL &&
+		    c->r.framing != H1_BODY_NONE) {
+			http_call_read_peek(c->r.call, &p, &len, &eof);
+			if (len > 0 && c->r.framing == H1_BODY_CHUNKED &&
+			    !c->r.upgraded) {
+				snprintf(c->chunk_line, sizeof(c->chunk_line),
+				         "%zx\r\n", len);
+				bufs[nb++] = uv_buf_init(c->chunk_line,
+				                         (unsigned)strlen(c->chunk_line));
+				bufs[nb++] = uv_buf_init((char *)(uintptr_t)p,
+				                         (unsigned)len);
+				bufs[nb++] = uv_buf_init((char *)(uintptr_t)"\r\n", 2);
+			} else if (len > 0) {
+				bufs[nb++] = uv_buf_init((char *)(uintptr_t)p,
+				                         (unsigned)len);
+			}
+		}
+		start_write(c, bufs, nb, len);
 		return;
 	}
 	if (c->r.resp_done) {

@@ -57,6 +57,8 @@ struct pconn {
 	bool writing;
 	bool closing;
 	bool pending_in; /* inbound, handshake not finished */
+	bool kicked;     /* on px->kicked: flush in the check phase */
+	struct list kick_link;
 	uint8_t key_id[KEY_ID_LEN]; /* outbound: the peer we dialled */
 	char where[72];
 	uint8_t *wbuf; /* the write in flight; reused */
@@ -104,6 +106,12 @@ struct agent_proxy {
 	uint64_t version;
 	uv_tcp_t mesh_listener;
 	uv_timer_t rebuild;
+	/* agent_proxy_kick() marks a connection; one flush per connection
+	 * after the loop's I/O callbacks (uv_check) writes what every call
+	 * of that turn queued in as few writes as possible. */
+	uv_check_t flusher;
+	uv_idle_t flush_again; /* active: more kicks came during a flush */
+	struct list kicked;
 	struct list pconns;
 	unsigned n_pconns;
 	unsigned n_pending_in;
@@ -153,6 +161,10 @@ pconn_close(struct pconn *pc)
 		return;
 	pc->closing = true;
 	list_remove(&pc->link);
+	if (pc->kicked) {
+		list_remove(&pc->kick_link);
+		pc->kicked = false;
+	}
 	pc->px->n_pconns--;
 	if (pc->pending_in) {
 		pc->pending_in = false;
@@ -1091,8 +1103,45 @@ agent_proxy_kick(struct mesh_conn *c)
 {
 	struct pconn *pc = mesh_conn_user(c);
 
-	if (pc != NULL)
+	if (pc == NULL || pc->closing || pc->kicked)
+		return;
+	pc->kicked = true;
+	list_insert_tail(&pc->px->kicked, &pc->kick_link);
+}
+
+static void
+on_flush_again(uv_idle_t *h)
+{
+	(void)h; /* only keeps the loop from blocking before the check */
+}
+
+static void
+on_flusher(uv_check_t *h)
+{
+	struct agent_proxy *px = h->data;
+	struct list batch;
+
+	/* Bounded: connections kicked by this flush wait for the next
+	 * turn, which the idle handle makes come without blocking. */
+	list_init(&batch);
+	while (!list_empty(&px->kicked)) {
+		struct list *l = px->kicked.next;
+
+		list_remove(l);
+		list_insert_tail(&batch, l);
+	}
+	while (!list_empty(&batch)) {
+		struct pconn *pc = list_entry(batch.next, struct pconn,
+		                              kick_link);
+
+		list_remove(&pc->kick_link);
+		pc->kicked = false;
 		pconn_flush(pc);
+	}
+	if (list_empty(&px->kicked))
+		uv_idle_stop(&px->flush_again);
+	else
+		uv_idle_start(&px->flush_again, on_flush_again);
 }
 
 void
@@ -1236,6 +1285,7 @@ agent_proxy_start(struct agent *a)
 	px->a = a;
 	list_init(&px->pconns);
 	list_init(&px->uplisteners);
+	list_init(&px->kicked);
 	px->sc = (struct session_config){
 		.self = &a->id.key,
 		.cert = a->id.cert.encoded,
@@ -1271,6 +1321,10 @@ agent_proxy_start(struct agent *a)
 	if (rc)
 		return rc;
 	metrics_register(&a->metrics, "proxy", collect, px);
+	uv_check_init(a->loop, &px->flusher);
+	uv_idle_init(a->loop, &px->flush_again);
+	px->flusher.data = px;
+	uv_check_start(&px->flusher, on_flusher);
 	uv_timer_init(a->loop, &px->rebuild);
 	px->rebuild.data = px;
 	on_rebuild(&px->rebuild);
@@ -1340,6 +1394,8 @@ agent_proxy_stop(struct agent *a)
 	metrics_unregister(&a->metrics, px);
 	uv_timer_stop(&px->rebuild);
 	uv_close((uv_handle_t *)&px->rebuild, NULL);
+	uv_close((uv_handle_t *)&px->flusher, NULL);
+	uv_close((uv_handle_t *)&px->flush_again, NULL);
 	uv_close((uv_handle_t *)&px->mesh_listener, NULL);
 	while (!list_empty(&px->uplisteners)) {
 		struct uplisten *ul = list_entry(px->uplisteners.next,
