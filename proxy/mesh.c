@@ -1009,6 +1009,18 @@ on_response(struct mesh_conn *c, struct mesh_stream *s)
 		return;
 	}
 	s->final = true;
+	if (s->http && s->status > 599) {
+		char why[MESH_REASON_MAX];
+
+		/* nghttp2 takes any three digits; HTTP ends at 599. */
+		set_reason(why, "response status %d is not an HTTP status",
+		    s->status);
+		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id,
+		    NGHTTP2_PROTOCOL_ERROR);
+		s->rst_sent = true;
+		stream_dead(s, NGHTTP2_PROTOCOL_ERROR, WEFT_EMALFORMED, why);
+		return;
+	}
 	if (!s->http && s->status < 300) {
 		s->st = ST_OPEN;
 		mark(s, EV_OPENED);

@@ -122,7 +122,8 @@ enum mesh_event_type {
 	 * stream. */
 	MESH_EV_RESET,
 	/* Client, HTTP stream: the final response head arrived (1xx other
-	 * than 101 are swallowed); status is :status, the head is
+	 * than 101 are swallowed; a status over 599 resets the stream with
+	 * PROTOCOL_ERROR); status is :status (200..599), the head is
 	 * mesh_stream_head().  The body follows as MESH_EV_READABLE (eof:
 	 * END_STREAM), trailers via mesh_stream_trailers() once eof. */
 	MESH_EV_RESPONSE,
