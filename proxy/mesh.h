@@ -361,7 +361,11 @@ int mesh_stream_reset(struct mesh_stream *s);
 /*
  * The agent is done with s.  A stream that has ended both ways (EOF read,
  * write shut down) finishes sending what it queued; any other is reset.
- * s is invalid afterwards.
+ * Except a server HTTP stream whose response has ended but whose request
+ * has not (an early answer, a 413 say): the response is sent whole, then
+ * the client is asked to stop sending (RST_STREAM NO_ERROR); the client
+ * keeps the response, sees eof, and its writes get WEFT_ECLOSED, no
+ * MESH_EV_RESET.  s is invalid afterwards.
  */
 void mesh_stream_close(struct mesh_stream *s);
 
