@@ -391,7 +391,7 @@ static int
 intentions_list_main(const struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const char *const heads[] = { "NAME", "SOURCE", "DESTINATION",
-		"ACTION", "SIGNER", "UPDATED", NULL };
+		"ACTION", "SIGNER", "UPDATED", "HTTP", NULL };
 	static const char *const keys[] = { "name", "source", "destination",
 		"action", "signer" };
 	struct cli_opt opts[N_LIST_OPTS] = {
@@ -404,7 +404,7 @@ intentions_list_main(const struct cli_ctx *ctx, int argc, char **argv)
 	struct agent_conn c;
 	struct table t;
 	json_t *reply = NULL, *list, *e;
-	size_t i, k;
+	size_t i, k, n_http;
 	int rc;
 
 	if (!cli_parse(ctx, &a, argc, argv, &rc))
@@ -436,6 +436,14 @@ intentions_list_main(const struct cli_ctx *ctx, int argc, char **argv)
 			snprintf(cells[3], CELL_MAX, "(deleted)");
 		hlc_time(json_object_get(e, "hlc"), cells[5], CELL_MAX);
 		row[5] = cells[5];
+		/* L7 rules narrow an allow; "-" when there are none. */
+		n_http = json_array_size(json_object_get(e, "http"));
+		if (n_http > 0)
+			snprintf(cells[6], CELL_MAX, "%zu rule%s", n_http,
+			         n_http == 1 ? "" : "s");
+		else
+			snprintf(cells[6], CELL_MAX, "-");
+		row[6] = cells[6];
 		if (table_add(&t, row) != 0) {
 			rc = cli_fail("intentions list", "out of memory");
 			break;
@@ -483,7 +491,8 @@ const struct cli_cmd intentions_cmds[] = {
 		.synopsis = "[--all] [--json] [--socket PATH] "
 		            "[--timeout DURATION]",
 		.help = "One line per intention: NAME SOURCE DESTINATION ACTION "
-		        "SIGNER (key id)\nUPDATED.\n\n"
+		        "SIGNER (key id)\nUPDATED HTTP (how many L7 rules "
+		        "narrow it, \"-\" for none).\n\n"
 		        "Options:\n"
 		        "  --all               deleted ones too (ACTION "
 		        "\"(deleted)\")\n" AGENT_OPTS_HELP AGENT_EXIT_HELP,

@@ -1266,6 +1266,18 @@ case_intentions_http() {
 	run 1 intentions apply bad.json "${sign[@]}"
 	has err "http[1].paths: unknown key"
 	eq "$(n_requests)" 1 "requests after the refused files"
+	answer GET_v1_objects_kind=intention 200 '{"objects": [
+	 {"kind": "intention", "name": "web-api", "source": "web",
+	  "destination": "api", "action": "allow", "signer": "3b1f0c9a2d4e5f60",
+	  "hlc": 115677962321100800, "deleted": false,
+	  "http": [{"path_prefix": "/public/"}, {"path_prefix": "/health"}]},
+	 {"kind": "intention", "name": "db", "source": "*",
+	  "destination": "db", "action": "deny", "signer": "3b1f0c9a2d4e5f60",
+	  "hlc": 115677962321100800, "deleted": false}]}'
+	run 0 intentions list --socket "$T/api.sock"
+	line_is out 'NAME +SOURCE +DESTINATION +ACTION +SIGNER +UPDATED +HTTP'
+	line_is out 'web-api +web +api +allow +3b1f0c9a2d4e5f60 +[-0-9T:Z]+ +2 rules'
+	line_is out 'db +\* +db +deny +.* +-'
 }
 
 declare -F "case_$CASE" >/dev/null || fail "no such case"
