@@ -747,9 +747,9 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	c->in_off = 0;
 	c->in_len = (size_t)n;
-	/* One read at a time: stop until this one is parsed. */
-	uv_read_stop(s);
-	c->reading = false;
+	/* Reading stays on: while these bytes wait, the next read gets a
+	 * zero-length buffer and stops (UV_ENOBUFS), which costs nothing
+	 * in the usual case where they are parsed at once. */
 	conn_drive(c);
 }
 
