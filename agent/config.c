@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/accesslog.h"
 #include "agent/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -97,6 +98,8 @@ static const struct field proxy_fields[] = {
 	{"max_headers", T_INT, NULL, 8, 1000, NULL},
 	{"lb", T_STR, NULL, 0, 0, lbs},
 	{"outlier", T_OBJ, outlier_fields, 0, 0, NULL},
+	{"access_log", T_STR, NULL, 0, 0, NULL},
+	{"access_log_buffer", T_INT, NULL, 4096, 67108864, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -576,6 +579,12 @@ build_proxy(const json_t *p, struct agent_proxy_config *out,
 	out->max_head_bytes = (size_t)get_int(p, "max_head_bytes",
 	                                      H1_MAX_HEAD_BYTES);
 	out->max_headers = (size_t)get_int(p, "max_headers", H1_MAX_HEADERS);
+	out->access_log = dup_str(p, "access_log", NULL);
+	out->access_log_buffer = (size_t)get_int(p, "access_log_buffer",
+	                                         ACCESSLOG_BUFFER_DEFAULT);
+	if (out->access_log != NULL && out->access_log[0] == '\0')
+		return fail(err, "config", "proxy.access_log",
+		            "must be a file path or \"-\" for stderr");
 	out->lb = lb != NULL && strcmp(lb, "round_robin") == 0 ?
 	          BALANCE_LB_ROUND_ROBIN : BALANCE_LB_P2C;
 	out->consecutive_errors = (unsigned)get_int(o, "consecutive_errors",
@@ -874,6 +883,7 @@ agent_config_free(struct agent_config *c)
 	free(c->key_file);
 	free(c->cert_file);
 	free(c->ca_file);
+	free(c->proxy.access_log);
 	json_decref(c->effective);
 	memset(c, 0, sizeof(*c));
 }

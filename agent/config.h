@@ -56,6 +56,8 @@ struct agent_proxy_config {
 	int64_t max_ejection_ms;      /* "outlier.max_ejection"; "300s" */
 	unsigned max_ejection_percent; /* "outlier.max_ejection_percent"; 50 */
 	enum balance_lb lb;           /* "lb": "p2c" (default), "round_robin" */
+	char *access_log;             /* "access_log": a path, "-", or NULL */
+	size_t access_log_buffer;     /* "access_log_buffer"; 256 KiB */
 };
 
 struct agent_check {

@@ -225,6 +225,8 @@ test_proxy_keys(void **state)
 	assert_int_equal(c.proxy.base_ejection_ms, 30000);
 	assert_int_equal(c.proxy.max_ejection_percent, 50);
 	assert_int_equal(c.proxy.lb, BALANCE_LB_P2C);
+	assert_null(c.proxy.access_log);
+	assert_int_equal(c.proxy.access_log_buffer, 256 * 1024);
 	agent_config_free(&c);
 	build_from("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", "
 	    "\"identity\": {\"key\": \"k\", \"cert\": \"c\", \"ca\": \"a\"},"
@@ -234,7 +236,8 @@ test_proxy_keys(void **state)
 	    " \"proxy\": {\"retry_buffer\": 0, \"max_head_bytes\": 4096,"
 	    " \"max_headers\": 50, \"lb\": \"round_robin\", \"outlier\": "
 	    "{\"consecutive_errors\": 3, \"base_ejection\": \"10s\", "
-	    "\"max_ejection\": \"1m\", \"max_ejection_percent\": 20}}}", &c);
+	    "\"max_ejection\": \"1m\", \"max_ejection_percent\": 20},"
+	    " \"access_log\": \"-\", \"access_log_buffer\": 8192}}", &c);
 	assert_int_equal(c.upstreams[0].protocol, TABLE_PROTO_GRPC);
 	assert_int_equal(c.upstreams[0].max_connections, 8);
 	assert_int_equal(c.upstreams[0].max_pending, 16);
@@ -247,7 +250,17 @@ test_proxy_keys(void **state)
 	assert_int_equal(c.proxy.base_ejection_ms, 10000);
 	assert_int_equal(c.proxy.max_ejection_ms, 60000);
 	assert_int_equal(c.proxy.max_ejection_percent, 20);
+	assert_string_equal(c.proxy.access_log, "-");
+	assert_int_equal(c.proxy.access_log_buffer, 8192);
 	agent_config_free(&c);
+	expect_doc_error("{\"proxy\": {\"access_log_buffer\": 100}}",
+	                 "proxy.access_log_buffer: 100 is out of range "
+	                 "4096-67108864");
+	expect_doc_error("{\"proxy\": {\"access_log\": 1}}",
+	                 "proxy.access_log: expected a string");
+	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
+	                   ", \"proxy\": {\"access_log\": \"\"}}",
+	                   "proxy.access_log: must be a file path");
 	expect_doc_error("{\"upstreams\": [{\"protocol\": \"h3\"}]}",
 	                 "t.json: upstreams[0].protocol: \"h3\" is not one of");
 	expect_doc_error("{\"services\": [{\"upstreams\": [{\"max_pending\": 0}]}]}",
