@@ -59,7 +59,7 @@ struct hb_h1 {
 };
 
 static void conn_start_read(struct hb_h1 *c);
-static void conn_pump(struct hb_h1 *c);
+static bool conn_pump(struct hb_h1 *c);
 static void req_maybe_done(struct hb_req *r);
 
 /* ---- connections ---- */
@@ -258,10 +258,19 @@ format_head(struct hb_req *r, size_t *len, bool *chunked, const char **why)
 		return WEFT_EMALFORMED;
 	r->head_request = false;
 	r->upgrade = false;
+	r->has_len = false;
 	for (size_t i = 0; i < n; i++) {
 		if (nv_is(&nv[i], ":method") && nv[i].valuelen == 4 &&
 		    memcmp(nv[i].value, "HEAD", 4) == 0)
 			r->head_request = true;
+		if (nv_is(&nv[i], "content-length")) {
+			/* h1h2_request_h1() checks it is plain digits. */
+			r->has_len = true;
+			r->req_len = 0;
+			for (size_t j = 0; j < nv[i].valuelen && j < 18; j++)
+				r->req_len = r->req_len * 10 +
+				             (uint64_t)(nv[i].value[j] - '0');
+		}
 		if (nv[i].namelen >= 5 && memcmp(nv[i].name, "weft-", 5) == 0) {
 			if (nv_is(&nv[i], MESH_UPGRADE_HEADER)) {
 				if (!token(nv[i].value, nv[i].valuelen) ||
@@ -458,6 +467,12 @@ on_body_written(uv_write_t *req, int status)
 	if (c->closing || r == NULL)
 		return;
 	mc = mesh_stream_conn(r->ms);
+	if (status < 0 && r->tunnel) {
+		conn_close(c);
+		hb_reset(r, uv_strerror(status));
+		hb_kick(c->set, mc);
+		return;
+	}
 	if (status < 0) {
 		/* The app stopped reading: what it answers (if anything) is
 		 * what the caller gets; the rest of the body goes nowhere. */
@@ -515,8 +530,9 @@ last_chunk(struct hb_h1 *c, struct hb_req *r)
 	return 0;
 }
 
-/* Request body (or tunnel bytes) from the mesh to the app. */
-static void
+/* Request body (or tunnel bytes) from the mesh to the app.  True when
+ * the request was finished here (r is gone). */
+static bool
 conn_pump(struct hb_h1 *c)
 {
 	struct hb_req *r = c->req;
@@ -525,13 +541,23 @@ conn_pump(struct hb_h1 *c)
 	bool eof = false;
 	uv_buf_t b[3];
 
+	/* In a tunnel the app's end of its side does not end ours. */
 	if (r == NULL || c->closing || !c->head_sent || c->writing ||
-	    c->app_eof || r->req_sent)
-		return;
+	    (c->app_eof && !r->tunnel) || r->req_sent)
+		return false;
 	if (r->upgrade && !r->tunnel)
-		return; /* nothing goes before the app's 101 */
+		return false; /* nothing goes before the app's 101 */
 	mesh_stream_read_peek(r->ms, &p, &len, &eof);
 	c->wreq.data = c;
+	/* The mesh checks DATA against Content-Length already; a body that
+	 * still disagreed would make the app read a second request. */
+	if (!r->tunnel && !c->chunked && r->has_len &&
+	    (r->body_taken + len > r->req_len ||
+	     (eof && r->body_taken + len < r->req_len))) {
+		conn_close(c);
+		hb_reset(r, "request body and Content-Length disagree");
+		return true;
+	}
 	if (len > 0) {
 		if (c->chunked && !r->tunnel) {
 			int hn = snprintf(c->chunk_hdr, sizeof(c->chunk_hdr),
@@ -545,14 +571,19 @@ conn_pump(struct hb_h1 *c)
 		}
 		c->write_body = len;
 		if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, b,
-		             (unsigned)nb, on_body_written) == 0)
+		             (unsigned)nb, on_body_written) == 0) {
 			c->writing = true;
-		else
+		} else if (r->tunnel) {
+			conn_close(c);
+			hb_reset(r, "tunnel write failed");
+			return true;
+		} else {
 			c->app_eof = true;
-		return;
+		}
+		return false;
 	}
 	if (!eof)
-		return;
+		return false;
 	if (r->tunnel) {
 		/* The caller ended its side of the tunnel. */
 		r->req_sent = true;
@@ -560,15 +591,15 @@ conn_pump(struct hb_h1 *c)
 		c->sreq.data = c;
 		if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, NULL) != 0)
 			c->app_eof = true;
-		return;
+		return false;
 	}
 	if (!c->chunked) {
 		r->req_sent = true;
-		return;
+		return false;
 	}
 	if (last_chunk(c, r) != 0) {
 		c->app_eof = true;
-		return;
+		return false;
 	}
 	c->write_body = 0;
 	b[0] = uv_buf_init((char *)c->wbuf, (unsigned)c->wlen);
@@ -577,6 +608,7 @@ conn_pump(struct hb_h1 *c)
 		c->writing = true;
 	else
 		c->app_eof = true;
+	return false;
 }
 
 /* ---- the response ---- */
@@ -672,8 +704,8 @@ req_maybe_done(struct hb_req *r)
 		return;
 	}
 	if (c != NULL && !r->req_sent && !c->app_eof && !c->writing &&
-	    c->head_sent)
-		conn_pump(c); /* maybe only the end is left */
+	    c->head_sent && conn_pump(c)) /* maybe only the end is left */
+		return;
 	if (c != NULL && !r->req_sent) {
 		/* The app answered before taking the whole request: the
 		 * connection cannot carry another; drop the rest. */
@@ -882,8 +914,8 @@ hb_h1_event(struct hb_req *r, const struct mesh_event *ev)
 
 	switch (ev->type) {
 	case MESH_EV_READABLE:
-		if (c != NULL)
-			conn_pump(c);
+		if (c != NULL && conn_pump(c))
+			break;
 		if (r->resp_done)
 			req_maybe_done(r);
 		break;

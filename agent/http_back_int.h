@@ -78,6 +78,8 @@ struct hb_req {
 	bool req_sent;       /* the whole request went to the app */
 	bool tunnel;         /* after an upgrade */
 	uint64_t body_taken; /* request body bytes consumed from the mesh */
+	bool has_len;        /* the request head has a Content-Length */
+	uint64_t req_len;    /* its value */
 	unsigned tries;
 
 	struct hb_h1 *h1;       /* HTTP/1.1: the connection serving it */

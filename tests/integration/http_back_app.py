@@ -25,6 +25,10 @@ Paths:
   /early      answers 413 at once without reading the body, then closes
   /big?n=N    N bytes of 'x' (at most 64 MiB), chunked
   /upgrade    with Upgrade: echo: 101, then echoes raw bytes until EOF
+              with Upgrade: bye: 101, "bye", its side closed first; then
+              reads until EOF and counts the bytes (/tunnels)
+  /tunnels    200, body: "N BYTES": tunnels of the "bye" kind that saw
+              the caller's EOF, and the bytes they read
   /until-close  HTTP/1.0-style body ended by the close
   anything else 200 "ok"
 """
@@ -34,6 +38,7 @@ import threading
 import time
 
 CONNS = 0
+TUNNELS = [0, 0]
 LOCK = threading.Lock()
 
 
@@ -95,6 +100,20 @@ def serve(c):
                  "Connection: close\r\n")
             c.shutdown(socket.SHUT_WR)
             return
+        if path == "/upgrade" and fields.get("upgrade", "") == "bye":
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: bye\r\n"
+                      b"Connection: Upgrade\r\n\r\nbye")
+            c.shutdown(socket.SHUT_WR)
+            n = 0
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                n += len(d)
+            with LOCK:
+                TUNNELS[0] += 1
+                TUNNELS[1] += n
+            return
         if path == "/upgrade" and fields.get("upgrade", "") == "echo":
             c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n"
                       b"Connection: Upgrade\r\nX-Up: yes\r\n\r\n")
@@ -105,7 +124,11 @@ def serve(c):
                     return
                 c.sendall(d)
         body, how, trailers = read_body(f, fields)
-        if path == "/conns":
+        if path == "/tunnels":
+            with LOCK:
+                t = f"{TUNNELS[0]} {TUNNELS[1]}"
+            send(c, "200 OK", t.encode())
+        elif path == "/conns":
             with LOCK:
                 n = CONNS
             send(c, "200 OK", str(n).encode())

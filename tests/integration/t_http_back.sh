@@ -228,6 +228,28 @@ PY
 	ok "upgrade: 101 with the app's fields, 13 kB echoed through the tunnel, close carried" ||
 	fail "upgrade: $out"
 
+# The app ends its side first: the caller gets "bye" and the end (the
+# caller's front end then ends the tunnel too), and the app sees the end
+# of the connection: nothing is left open on b.
+out=$(python3 - "$A" "$UP_APP" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+          b"Upgrade: bye\r\n\r\n")
+d = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    d += c
+print(d.split(b"\r\n")[0].decode(), d.endswith(b"\r\n\r\nbye"))
+PY
+)
+tunnels_done() { [ "$(c "$U/tunnels" | cut -d' ' -f1)" = 1 ]; }
+[ "$out" = "HTTP/1.1 101 Switching Protocols True" ] &&
+	wait_for 10 "upgrade, the app's side closed first: the caller got its bytes and the end, the app the connection's end" tunnels_done ||
+	fail "upgrade with the app closing first: $out / $(c "$U/tunnels")"
+
 # ---- an h2c app ----
 if [ "$HAVE_H2" = 1 ]; then
 	H="http://$A:$UP_H2"
