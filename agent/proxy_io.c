@@ -28,6 +28,7 @@
 #include "agent/http_back.h"
 #include "agent/http_call.h"
 #include "agent/http_front.h"
+#include "agent/http_front_h2.h"
 #include "agent/metrics.h"
 #include "agent/proxy_int.h"
 #include "agent/proxy_io.h"
@@ -118,8 +119,10 @@ struct agent_proxy {
 	struct list uplisteners;
 	struct http_caller *hc;       /* HTTP calls for local apps */
 	struct http_back_set *back;   /* HTTP requests for local services */
-	struct http_front **fronts;   /* HTTP upstream listeners */
+	struct http_front **fronts;   /* HTTP/1.1 upstream listeners */
 	size_t n_fronts;
+	struct http_front_h2 **fronts_h2; /* h2c ones (http2, grpc) */
+	size_t n_fronts_h2;
 	uint64_t http_in;             /* MESH_EV_REQUEST seen */
 	struct agent_proxy_stats stats;
 	bool stopping;
@@ -919,12 +922,18 @@ listen_upstream(struct agent_proxy *px, const struct agent_upstream *u)
 			px->fronts[px->n_fronts++] = f;
 		return rc;
 	}
-	if (u->protocol != TABLE_PROTO_TCP)
-		/* No h2c front end yet: the app's HTTP/2 bytes cross as a
-		 * TCP stream, which an h2c app behind reads the same. */
-		weft_logf(&px->a->log, WEFT_LOG_WARN, "msg=\"upstream carried "
-		          "as tcp\" service=%s protocol=%s", u->service,
-		          table_protocol_name(u->protocol));
+	if (u->protocol == TABLE_PROTO_HTTP2 || u->protocol == TABLE_PROTO_GRPC) {
+		struct http_front_h2 **nf, *f = NULL;
+
+		nf = realloc(px->fronts_h2, (px->n_fronts_h2 + 1) * sizeof(*nf));
+		if (nf == NULL)
+			return WEFT_ENOMEM;
+		px->fronts_h2 = nf;
+		rc = http_front_h2_open(px, px->hc, u, &f);
+		if (f != NULL)
+			px->fronts_h2[px->n_fronts_h2++] = f;
+		return rc;
+	}
 	ul = calloc(1, sizeof(*ul));
 	if (ul == NULL)
 		return WEFT_ENOMEM;
@@ -1185,12 +1194,22 @@ collect_http(const struct agent_proxy *px, struct metrics_writer *w)
 	static const char *const cls[6] = {"", "1xx", "2xx", "3xx", "4xx",
 	                                   "5xx"};
 	const struct http_call_stats *hs = http_caller_stats(px->hc);
-	uint64_t bad = 0, overflow = 0;
+	uint64_t bad = 0, overflow = 0, conns = 0, conns_h2 = 0, bad_h2 = 0;
 
 	for (size_t i = 0; i < px->n_fronts; i++) {
 		bad += http_front_stats(px->fronts[i])->bad_requests;
 		overflow += http_front_stats(px->fronts[i])->circuit_overflows;
+		conns += http_front_stats(px->fronts[i])->connections;
 	}
+	for (size_t i = 0; i < px->n_fronts_h2; i++) {
+		conns_h2 += http_front_h2_stats(px->fronts_h2[i])->connections;
+		bad_h2 += http_front_h2_stats(px->fronts_h2[i])->bad;
+	}
+	counter(w, "weft_http_app_connections_total", "App connections "
+	        "accepted on HTTP upstream ports, by protocol.", "protocol",
+	        "http1", conns, "h2c", conns_h2);
+	counter(w, "weft_http_h2_errors_total", "h2c app connections ended "
+	        "for an HTTP/2 protocol error.", NULL, NULL, bad_h2, NULL, 0);
 	counter(w, "weft_http_requests_total", "HTTP requests from local apps "
 	        "(out) and from peers (in).", "direction", "out", hs->requests,
 	        "in", px->http_in);
@@ -1379,6 +1398,7 @@ agent_proxy_free(struct agent *a)
 	http_caller_free(px->hc);
 	http_back_free(px->back);
 	free(px->fronts);
+	free(px->fronts_h2);
 	free(px);
 	a->proxy = NULL;
 }
@@ -1409,6 +1429,9 @@ agent_proxy_stop(struct agent *a)
 	for (size_t i = 0; i < px->n_fronts; i++)
 		http_front_close(px->fronts[i]);
 	px->n_fronts = 0;
+	for (size_t i = 0; i < px->n_fronts_h2; i++)
+		http_front_h2_close(px->fronts_h2[i]);
+	px->n_fronts_h2 = 0;
 	if (px->back)
 		http_back_stop_all(px->back);
 	while (!list_empty(&px->pconns)) {
