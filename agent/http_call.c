@@ -84,6 +84,7 @@ struct http_call {
 	int64_t start_ms;
 	int64_t try_start_ms;
 	uint64_t try_start_ns; /* uv_hrtime(), for the latency reported */
+	bool try_cold;         /* the try waited for a mesh handshake */
 	int64_t deadline_ms;     /* whole request; 0: none */
 	int64_t per_try_ms;      /* 0: none */
 	int64_t idle_ms;         /* 0: none */
@@ -284,16 +285,18 @@ result_of(int status)
 }
 
 /*
- * The try's latency for the balancer, rounded up to whole milliseconds:
- * the loop's clock would make every answer on loopback take 0 ms, and an
- * endpoint measured at 0 would win every two-choice draw for good.
+ * The try's latency for the balancer in microseconds (the loop's clock
+ * would make every answer on loopback take 0 ms), or -1 when the try
+ * waited for a new mesh connection: a handshake says nothing of the
+ * endpoint's speed, and as a first sample it would make the endpoint
+ * look slow to every two-choice draw until it decays.
  */
 static int64_t
-try_latency_ms(const struct http_call *c)
+try_latency_us(const struct http_call *c)
 {
-	uint64_t ns = uv_hrtime() - c->try_start_ns;
-
-	return (int64_t)((ns + 999999) / 1000000);
+	if (c->try_cold)
+		return -1;
+	return (int64_t)((uv_hrtime() - c->try_start_ns) / 1000);
 }
 
 /* The try's stream is done with: outstanding count, EWMA and outliers. */
@@ -310,7 +313,7 @@ end_try(struct http_call *c, bool report, enum balance_result r)
 	}
 	if (c->ep != NULL) {
 		if (report)
-			balance_request_done(b, c->ep, now, try_latency_ms(c),
+			balance_request_done_us(b, c->ep, now, try_latency_us(c),
 			                     r);
 		balance_stream_ended(b, c->ep);
 		c->ep = NULL;
@@ -402,13 +405,14 @@ open_try(struct http_call *c, struct http_call_error *err)
 	c->try_start_ns = uv_hrtime();
 	if (agent_proxy_conn_for(px, ep, &mc) != 0) {
 		balance_connect_failed(b, ep, now_ms(c));
-		balance_request_done(b, ep, now_ms(c), try_latency_ms(c),
-		                     BALANCE_GATEWAY_ERROR);
+		balance_request_done_us(b, ep, now_ms(c), -1,
+		                        BALANCE_GATEWAY_ERROR);
 		err->status = 502;
 		snprintf(err->reason, sizeof(err->reason), "cannot reach %s (%s)",
 		         ep->node, ep->mesh_addr);
 		return 1;
 	}
+	c->try_cold = mesh_conn_state(mc) == MESH_CONN_HANDSHAKE;
 	rc = mesh_request_open(mc, service, c->nv, c->n_nv,
 	                       c->end_stream, c, &c->ms);
 	if (rc) {
@@ -946,8 +950,8 @@ on_response(struct http_call *c, const struct mesh_event *ev)
 		schedule_retry(c);
 		return;
 	}
-	balance_request_done(agent_proxy_balance(c->hc->px), c->ep, now_ms(c),
-	                     try_latency_ms(c), result_of(status));
+	balance_request_done_us(agent_proxy_balance(c->hc->px), c->ep,
+	                        now_ms(c), try_latency_us(c), result_of(status));
 	balance_connect_ok(agent_proxy_balance(c->hc->px), c->ep);
 	c->state = CALL_ANSWERED;
 	c->last_ms = now_ms(c);

@@ -291,9 +291,11 @@ out:
 	return rc;
 }
 
-/* The cost P2C compares: peak-EWMA latency x (outstanding + 1). */
+/* The cost P2C compares: peak-EWMA latency x (outstanding + 1), the
+ * latency decayed by the time since its last sample. */
 static uint64_t
-cost_of(const struct balance *b, const struct table_endpoint *ep)
+cost_of(const struct balance *b, const struct table_endpoint *ep,
+        int64_t now_ms)
 {
 	const struct bentry *e = find(b, ep->key_id, ep->port);
 	struct ewma w;
@@ -304,6 +306,7 @@ cost_of(const struct balance *b, const struct table_endpoint *ep)
 	}
 	w = e->ew;
 	w.outstanding = e->outstanding;
+	ewma_decay(&w, &b->picker, now_ms);
 	return ewma_cost(&w);
 }
 
@@ -413,7 +416,8 @@ balance_pick_subset(struct balance *b, const struct table *t,
 		x = draw_pos(eps, idx, n_ok, total > 0, total, n_ok, r[0]);
 		y = draw_pos(eps, idx, n_ok, total > 0,
 		    total - eps[idx[x]].weight, x, r[1]);
-		pick = cost_of(b, &eps[idx[y]]) < cost_of(b, &eps[idx[x]]) ?
+		pick = cost_of(b, &eps[idx[y]], now_ms) <
+		    cost_of(b, &eps[idx[x]], now_ms) ?
 		    y : x;
 	}
 	*out = &eps[idx[pick]];
@@ -434,6 +438,18 @@ balance_request_done(struct balance *b, const struct table_endpoint *ep,
                      int64_t now_ms, int64_t latency_ms,
                      enum balance_result r)
 {
+	if (latency_ms < 0)
+		latency_ms = 0;
+	if (latency_ms > (int64_t)(EWMA_COST_MAX_US / 1000))
+		latency_ms = (int64_t)(EWMA_COST_MAX_US / 1000);
+	balance_request_done_us(b, ep, now_ms, latency_ms * 1000, r);
+}
+
+void
+balance_request_done_us(struct balance *b, const struct table_endpoint *ep,
+                        int64_t now_ms, int64_t latency_us,
+                        enum balance_result r)
+{
 	struct bentry *e;
 	struct outlier_key k = okey(ep);
 	enum outlier_result o = r == BALANCE_5XX           ? OUTLIER_5XX
@@ -449,15 +465,14 @@ balance_request_done(struct balance *b, const struct table_endpoint *ep,
 	if (get(b, ep->key_id, ep->port, &e) != 0)
 		return;
 	note_return(b, e, ep, now_ms);
-	if (latency_ms < 0)
-		latency_ms = 0;
 	outstanding = e->ew.outstanding;
-	rtt_us = (uint64_t)latency_ms > EWMA_COST_MAX_US / 1000 ?
-	    EWMA_COST_MAX_US : (uint64_t)latency_ms * 1000;
+	rtt_us = latency_us > (int64_t)EWMA_COST_MAX_US ? EWMA_COST_MAX_US :
+	    (uint64_t)(latency_us > 0 ? latency_us : 0);
 	/* A gateway error that came back fast (refused, reset) must not
 	 * make an endpoint look fast; a slow one (a timeout) should make it
 	 * look slow.  Answers always teach latency. */
-	if (r != BALANCE_GATEWAY_ERROR || rtt_us >= ewma_latency_us(&e->ew))
+	if (latency_us >= 0 &&
+	    (r != BALANCE_GATEWAY_ERROR || rtt_us >= ewma_latency_us(&e->ew)))
 		ewma_done(&e->ew, &b->picker, rtt_us, now_ms);
 	e->ew.outstanding = outstanding;
 	if (outlier_report(b->outlier, &k, o,

@@ -140,6 +140,16 @@ int balance_pick_subset(struct balance *b, const struct table *t,
 void balance_request_done(struct balance *b, const struct table_endpoint *ep,
                           int64_t now_ms, int64_t latency_ms,
                           enum balance_result r);
+/*
+ * The same with the latency in microseconds, which is what loopback and
+ * LAN answers need (in whole milliseconds they all look alike, and the
+ * first to be measured at 1 ms loses every draw for good).  latency_us
+ * below 0: no latency sample (a try that waited for a new connection's
+ * handshake says nothing of the endpoint's speed); outliers still count.
+ */
+void balance_request_done_us(struct balance *b,
+                             const struct table_endpoint *ep, int64_t now_ms,
+                             int64_t latency_us, enum balance_result r);
 /* Whether outlier detection has ep out at now_ms. */
 bool balance_is_ejected(const struct balance *b,
                         const struct table_endpoint *ep, int64_t now_ms);

@@ -55,6 +55,24 @@ ewma_done(struct ewma *e, const struct ewma_picker *p, uint64_t rtt_us,
 		e->stamp_ms = now_ms;
 }
 
+void
+ewma_decay(struct ewma *e, const struct ewma_picker *p, int64_t now_ms)
+{
+	int64_t tau = p != NULL && p->tau_ms > 0 ? p->tau_ms : EWMA_TAU_MS;
+	int64_t dt = now_ms - e->stamp_ms;
+
+	if (e->cost_us == 0 || dt <= 0)
+		return;
+	if (tau > EWMA_TAU_MAX_MS)
+		tau = EWMA_TAU_MAX_MS;
+	if (dt > 64 * tau)
+		dt = 64 * tau;
+	/* Same bounds as in ewma_done: no product overflows. */
+	e->cost_us = (uint64_t)tau * e->cost_us / (uint64_t)(tau + dt);
+	if (e->cost_us == 0)
+		e->cost_us = 1;
+}
+
 uint64_t
 ewma_latency_us(const struct ewma *e)
 {

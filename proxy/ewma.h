@@ -48,9 +48,16 @@ void ewma_init(struct ewma *e);
 void ewma_start(struct ewma *e);
 void ewma_done(struct ewma *e, const struct ewma_picker *p, uint64_t rtt_us,
                int64_t now_ms);
-/* The average at now_ms (decayed towards nothing: a sample is needed to
- * move it), or EWMA_DEFAULT_US when unmeasured. */
+/* The average as of its last sample, or EWMA_DEFAULT_US when unmeasured. */
 uint64_t ewma_latency_us(const struct ewma *e);
+/*
+ * Decays e's average by the time since its last sample, with the same
+ * weight tau / (tau + dt) as a sample would get, as peak-EWMA does when it
+ * reads a cost: an endpoint that once answered slowly, and so is never
+ * picked again, would otherwise keep that cost for good and never get
+ * the request that could show it is fast now.  For a copy to compare.
+ */
+void ewma_decay(struct ewma *e, const struct ewma_picker *p, int64_t now_ms);
 /* latency times (outstanding + 1), saturating. */
 uint64_t ewma_cost(const struct ewma *e);
 

@@ -273,6 +273,50 @@ test_ewma_prefers_faster_endpoint(void **state)
 	table_unref(t);
 }
 
+/*
+ * An endpoint whose one sample was slow is never drawn again while the
+ * other stays fast, unless its cost decays with time: after long enough
+ * it is tried again.  A sample of -1 (a try that waited for a handshake)
+ * teaches nothing.
+ */
+static void
+test_ewma_slow_sample_decays(void **state)
+{
+	struct table_endpoint eps[2] = {
+		ep("node-a", 1, NULL, 0), ep("node-b", 2, NULL, 0),
+	};
+	struct table *t = make(eps, 2, NULL, 0);
+	struct test_rng_state rs;
+	struct weft_rng rng = test_rng(&rs, 21);
+	const struct table_endpoint *got, *all;
+	struct balance *b;
+	size_t n;
+	int64_t now = 1000;
+	unsigned a_picks = 0;
+
+	(void)state;
+	assert_int_equal(balance_new(NULL, &b), 0);
+	table_endpoints(t, "api", &all, &n);
+	/* The handshake's try teaches nothing: both stay unmeasured. */
+	balance_request_done_us(b, &all[0], now, -1, BALANCE_OK);
+	balance_request_done_us(b, &all[0], now, 5000, BALANCE_OK);
+	/* node-a once took 5 ms; node-b answers in 1 ms every 10 ms. */
+	for (int i = 0; i < 6000; i++, now += 10) {
+		assert_int_equal(balance_pick_subset(b, t, "api", NULL, 0, now,
+		                                     &rng, &got, NULL), 0);
+		if (got == &all[0]) {
+			a_picks++;
+			break;
+		}
+		balance_request_done_us(b, got, now, 1000, BALANCE_OK);
+	}
+	/* 5 ms x 10 s / (10 s + dt) is under 1 ms once dt passes 40 s. */
+	assert_int_equal(a_picks, 1);
+	assert_true(now > 1000 + 39000 && now < 1000 + 42000);
+	balance_free(b);
+	table_unref(t);
+}
+
 static void
 test_ewma_gateway_errors(void **state)
 {
@@ -578,6 +622,7 @@ main(void)
 		cmocka_unit_test(test_pick_subset_filters_by_labels),
 		cmocka_unit_test(test_ewma_prefers_faster_endpoint),
 		cmocka_unit_test(test_ewma_gateway_errors),
+		cmocka_unit_test(test_ewma_slow_sample_decays),
 		cmocka_unit_test(test_round_robin_cycles),
 		cmocka_unit_test(test_outlier_ejects_and_returns),
 		cmocka_unit_test(test_outlier_max_share),
