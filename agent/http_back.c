@@ -15,12 +15,6 @@
 
 #define SWEEP_MS 5000
 
-static void
-hb_kick_flush_cb(uv_timer_t *t)
-{
-	hb_kick_flush(t->data);
-}
-
 struct agent *
 hb_agent(const struct http_back_set *set)
 {
@@ -30,49 +24,18 @@ hb_agent(const struct http_back_set *set)
 void
 hb_kick(struct http_back_set *set, struct mesh_conn *mc)
 {
-	if (set->in_event == 0 && mc != NULL)
+	(void)set;
+	/* Only marks the connection: proxy_io.c flushes the marked ones once
+	 * per loop turn, so this is safe anywhere. */
+	if (mc != NULL)
 		agent_proxy_kick(mc);
 }
 
 void
 hb_kick_later(struct hb_req *r)
 {
-	struct http_back_set *set = r->set;
-
-	if (!r->kick_queued) {
-		list_insert_tail(&set->kicks, &r->kick_link);
-		r->kick_queued = true;
-	}
-	if (set->in_event > 0 && !set->stopping)
-		uv_timer_start(&set->kick_timer, hb_kick_flush_cb,
-		               0, 0);
-}
-
-void
-hb_kick_flush(struct http_back_set *set)
-{
-	size_t n;
-
-	if (set->in_event > 0)
-		return; /* the timer does it after the event */
-	/* Orphans first: their pointers are only good during this turn. */
-	n = set->n_orphans;
-	set->n_orphans = 0;
-	for (size_t i = 0; i < n; i++)
-		agent_proxy_kick(set->orphans[i]);
-	/* Bounded: a kick delivers events, which may queue more. */
-	for (int rounds = 0; rounds < 4096 && !list_empty(&set->kicks);
-	     rounds++) {
-		struct hb_req *r = list_entry(set->kicks.next, struct hb_req,
-		                              kick_link);
-
-		list_remove(&r->kick_link);
-		r->kick_queued = false;
+	if (r->ms != NULL)
 		agent_proxy_kick(mesh_stream_conn(r->ms));
-	}
-	if (!list_empty(&set->kicks) && !set->stopping)
-		uv_timer_start(&set->kick_timer, hb_kick_flush_cb,
-		               0, 0);
 }
 
 void
@@ -90,21 +53,7 @@ hb_arm_writable(struct mesh_stream *ms)
 void
 hb_finish(struct hb_req *r)
 {
-	struct http_back_set *set = r->set;
-
 	list_remove(&r->link);
-	if (r->kick_queued) {
-		list_remove(&r->kick_link);
-		r->kick_queued = false;
-		/* The stream's last frames still need the flush.  Outside a
-		 * mesh event, the end of this libuv callback does it (the
-		 * connection lives at least that long); inside one, proxy_io.c
-		 * flushes the event's connection and the others flush with
-		 * their next read or timer. */
-		if (set->in_event == 0 && r->ms != NULL &&
-		    set->n_orphans < sizeof(set->orphans) / sizeof(set->orphans[0]))
-			set->orphans[set->n_orphans++] = mesh_stream_conn(r->ms);
-	}
 	if (r->ms != NULL) {
 		mesh_stream_set_user(r->ms, NULL);
 		mesh_stream_close(r->ms);
@@ -157,7 +106,6 @@ on_sweep(uv_timer_t *t)
 
 	hb_h1_sweep(set, agent_proxy_now(set->px));
 	hb_h2_sweep(set, agent_proxy_now(set->px));
-	hb_kick_flush(set);
 }
 
 int
@@ -173,9 +121,6 @@ http_back_new(struct agent_proxy *px, struct http_back_set **out)
 	list_init(&set->h1_idle);
 	list_init(&set->h1_all);
 	list_init(&set->h2_all);
-	list_init(&set->kicks);
-	uv_timer_init(agent_proxy_loop(px), &set->kick_timer);
-	set->kick_timer.data = set;
 	uv_timer_init(agent_proxy_loop(px), &set->sweep);
 	set->sweep.data = set;
 	uv_timer_start(&set->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
@@ -196,11 +141,8 @@ http_back_stop_all(struct http_back_set *set)
 	if (set == NULL || set->stopping)
 		return;
 	set->stopping = true;
-	set->in_event++; /* the proxy is flushing and closing itself */
 	uv_timer_stop(&set->sweep);
 	uv_close((uv_handle_t *)&set->sweep, NULL);
-	uv_timer_stop(&set->kick_timer);
-	uv_close((uv_handle_t *)&set->kick_timer, NULL);
 	hb_h1_stop_all(set);
 	hb_h2_stop_all(set);
 	while (!list_empty(&set->reqs)) {
@@ -211,7 +153,6 @@ http_back_stop_all(struct http_back_set *set)
 			mesh_stream_reset(r->ms);
 		hb_finish(r);
 	}
-	set->in_event--;
 }
 
 /* "host:port" and the socket address of the app. */
@@ -242,7 +183,6 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 {
 	const struct table_local *loc;
 	struct hb_req *r;
-	int rc;
 
 	if (set->stopping) {
 		mesh_stream_refuse(ev->stream, 503, "agent stopping");
@@ -255,7 +195,6 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 		mesh_stream_close(ev->stream);
 		return WEFT_ENOMEM;
 	}
-	set->in_event++;
 	r->kind = PROXY_STREAM_HTTP_BACK;
 	r->set = set;
 	r->ms = ev->stream;
@@ -271,27 +210,20 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 	               : HB_H1;
 	if (app_addr(r, ev->host, ev->port) != 0) {
 		hb_fail(r, "bad local address");
-		set->in_event--;
 		return WEFT_EINVAL;
 	}
-	rc = r->proto == HB_H2 ? hb_h2_start(r) : hb_h1_start(r);
-	set->in_event--;
-	return rc;
+	return r->proto == HB_H2 ? hb_h2_start(r) : hb_h1_start(r);
 }
 
 void
 http_back_event(const struct mesh_event *ev)
 {
 	struct hb_req *r = ev->stream_user;
-	struct http_back_set *set;
 
 	if (r == NULL || r->kind != PROXY_STREAM_HTTP_BACK)
 		return;
-	set = r->set;
-	set->in_event++;
 	if (r->proto == HB_H2)
 		hb_h2_event(r, ev);
 	else
 		hb_h1_event(r, ev);
-	set->in_event--;
 }

@@ -551,7 +551,6 @@ static void
 h2s_written(uv_write_t *req, int status)
 {
 	struct hb_h2 *h = req->data;
-	struct http_back_set *set = h->set;
 
 	h->writing = false;
 	if (h->closing)
@@ -560,7 +559,6 @@ h2s_written(uv_write_t *req, int status)
 		h2s_fail(h, uv_strerror(status));
 	else
 		h2s_flush(h);
-	hb_kick_flush(set);
 }
 
 /*
@@ -634,7 +632,6 @@ static void
 h2s_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	struct hb_h2 *h = st->data;
-	struct http_back_set *set = h->set;
 
 	if (h->closing || n == 0)
 		return;
@@ -655,14 +652,12 @@ h2s_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 			h2s_flush(h);
 		}
 	}
-	hb_kick_flush(set);
 }
 
 static void
 h2s_connected(uv_connect_t *req, int status)
 {
 	struct hb_h2 *h = req->data;
-	struct http_back_set *set = h->set;
 
 	if (h->closing)
 		return;
@@ -676,7 +671,6 @@ h2s_connected(uv_connect_t *req, int status)
 		else
 			h2s_flush(h);
 	}
-	hb_kick_flush(set);
 }
 
 static struct hb_h2 *

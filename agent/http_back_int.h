@@ -43,14 +43,7 @@ struct http_back_set {
 	struct list h1_all;  /* every struct hb_h1 not closing */
 	struct list h2_all;  /* struct hb_h2 */
 	uv_timer_t sweep;
-	/* Requests whose mesh connection wants a flush, done at the end of
-	 * the libuv callback (or by kick_timer after a mesh event). */
-	struct list kicks;
-	uv_timer_t kick_timer;
-	struct mesh_conn *orphans[16]; /* of requests finished meanwhile */
-	size_t n_orphans;
 	bool stopping;
-	unsigned in_event; /* inside http_back_start/event: no kicks */
 	uint8_t rbuf[HB_READ_CHUNK]; /* app reads land here, one at a time */
 	uint8_t head[HB_HEAD_MAX];   /* request heads are formatted here */
 	nghttp2_nv nv[HB_NV_MAX];
@@ -87,8 +80,6 @@ struct hb_req {
 	int32_t h2_id;          /* its stream id there */
 	void *h2_pend;          /* HTTP/2: response bytes the mesh had no
 	                         * room for (http_back_h2.c) */
-	struct list kick_link;  /* in set->kicks while queued */
-	bool kick_queued;
 };
 
 /* The app could not be reached or answered badly before the head:
@@ -98,15 +89,10 @@ void hb_fail(struct hb_req *r, const char *why);
 void hb_reset(struct hb_req *r, const char *why);
 /* Closes the mesh stream and frees r (detached from its app side). */
 void hb_finish(struct hb_req *r);
-/* Flushes the mesh connection of r's stream unless inside a mesh event;
- * call last in a libuv callback (it may deliver events). */
+/* Marks a mesh connection for proxy_io.c's flush at the end of the loop
+ * turn (agent_proxy_kick()): safe anywhere, delivers no event. */
 void hb_kick(struct http_back_set *set, struct mesh_conn *mc);
-/* Queues a flush of r's mesh connection; hb_kick_flush() does them.
- * Safe anywhere (also inside nghttp2 callbacks and mesh events). */
 void hb_kick_later(struct hb_req *r);
-/* Last thing in a libuv callback: flushes what was queued (it may
- * deliver mesh events, which may finish requests). */
-void hb_kick_flush(struct http_back_set *set);
 /* Arms MESH_EV_WRITABLE when the stream has no room. */
 void hb_arm_writable(struct mesh_stream *ms);
 struct agent *hb_agent(const struct http_back_set *set);

@@ -108,7 +108,7 @@ rawreq() { # PATH-less raw request bytes on stdin -> response on stdout
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
 s.sendall(sys.stdin.buffer.read())
-s.shutdown(socket.SHUT_WR)
+
 d = b""
 while True:
     try:
