@@ -874,6 +874,13 @@ gossip_tick(struct gossip *g, int64_t now)
 {
 	uint32_t i;
 
+	/* A tick far behind the deadline it was armed for: this process
+	 * did not get the CPU when it asked (a host's worth of agents
+	 * starting at once).  Lifeguard's local health covers missed nacks;
+	 * its own lateness is the same evidence, seen sooner, and keeps a
+	 * starved node from taking its slowness for others' deaths. */
+	if (now - g->deadline > g->cfg.probe_timeout_ms / 2)
+		awareness_apply(&g->aw, 1);
 	probe_tick(g, now);
 	member_suspicion_tick(g, now);
 	if (now >= g->next_gossip) {

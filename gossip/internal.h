@@ -247,6 +247,7 @@ struct gossip {
 
 	/* suspicion timers */
 	struct list suspicions;
+	int64_t last_cross_check; /* push-pull before an unconfirmed death */
 
 	/* dissemination */
 	struct bqueue q;

@@ -660,8 +660,14 @@ member_on_suspect(struct gossip *g, int64_t now, const uint8_t id[KEY_ID_LEN],
 			broadcast_claim(g, WIRE_SUSPECT, id, inc, from);
 		return;
 	}
+	/* Lifeguard's local health stretches the timer as it does the
+	 * probes: a node that misses nacks (overloaded, or its own network
+	 * lossy) gives the suspect longer, so that when many members are
+	 * starved at once (a host's worth of agents starting) their late
+	 * answers end in refutations, not in deaths. */
 	s = suspicion_new(member_index(g, m), confirmations_wanted(g),
-	                  member_suspicion_min(g), member_suspicion_max(g), now,
+	                  awareness_scale(&g->aw, member_suspicion_min(g)),
+	                  awareness_scale(&g->aw, member_suspicion_max(g)), now,
 	                  from);
 	if (s == NULL)
 		return;
@@ -764,7 +770,10 @@ suspicion_cross_check(struct gossip *g, int64_t now,
 	uint32_t i;
 	bool found;
 
-	if (s->n >= s->k || g->leaving)
+	/* At most one a second: when suspicions come in hundreds (agents
+	 * starved of CPU), stream handshakes would starve them further. */
+	if (s->n >= s->k || g->leaving ||
+	    (g->last_cross_check != 0 && now - g->last_cross_check < 1000))
 		return;
 	/* A member we suspect too is still likely up, and its stream is
 	 * reliable: better than no check when we suspect everyone (our own
@@ -775,6 +784,7 @@ suspicion_cross_check(struct gossip *g, int64_t now,
 		        i != s->member;
 	if (!found)
 		return;
+	g->last_cross_check = now;
 	pushpull_start(g, now, &g->m[i].rec->r->addr, 0);
 }
 

@@ -147,7 +147,13 @@ probe_suspect_soon(struct gossip *g, int64_t now, uint32_t idx)
 {
 	size_t n = gossip_live_count(g);
 
+	/* Not while our own health is in doubt: extra probes from a node
+	 * that is itself slow would only confirm its own slowness.  Nor
+	 * while we are new: members that do not know us yet cannot answer
+	 * our probes, and those failures would confirm a live suspect. */
 	if (g->cfg.suspicion_probers == 0 || g->probe_soon || n < 3 ||
+	    g->aw.score > 0 || g->joining || g->join_followups > 0 ||
+	    now - g->created < 2 * g->cfg.join_grace_ms ||
 	    (g->probe.active && g->probe.target == idx))
 		return;
 	if (gossip_rand_below(g, (uint32_t)(n - 1)) >= g->cfg.suspicion_probers)
