@@ -536,7 +536,8 @@ protocol_of(const json_t *o)
 }
 
 static int
-build_upstreams(const json_t *a, struct agent_upstream **out, size_t *n,
+build_upstreams(const json_t *a, const char *owner,
+                struct agent_upstream **out, size_t *n,
                 const char *path, struct agent_config_err *err)
 {
 	size_t i;
@@ -555,6 +556,8 @@ build_upstreams(const json_t *a, struct agent_upstream **out, size_t *n,
 			return fail(err, "config", where, "an upstream needs "
 			            "\"service\" and \"local_bind\"");
 		(*out)[i].service = dup_str(e, "service", NULL);
+		if (owner != NULL && ((*out)[i].owner = strdup(owner)) == NULL)
+			return WEFT_ENOMEM;
 		get_hostport(e, "local_bind", 0, &(*out)[i].local_bind, NULL);
 		if ((*out)[i].local_bind.port == 0)
 			return fail(err, "config", where, "local_bind needs a port");
@@ -696,8 +699,8 @@ build_service(const json_t *s, struct agent_service *out, size_t index,
 		snprintf(out->labels[i++], n, "%s=%s", k, json_string_value(v));
 	}
 	snprintf(path, sizeof(path), "services[%zu].upstreams", index);
-	rc = build_upstreams(json_object_get(s, "upstreams"), &out->upstreams,
-	                     &out->n_upstreams, path, err);
+	rc = build_upstreams(json_object_get(s, "upstreams"), out->name,
+	                     &out->upstreams, &out->n_upstreams, path, err);
 	if (rc)
 		return rc;
 	for (i = 0; i < out->n_tags; i++)
@@ -834,8 +837,8 @@ agent_config_build(const json_t *doc, struct agent_config *c,
 	rc = build_proxy(json_object_get(doc, "proxy"), &c->proxy, err);
 	if (rc)
 		return rc;
-	return build_upstreams(json_object_get(doc, "upstreams"), &c->upstreams,
-	                       &c->n_upstreams, "upstreams", err);
+	return build_upstreams(json_object_get(doc, "upstreams"), NULL,
+	                       &c->upstreams, &c->n_upstreams, "upstreams", err);
 }
 
 static void
@@ -843,8 +846,10 @@ free_upstreams(struct agent_upstream *u, size_t n)
 {
 	if (u == NULL)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(u[i].service);
+		free(u[i].owner);
+	}
 	free(u);
 }
 

@@ -34,6 +34,9 @@ struct agent_hostport {
 
 struct agent_upstream {
 	char *service;
+	/* The service whose list it is in: the caller, in access logs and
+	 * metrics; NULL for an upstream of the agent itself. */
+	char *owner;
 	struct agent_hostport local_bind;
 	/* What the app speaks on local_bind ("protocol": "tcp" default,
 	 * "http", "http2", "grpc"). */

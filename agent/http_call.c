@@ -13,6 +13,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agent/accesslog.h"
 #include "agent/agent.h"
 #include "agent/http_call.h"
 #include "agent/http_retry.h"
@@ -23,6 +24,7 @@
 #include "proxy/mesh.h"
 #include "proxy/route.h"
 #include "proxy/table.h"
+#include "proxy/trace.h"
 
 #define SERVICE_MAX 64
 #define MAX_BUDGETS 1024
@@ -90,6 +92,18 @@ struct http_call {
 	int64_t idle_ms;         /* 0: none */
 	int64_t last_ms;         /* last bytes either way */
 	int64_t wake_ms;         /* end of the back-off */
+	/* For the access log and metrics. */
+	char source[SERVICE_MAX];    /* the calling app's service */
+	char trace_id[2 * TRACE_ID_LEN + 1];
+	char upstream[160];          /* the last try's "node host:port" */
+	char why[HTTP_CALL_REASON_MAX]; /* weft's answer or abort, if any */
+	uint64_t start_ns;
+	int64_t start_wall_ms;
+	uint64_t bytes_in, bytes_out;
+	int status;                  /* the answer's, or weft's own */
+	bool timed_out;
+	bool generated;
+	bool observed;
 };
 
 static int64_t
@@ -403,6 +417,8 @@ open_try(struct http_call *c, struct http_call_error *err)
 	c->tries++;
 	c->try_start_ms = now_ms(c);
 	c->try_start_ns = uv_hrtime();
+	snprintf(c->upstream, sizeof(c->upstream), "%s %s", ep->node,
+	         ep->mesh_addr);
 	if (agent_proxy_conn_for(px, ep, &mc) != 0) {
 		balance_connect_failed(b, ep, now_ms(c));
 		balance_request_done_us(b, ep, now_ms(c), -1,
@@ -480,6 +496,10 @@ fail(struct http_call *c, int status, const char *reason, const char *agent)
 	c->state = CALL_FAILED;
 	uv_timer_stop(&c->timer);
 	hc->st.errors[status / 100 % 6]++;
+	c->status = status;
+	c->generated = true;
+	c->timed_out = status == 504;
+	snprintf(c->why, sizeof(c->why), "%s", reason);
 	weft_logf(&agent_proxy_agent(hc->px)->log, WEFT_LOG_INFO,
 	          "msg=\"http request failed\" service=%s status=%d by=%s "
 	          "tries=%u reason=\"%s\"", c->service, status,
@@ -499,6 +519,7 @@ abort_call(struct http_call *c, const char *reason)
 	c->state = CALL_FAILED;
 	uv_timer_stop(&c->timer);
 	c->hc->st.aborted++;
+	snprintf(c->why, sizeof(c->why), "%s", reason);
 	if (c->sink.on_abort)
 		c->sink.on_abort(c->sink.ctx, reason);
 }
@@ -581,6 +602,7 @@ on_timer(uv_timer_t *t)
 		if ((c->deadline_ms && now >= c->deadline_ms) ||
 		    (c->idle_ms && now >= c->last_ms + c->idle_ms)) {
 			c->hc->st.timeouts++;
+			c->timed_out = true;
 			abort_call(c, "response timed out");
 			return;
 		}
@@ -626,6 +648,97 @@ call_rearm(struct http_call *c)
 
 /* ---- start, free ---- */
 
+/* The call's access log line and metrics, once. */
+static void
+observe(struct http_call *c)
+{
+	const nghttp2_nv *m = nv_find(c->nv, c->n_nv, ":method");
+	const nghttp2_nv *p = nv_find(c->nv, c->n_nv, ":path");
+	const nghttp2_nv *au = nv_find(c->nv, c->n_nv, ":authority");
+	struct accesslog_entry e = {
+		.start_unix_ms = c->start_wall_ms,
+		.kind = "http",
+		.direction = "outbound",
+		.src_service = c->source[0] ? c->source : NULL,
+		.src_node = agent_proxy_node(c->hc->px),
+		.dst_service = c->service,
+		.method = m ? (const char *)m->value : NULL,
+		.path = p ? (const char *)p->value : NULL,
+		.authority = au ? (const char *)au->value : NULL,
+		.status = c->status,
+		.bytes_in = c->bytes_in,
+		.bytes_out = c->bytes_out,
+		.duration_us = (int64_t)((uv_hrtime() - c->start_ns) / 1000),
+		.retries = c->tries > 1 ? c->tries - 1 : 0,
+		.upstream = c->upstream[0] ? c->upstream : NULL,
+		.trace_id = c->trace_id[0] ? c->trace_id : NULL,
+		.error = c->why[0] ? c->why : NULL,
+	};
+	char node[HTTP_CALL_AGENT_MAX];
+
+	if (c->observed)
+		return;
+	c->observed = true;
+	/* The endpoint's node is the upstream's first word. */
+	if (c->upstream[0]) {
+		snprintf(node, sizeof(node), "%.*s",
+		         (int)strcspn(c->upstream, " "), c->upstream);
+		e.dst_node = node;
+	}
+	agent_proxy_observe(c->hc->px, &e, false, c->timed_out, c->generated);
+}
+
+/*
+ * W3C trace context: the request keeps its traceparent when it has one
+ * that parses; otherwise weft starts a trace (and drops tracestate, which
+ * belonged to whatever came before).  nv gets the block to send, in
+ * scratch when it changed.
+ */
+static int
+trace_head(struct http_call *c, const struct http_call_request *req,
+           nghttp2_nv *scratch, size_t cap, const nghttp2_nv **nv,
+           size_t *n, char header[TRACEPARENT_LEN + 1])
+{
+	const nghttp2_nv *tp = NULL;
+	struct trace_decision d;
+	size_t n_tp = 0, k = 0;
+	int rc;
+
+	*nv = req->nv;
+	*n = req->n;
+	for (size_t i = 0; i < req->n; i++)
+		if (nv_is(&req->nv[i], "traceparent")) {
+			tp = &req->nv[i];
+			n_tp++;
+		}
+	rc = trace_decide(tp ? (const char *)tp->value : NULL,
+	                  tp ? tp->valuelen : 0, n_tp, &key_system_rng, true, &d);
+	if (rc)
+		return rc;
+	trace_id_hex(&d.ctx, c->trace_id);
+	if (d.keep)
+		return 0;
+	for (size_t i = 0; i < req->n; i++) {
+		if (nv_is(&req->nv[i], "traceparent") ||
+		    nv_is(&req->nv[i], "tracestate"))
+			continue;
+		if (k == cap - 1)
+			return WEFT_ENOSPACE;
+		scratch[k++] = req->nv[i];
+	}
+	memcpy(header, d.header, TRACEPARENT_LEN + 1);
+	scratch[k++] = (nghttp2_nv){
+		.name = (uint8_t *)(uintptr_t)"traceparent",
+		.namelen = 11,
+		.value = (uint8_t *)header,
+		.valuelen = TRACEPARENT_LEN,
+		.flags = NGHTTP2_NV_FLAG_NONE,
+	};
+	*nv = scratch;
+	*n = k;
+	return 0;
+}
+
 int
 http_call_start(struct http_caller *hc, const struct http_call_request *req,
                 const struct http_call_sink *sink, struct http_call **out,
@@ -635,7 +748,10 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	struct route_header hs[MESH_HEADER_FIELDS_MAX];
 	struct route_request rr = {0};
 	const struct route_spec *spec;
-	const nghttp2_nv *ct;
+	const nghttp2_nv *ct, *head;
+	nghttp2_nv tnv[MESH_HEADER_FIELDS_MAX + 1];
+	char theader[TRACEPARENT_LEN + 1];
+	size_t n_head;
 	struct http_call *c;
 	size_t nh = 0;
 	int rc;
@@ -653,10 +769,23 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	c->kind = PROXY_STREAM_HTTP_CALL;
 	c->hc = hc;
 	c->sink = *sink;
+	c->start_ns = uv_hrtime();
+	c->start_wall_ms = agent_proxy_wall_ms(px);
 	snprintf(c->service, sizeof(c->service), "%s", req->service);
+	snprintf(c->source, sizeof(c->source), "%s",
+	         req->source ? req->source : "");
 	c->upgrade = req->upgrade != NULL;
 	c->end_stream = req->end_stream && !c->upgrade;
-	c->nv = nv_copy(req->nv, req->n, c->upgrade ? MESH_UPGRADE_HEADER : NULL,
+	if (trace_head(c, req, tnv, sizeof(tnv) / sizeof(tnv[0]), &head,
+	               &n_head, theader) != 0) {
+		free(c);
+		err->status = 431;
+		snprintf(err->reason, sizeof(err->reason), "too many header "
+		         "fields to add a traceparent");
+		hc->st.errors[4]++;
+		return WEFT_EINVAL;
+	}
+	c->nv = nv_copy(head, n_head, c->upgrade ? MESH_UPGRADE_HEADER : NULL,
 	                req->upgrade, &c->n_nv);
 	if (c->nv == NULL) {
 		free(c);
@@ -730,6 +859,10 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	if (rc) {
 		c->state = CALL_FAILED;
 		hc->st.errors[err->status / 100 % 6]++;
+		c->status = err->status;
+		c->generated = true;
+		snprintf(c->why, sizeof(c->why), "%s", err->reason);
+		observe(c);
 		/* The handle is inside c: freed by its close callback. */
 		uv_close((uv_handle_t *)&c->timer, call_freed);
 		return rc;
@@ -739,6 +872,10 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	return 0;
 fail:
 	hc->st.errors[err->status / 100 % 6]++;
+	c->status = err->status;
+	c->generated = true;
+	snprintf(c->why, sizeof(c->why), "%s", err->reason);
+	observe(c);
 	table_unref(c->table);
 	free(c->nv);
 	free(c);
@@ -750,6 +887,7 @@ http_call_free(struct http_call *c)
 {
 	if (c == NULL)
 		return;
+	observe(c);
 	if (c->ms != NULL)
 		end_try(c, false, BALANCE_OK);
 	memset(&c->sink, 0, sizeof(c->sink));
@@ -826,6 +964,7 @@ http_call_write(struct http_call *c, const void *data, size_t len,
 	}
 sent:
 	*accepted = acc;
+	c->bytes_in += acc;
 	if (acc > 0)
 		c->last_ms = now_ms(c);
 	kick(c, c->mc);
@@ -894,6 +1033,7 @@ http_call_read_consume(struct http_call *c, size_t n)
 	if (c->state != CALL_ANSWERED || c->ms == NULL || n == 0)
 		return;
 	mesh_stream_read_consume(c->ms, n);
+	c->bytes_out += n;
 	c->last_ms = now_ms(c);
 	kick(c, c->mc);
 }
@@ -954,6 +1094,7 @@ on_response(struct http_call *c, const struct mesh_event *ev)
 	                        now_ms(c), try_latency_us(c), result_of(status));
 	balance_connect_ok(agent_proxy_balance(c->hc->px), c->ep);
 	c->state = CALL_ANSWERED;
+	c->status = upgraded ? 101 : status;
 	c->last_ms = now_ms(c);
 	c->hc->st.responses[(upgraded ? 101 : status) / 100 % 6]++;
 	if (upgraded)

@@ -111,6 +111,8 @@ struct http_call_request {
 	size_t n;              /* copied: nv may go once start returns */
 	bool end_stream;       /* no body follows */
 	const char *upgrade;   /* e.g. "websocket": sent as weft-upgrade */
+	const char *source;    /* the calling app's service (logs, metrics);
+	                        * NULL: unknown */
 };
 
 /* weft's own answer when a call cannot even start. */

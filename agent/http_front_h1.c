@@ -43,6 +43,7 @@ struct http_front {
 	struct h1_limits limits;
 	struct http_front_stats st;
 	char service[SERVICE_MAX];
+	char owner[SERVICE_MAX]; /* the upstream's service, "" for the agent's */
 	bool closing;
 	unsigned handles; /* the listener and every connection */
 	/* Request heads are converted one at a time, synchronously. */
@@ -634,6 +635,7 @@ p_on_head(void *ctx, const struct h1_head *h)
 		      memcmp(f->nv[i].name, "expect", 6) == 0))
 			f->nv[k++] = f->nv[i];
 	req.service = f->service;
+	req.source = f->owner;
 	req.nv = f->nv;
 	req.n = k;
 	req.end_stream = !c->r.has_body && !h->upgrade;
@@ -891,6 +893,7 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 	f->hc = hc;
 	list_init(&f->conns);
 	snprintf(f->service, sizeof(f->service), "%s", u->service);
+	snprintf(f->owner, sizeof(f->owner), "%s", u->owner ? u->owner : "");
 	f->limits.max_head_bytes = a->cfg.proxy.max_head_bytes;
 	f->limits.max_headers = a->cfg.proxy.max_headers;
 	circuit_init(&f->circuit, &(struct circuit_limits){

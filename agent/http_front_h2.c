@@ -41,6 +41,7 @@ struct http_front_h2 {
 	uv_tcp_t listener;
 	struct list conns;
 	char service[64];
+	char owner[64]; /* the upstream's service, "" for the agent's */
 	bool closing;
 	unsigned handles; /* listener and connections not yet closed */
 	struct http_front_h2_stats stats;
@@ -534,6 +535,7 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 		k++;
 	}
 	req.service = f->service;
+	req.source = f->owner;
 	req.nv = f->out;
 	req.n = k;
 	req.end_stream = end_stream;
@@ -806,6 +808,7 @@ http_front_h2_open(struct agent_proxy *px, struct http_caller *hc,
 	f->hc = hc;
 	list_init(&f->conns);
 	snprintf(f->service, sizeof(f->service), "%s", u->service);
+	snprintf(f->owner, sizeof(f->owner), "%s", u->owner ? u->owner : "");
 	uv_tcp_init(a->loop, &f->listener);
 	f->listener.data = f;
 	f->handles = 1;

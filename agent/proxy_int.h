@@ -50,4 +50,36 @@ int agent_proxy_conn_for(struct agent_proxy *px,
  */
 void agent_proxy_kick(struct mesh_conn *c);
 
+/* ---- what operators see (agent/proxy_obs.c) ---- */
+
+struct accesslog;
+struct accesslog_entry;
+struct proxy_metrics;
+struct session_peer;
+
+/* The access log (NULL when off) and the per-service metrics. */
+struct accesslog *agent_proxy_accesslog(struct agent_proxy *px);
+struct proxy_metrics *agent_proxy_metrics(struct agent_proxy *px);
+/* The wall clock in milliseconds, for access log times. */
+int64_t agent_proxy_wall_ms(struct agent_proxy *px);
+/* This node's name. */
+const char *agent_proxy_node(struct agent_proxy *px);
+
+/*
+ * One request or stream finished: its access log line (when the log is
+ * on) and its metrics.  timeout: weft cut it at a timeout; generated:
+ * weft answered itself.
+ */
+void agent_proxy_observe(struct agent_proxy *px,
+                         const struct accesslog_entry *e, bool inbound,
+                         bool timeout, bool generated);
+/* A monitor event of type "proxy" (denied, ejected, returned). */
+void agent_proxy_event(struct agent_proxy *px, const char *event,
+                       const char *service, const char *node,
+                       const char *reason);
+/* The services a peer's certificate lists, joined with '+' ("unknown"
+ * for none), as the source of what it sent. */
+void agent_proxy_peer_services(const struct session_peer *peer, char *out,
+                               size_t cap);
+
 #endif

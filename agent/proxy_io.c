@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/accesslog.h"
 #include "agent/agent.h"
 #include "agent/http_back.h"
 #include "agent/http_call.h"
@@ -32,6 +33,7 @@
 #include "agent/metrics.h"
 #include "agent/proxy_int.h"
 #include "agent/proxy_io.h"
+#include "agent/proxy_metrics.h"
 #include "agent/tables.h"
 #include "common/err.h"
 #include "crypto/session.h"
@@ -89,6 +91,13 @@ struct pstream {
 	char service[64];
 	const struct table_endpoint *ep; /* client: in the stream's table */
 	struct table *table;             /* the reference that keeps ep */
+	/* For the access log and metrics. */
+	uint64_t start_ns;      /* uv_hrtime() */
+	int64_t start_wall_ms;
+	uint64_t bytes_in;      /* from the caller (app or peer) */
+	uint64_t bytes_out;     /* to it */
+	char source[128];       /* the calling service(s) */
+	char peer[64];          /* server: the calling node */
 };
 
 struct uplisten {
@@ -96,6 +105,7 @@ struct uplisten {
 	struct agent_proxy *px;
 	uv_tcp_t tcp;
 	char service[64];
+	char owner[64]; /* the service it belongs to, "" for the agent's */
 };
 
 struct agent_proxy {
@@ -124,6 +134,8 @@ struct agent_proxy {
 	struct http_front_h2 **fronts_h2; /* h2c ones (http2, grpc) */
 	size_t n_fronts_h2;
 	uint64_t http_in;             /* MESH_EV_REQUEST seen */
+	struct accesslog *alog;       /* NULL: no access log */
+	struct proxy_metrics *pm;
 	struct agent_proxy_stats stats;
 	bool stopping;
 	uint8_t rbuf[RELAY_CHUNK]; /* app reads land here, one at a time */
@@ -412,6 +424,38 @@ pstream_freed(uv_handle_t *h)
 	free(ps);
 }
 
+/* The stream's access log line and metrics, once, as it closes. */
+static void
+pstream_observe(struct pstream *ps)
+{
+	const struct table_endpoint *ep = ps->ep;
+	char up[160];
+	struct accesslog_entry e = {
+		.start_unix_ms = ps->start_wall_ms,
+		.kind = "tcp",
+		.direction = ps->client ? "outbound" : "inbound",
+		.src_service = ps->source[0] ? ps->source : NULL,
+		.src_node = ps->client ? ps->px->a->cfg.node_name : ps->peer,
+		.dst_service = ps->service[0] ? ps->service : NULL,
+		.dst_node = ps->client ? (ep ? ep->node : NULL)
+		                       : ps->px->a->cfg.node_name,
+		.bytes_in = ps->bytes_in,
+		.bytes_out = ps->bytes_out,
+		.duration_us = (int64_t)((uv_hrtime() - ps->start_ns) / 1000),
+		.retries = ps->tries > 1 ? ps->tries - 1 : 0,
+	};
+
+	if (ps->client && ps->service[0] == '\0')
+		return; /* accepted and closed before it was anything */
+	if (ps->client && ep != NULL) {
+		snprintf(up, sizeof(up), "%s %s", ep->node, ep->mesh_addr);
+		e.upstream = up;
+	}
+	if (ps->client && !ps->opened)
+		e.error = "no stream opened";
+	agent_proxy_observe(ps->px, &e, !ps->client, false, false);
+}
+
 static void
 pstream_close(struct pstream *ps)
 {
@@ -420,6 +464,7 @@ pstream_close(struct pstream *ps)
 	if (ps->closed)
 		return;
 	ps->closed = true;
+	pstream_observe(ps);
 	if (ps->ms) {
 		mesh_stream_close(ps->ms);
 		ps->ms = NULL;
@@ -514,8 +559,12 @@ on_app_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n == 0)
 		return;
 	mesh_stream_write(ps->ms, buf->base, (size_t)n, &accepted);
-	if (ps->client)
+	if (ps->client) {
 		ps->px->stats.bytes_up += accepted;
+		ps->bytes_in += accepted;
+	} else {
+		ps->bytes_out += accepted;
+	}
 	/* The read was sized to the room, so all of it was taken. */
 	if (accepted < (size_t)n) {
 		mesh_stream_reset(ps->ms);
@@ -561,8 +610,12 @@ on_app_written(uv_write_t *req, int status)
 		return;
 	}
 	mesh_stream_read_consume(ps->ms, ps->write_len);
-	if (ps->client)
+	if (ps->client) {
 		ps->px->stats.bytes_down += ps->write_len;
+		ps->bytes_out += ps->write_len;
+	} else {
+		ps->bytes_in += ps->write_len;
+	}
 	ps->write_len = 0;
 	pconn_flush(ps->pc); /* window updates */
 	pstream_pump_down(ps);
@@ -630,8 +683,12 @@ pstream_pump_down(struct pstream *ps)
 	}
 	if (corked)
 		app_cork(ps, 0);
-	if (ps->client)
+	if (ps->client) {
 		ps->px->stats.bytes_down += done;
+		ps->bytes_out += done;
+	} else {
+		ps->bytes_in += done;
+	}
 	if (n < 0 && len) {
 		mesh_stream_reset(ps->ms);
 		pstream_close(ps);
@@ -660,6 +717,8 @@ pstream_new(struct agent_proxy *px, bool client)
 	ps->kind = PROXY_STREAM_TCP;
 	ps->px = px;
 	ps->client = client;
+	ps->start_ns = uv_hrtime();
+	ps->start_wall_ms = agent_now_ms(px->a);
 	uv_tcp_init(px->a->loop, &ps->app);
 	uv_tcp_nodelay(&ps->app, 1);
 	ps->app.data = ps;
@@ -759,6 +818,16 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		          ev->service ? ev->service : "?",
 		          ev->peer ? ev->peer : "?", ev->status,
 		          ev->reason ? ev->reason : "");
+		if (ev->status == 403) {
+			char src[128];
+
+			agent_proxy_peer_services(mesh_conn_peer(ev->conn), src,
+			                          sizeof(src));
+			proxy_metrics_denied(px->pm, true, !ev->http, src,
+			                     ev->service);
+			agent_proxy_event(px, "denied", ev->service, ev->peer,
+			                  ev->reason);
+		}
 		break;
 	case MESH_EV_CONNECT: {
 		struct sockaddr_in sin;
@@ -783,6 +852,10 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		in->pc = mesh_conn_user(ev->conn);
 		snprintf(in->service, sizeof(in->service), "%s",
 		         ev->service ? ev->service : "");
+		snprintf(in->peer, sizeof(in->peer), "%s",
+		         ev->peer ? ev->peer : "");
+		agent_proxy_peer_services(mesh_conn_peer(ev->conn), in->source,
+		                          sizeof(in->source));
 		mesh_stream_set_user(ev->stream, in);
 		px->stats.streams_in++;
 		px->stats.active_streams++;
@@ -896,6 +969,7 @@ on_upstream_accept(uv_stream_t *server, int status)
 	}
 	ps->app_open = true;
 	snprintf(ps->service, sizeof(ps->service), "%s", ul->service);
+	snprintf(ps->source, sizeof(ps->source), "%s", ul->owner);
 	/* The app is not read until the peer opened the stream, so that a
 	 * refused or failed attempt can go to another endpoint. */
 	if (client_attempt(ps) != 0)
@@ -939,6 +1013,7 @@ listen_upstream(struct agent_proxy *px, const struct agent_upstream *u)
 		return WEFT_ENOMEM;
 	ul->px = px;
 	snprintf(ul->service, sizeof(ul->service), "%s", u->service);
+	snprintf(ul->owner, sizeof(ul->owner), "%s", u->owner ? u->owner : "");
 	uv_tcp_init(px->a->loop, &ul->tcp);
 	ul->tcp.data = ul;
 	list_insert_tail(&px->uplisteners, &ul->link);
@@ -1092,6 +1167,30 @@ int64_t
 agent_proxy_now(struct agent_proxy *px)
 {
 	return mono(px);
+}
+
+struct accesslog *
+agent_proxy_accesslog(struct agent_proxy *px)
+{
+	return px->alog;
+}
+
+struct proxy_metrics *
+agent_proxy_metrics(struct agent_proxy *px)
+{
+	return px->pm;
+}
+
+int64_t
+agent_proxy_wall_ms(struct agent_proxy *px)
+{
+	return agent_now_ms(px->a);
+}
+
+const char *
+agent_proxy_node(struct agent_proxy *px)
+{
+	return px->a->cfg.node_name;
 }
 
 int
@@ -1281,13 +1380,21 @@ on_balance_event(void *arg, enum balance_event ev,
 {
 	struct agent_proxy *px = arg;
 
-	if (ev == BALANCE_EV_EJECTED)
+	if (ev == BALANCE_EV_EJECTED) {
+		char why[64];
+
 		weft_logf(&px->a->log, WEFT_LOG_WARN, "msg=\"endpoint ejected\" "
 		          "service=%s node=%s for_ms=%lld", ep->service, ep->node,
 		          (long long)(until_ms - now_ms));
-	else
+		snprintf(why, sizeof(why), "out for %lld ms",
+		         (long long)(until_ms - now_ms));
+		proxy_metrics_ejected(px->pm, ep->service);
+		agent_proxy_event(px, "ejected", ep->service, ep->node, why);
+	} else {
 		weft_logf(&px->a->log, WEFT_LOG_INFO, "msg=\"endpoint returned\" "
 		          "service=%s node=%s", ep->service, ep->node);
+		agent_proxy_event(px, "returned", ep->service, ep->node, NULL);
+	}
 }
 
 int
@@ -1337,9 +1444,24 @@ agent_proxy_start(struct agent *a)
 		}, &px->hc);
 	if (rc == 0)
 		rc = http_back_new(px, &px->back);
+	if (rc == 0)
+		rc = proxy_metrics_new(&px->pm);
+	if (rc == 0 && a->cfg.proxy.access_log != NULL) {
+		char why[256] = "";
+
+		rc = accesslog_open(a->loop, &(struct accesslog_opts){
+			.path = a->cfg.proxy.access_log,
+			.buffer = a->cfg.proxy.access_log_buffer,
+		}, &a->log, &px->alog, why, sizeof(why));
+		if (rc)
+			weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot open the "
+			          "access log\" reason=\"%s\"", why);
+	}
 	if (rc)
 		return rc;
 	metrics_register(&a->metrics, "proxy", collect, px);
+	metrics_register(&a->metrics, "proxy_services", proxy_metrics_collect,
+	                 px->pm);
 	uv_check_init(a->loop, &px->flusher);
 	uv_idle_init(a->loop, &px->flush_again);
 	px->flusher.data = px;
@@ -1397,6 +1519,7 @@ agent_proxy_free(struct agent *a)
 	balance_free(px->bal);
 	http_caller_free(px->hc);
 	http_back_free(px->back);
+	proxy_metrics_free(px->pm);
 	free(px->fronts);
 	free(px->fronts_h2);
 	free(px);
@@ -1412,6 +1535,7 @@ agent_proxy_stop(struct agent *a)
 		return;
 	px->stopping = true;
 	metrics_unregister(&a->metrics, px);
+	metrics_unregister(&a->metrics, px->pm);
 	uv_timer_stop(&px->rebuild);
 	uv_close((uv_handle_t *)&px->rebuild, NULL);
 	uv_close((uv_handle_t *)&px->flusher, NULL);
@@ -1439,6 +1563,11 @@ agent_proxy_stop(struct agent *a)
 
 		mesh_conn_abort(pc->mc, WEFT_ECLOSED, "agent stopping");
 		pconn_close(pc);
+	}
+	/* After the streams: their last lines go out with the rest. */
+	if (px->alog != NULL) {
+		accesslog_close(px->alog, NULL, NULL);
+		px->alog = NULL;
 	}
 }
 

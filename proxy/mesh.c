@@ -382,6 +382,8 @@ fire_stream(struct mesh_stream *s, enum mesh_event_type type)
 		.h2_error = s->h2_error,
 		.err = s->err,
 		.reason = s->reason,
+		.http = s->http || (s->method[0] != '\0' &&
+		                    strcmp(s->method, "CONNECT") != 0),
 	};
 
 	fire(s->c, &ev);

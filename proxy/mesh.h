@@ -151,6 +151,7 @@ struct mesh_event {
 	int err;             /* CONN_CLOSED, RESET: a WEFT_E code or 0 */
 	const char *reason;  /* REFUSED, DENIED, RESET, CONN_CLOSED */
 	const char *peer;    /* the peer's node name, once known */
+	bool http;           /* an HTTP request, not a CONNECT stream */
 };
 
 struct mesh_config {

@@ -45,9 +45,10 @@ agent_event_format(const char *line, size_t len, char *out, size_t cap)
 	static const char *const object_keys[] = { "kind", "name" };
 	static const char *const health_keys[] = { "name", "node" };
 	static const char *const check_keys[] = { "name", "service" };
+	static const char *const proxy_keys[] = { "service", "node" };
 	static const char *const other_keys[] = { "name", NULL };
 	const char *const *keys = other_keys;
-	char when[40], type[64], event[64], a[256], b[256];
+	char when[40], type[64], event[64], a[256], b[256], why[256] = "";
 	json_t *j, *tm;
 	size_t i;
 
@@ -71,14 +72,19 @@ agent_event_format(const char *line, size_t len, char *out, size_t cap)
 		keys = health_keys;
 	else if (strcmp(type, "check") == 0)
 		keys = check_keys;
+	else if (strcmp(type, "proxy") == 0) {
+		keys = proxy_keys;
+		if (json_string_length(json_object_get(j, "reason")) > 0)
+			agent_cell(json_object_get(j, "reason"), why, sizeof(why));
+	}
 	agent_cell(json_object_get(j, keys[0]), a, sizeof(a));
 	if (keys[1] != NULL)
 		agent_cell(json_object_get(j, keys[1]), b, sizeof(b));
 	else
 		b[0] = '\0';
 	json_decref(j);
-	snprintf(out, cap, "%s %s %s %s%s%s", when, type, event, a,
-	         b[0] ? " " : "", b);
+	snprintf(out, cap, "%s %s %s %s%s%s%s%s%s", when, type, event, a,
+	         b[0] ? " " : "", b, why[0] ? " (" : "", why, why[0] ? ")" : "");
 	/* It goes to a terminal. */
 	for (i = 0; out[i] != '\0'; i++)
 		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)

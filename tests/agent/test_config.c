@@ -218,6 +218,8 @@ test_proxy_keys(void **state)
 	build_from(good, &c);
 	assert_int_equal(c.services[0].upstreams[0].protocol, TABLE_PROTO_TCP);
 	assert_int_equal(c.services[0].upstreams[0].max_requests, 0);
+	assert_string_equal(c.services[0].upstreams[0].owner,
+	                    c.services[0].name);
 	assert_int_equal(c.proxy.retry_buffer, 65536);
 	assert_int_equal(c.proxy.max_head_bytes, H1_MAX_HEAD_BYTES);
 	assert_int_equal(c.proxy.max_headers, H1_MAX_HEADERS);
@@ -242,6 +244,7 @@ test_proxy_keys(void **state)
 	assert_int_equal(c.upstreams[0].max_connections, 8);
 	assert_int_equal(c.upstreams[0].max_pending, 16);
 	assert_int_equal(c.upstreams[0].max_requests, 32);
+	assert_null(c.upstreams[0].owner);
 	assert_int_equal(c.proxy.retry_buffer, 0);
 	assert_int_equal(c.proxy.max_head_bytes, 4096);
 	assert_int_equal(c.proxy.max_headers, 50);

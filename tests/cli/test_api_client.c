@@ -528,6 +528,15 @@ test_event_format(void **state)
 		  "\"left\", \"name\": \"a\\u0007b\"}",
 		  "@-5 member left a?b -" },
 		{ "{}", "- - - -" },
+		{ "{\"time_ms\": 1764165000000, \"type\": \"proxy\", "
+		  "\"event\": \"denied\", \"service\": \"api\", "
+		  "\"node\": \"web-1\", \"reason\": \"denied by intention "
+		  "web->api (no-web)\"}",
+		  "2025-11-26T13:50:00.000Z proxy denied api web-1 (denied by "
+		  "intention web->api (no-web))" },
+		{ "{\"type\": \"proxy\", \"event\": \"returned\", "
+		  "\"service\": \"api\", \"node\": \"b\", \"reason\": \"\"}",
+		  "- proxy returned api b" },
 	};
 	char out[256];
 	size_t i;
