@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# What the data plane tells operators (issue 8), between two agents on
+# 127.0.0.210-211: a (service web) calls api (HTTP/1.1 app) and db (TCP
+# echo) behind b, both with access logs.
+#   - one JSON access log line per HTTP request and per TCP stream, on the
+#     caller's and the server's side, with services, nodes, status, bytes,
+#     retries, upstream and trace id
+#   - W3C trace context: a valid incoming traceparent reaches the app
+#     unchanged (with its tracestate); a request without one, or with a
+#     malformed one, gets a new one (tracestate dropped); the access log
+#     carries the trace id the app saw
+#   - weft_proxy_* series labelled by source and destination service move
+#     with traffic and pass promtool; an intention denial is counted and
+#     streamed to `weft monitor` with its reason
+# Usage: WEFT=... WEFTD=... t_observe.sh   (or: t_observe.sh BUILD_DIR)
+if [ $# -ge 1 ] && [ -d "$1" ]; then
+	export WEFT=${WEFT:-$1/tools/weft} WEFTD=${WEFTD:-$1/agent/weftd}
+fi
+source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+A=127.0.0.210 B=127.0.0.211
+UP_API=15210 UP_DB=15211 UP_SECRET=15212
+APP=17410 ECHO=17411 SECRET=17412
+
+make_ca "$T/ca" it-root
+make_cert "$T/ca" a web
+make_cert "$T/ca" b "api,db,secret"
+"$WEFT" cert issue --ca "$T/ca" --name ops --groups operator --valid 30d \
+	--out "$T/certs" >/dev/null || { fail "cert issue ops"; finish; }
+
+write_config a $A "" "" ", \"services\": [{\"name\": \"web\", \"port\": 1,
+  \"upstreams\": [
+   {\"service\": \"api\", \"local_bind\": \"$A:$UP_API\", \"protocol\": \"http\"},
+   {\"service\": \"db\", \"local_bind\": \"$A:$UP_DB\"},
+   {\"service\": \"secret\", \"local_bind\": \"$A:$UP_SECRET\", \"protocol\": \"http\"}]}],
+ \"proxy\": {\"access_log\": \"$T/a-access.log\"}"
+write_config b $B $A "" ", \"services\": [
+ {\"name\": \"api\", \"port\": $APP, \"protocol\": \"http\"},
+ {\"name\": \"db\", \"port\": $ECHO},
+ {\"name\": \"secret\", \"port\": $SECRET, \"protocol\": \"http\"}],
+ \"proxy\": {\"access_log\": \"$T/b-access.log\"}"
+
+# An app that answers with the trace headers it was given.
+cat >"$T/app.py" <<'PY'
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        b = json.dumps({"traceparent": self.headers.get_all("traceparent"),
+                        "tracestate": self.headers.get_all("tracestate")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H)
+print("ready", flush=True)
+s.serve_forever()
+PY
+python3 "$T/app.py" 127.0.0.1 $APP >"$T/app.out" 2>&1 &
+PIDS[app]=$!
+python3 "$T/app.py" 127.0.0.1 $SECRET >"$T/secret.out" 2>&1 &
+PIDS[secret]=$!
+python3 "$HERE/echo_server.py" 127.0.0.1 $ECHO >"$T/echo.out" 2>&1 &
+PIDS[echo]=$!
+wait_for 10 "the apps listen" bash -c "grep -q ready '$T/app.out' && grep -q ready '$T/secret.out' && grep -q ready '$T/echo.out'"
+
+start a
+start b
+wait_sock a || finish
+wait_sock b || finish
+
+U="http://$A:$UP_API"
+c() { curl -sS --max-time 10 "$@"; }
+ready() { c "$U/" 2>/dev/null | grep -q traceparent; }
+wait_for 30 "a reaches api behind b" ready || finish
+
+# ---- trace context ----
+TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+got=$(c -H "traceparent: $TP" -H "tracestate: vendor=1" "$U/kept")
+[ "$got" = "{\"traceparent\": [\"$TP\"], \"tracestate\": [\"vendor=1\"]}" ] &&
+	ok "a valid traceparent and its tracestate reach the app unchanged" ||
+	fail "kept traceparent: $got"
+tp_of() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["traceparent"][0])'; }
+new=$(c "$U/created" | tp_of)
+[[ "$new" =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-01$ ]] &&
+	ok "a request without one gets a new traceparent ($new)" ||
+	fail "created traceparent: '$new'"
+got=$(c -H "traceparent: 00-XYZ" -H "tracestate: old=1" "$U/bad")
+bad=$(tp_of <<<"$got")
+[[ "$bad" =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-01$ ]] && grep -q '"tracestate": null' <<<"$got" &&
+	ok "a malformed traceparent is replaced and its tracestate dropped" ||
+	fail "malformed traceparent: $got"
+c -o /dev/null "$U/again" || true
+
+# ---- TCP stream ----
+got=$(python3 "$HERE/tcp_client.py" marker $A $UP_DB "hello through the mesh!" 2>&1)
+[ "$got" = "marker echoed" ] && ok "a TCP stream went through" ||
+	fail "tcp stream: '$got'"
+
+# ---- access log lines ----
+line_for() { # FILE PATH
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    j = json.loads(l)
+    if j.get("path") == sys.argv[2] or (sys.argv[2] == "tcp" and j.get("kind") == "tcp"):
+        print(json.dumps(j, sort_keys=True)); break
+PY
+}
+check_line() { # FILE PATH PYTHON-CONDITION DESCRIPTION
+	local j
+	j=$(line_for "$1" "$2")
+	python3 -c "import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if ($3) else 1)" "$j" 2>/dev/null &&
+		ok "$4" || fail "$4: '$j'"
+}
+# The agent writes off the loop: give it a moment.
+wait_for 10 "a's access log has the TCP stream" bash -c "grep -q '\"kind\":\"tcp\"' '$T/a-access.log'"
+wait_for 10 "b's access log has the TCP stream" bash -c "grep -q '\"kind\":\"tcp\"' '$T/b-access.log'"
+check_line "$T/a-access.log" /kept "j['kind']=='http' and j['direction']=='outbound' and j['src_service']=='web' and j['src_node']=='a' and j['dst_service']=='api' and j['dst_node']=='b' and j['method']=='GET' and j['status']==200 and j['trace_id']=='4bf92f3577b34da6a3ce929d0e0e4736' and j['bytes_out']>0 and j['retries']==0 and j['upstream'].startswith('b ') and j['time'].endswith('Z')" \
+	"a's line for GET /kept: services, nodes, status, bytes, upstream, the kept trace id"
+newid=$(cut -d- -f2 <<<"$new")
+check_line "$T/a-access.log" /created "j['trace_id']=='$newid'" \
+	"a's line for /created carries the trace id the app saw ($newid)"
+check_line "$T/b-access.log" tcp "j['direction']=='inbound' and j['src_service']=='web' and j['src_node']=='a' and j['dst_service']=='db' and j['bytes_in']==23 and j['bytes_out']==23" \
+	"b's line for the TCP stream: from web on a, 23 bytes each way"
+check_line "$T/a-access.log" tcp "j['direction']=='outbound' and j['src_service']=='web' and j['dst_node']=='b' and j['bytes_in']==23 and j['bytes_out']==23" \
+	"a's line for the TCP stream"
+n=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)))' "$T/a-access.log" 2>/dev/null || echo bad)
+[ "$n" != bad ] && ok "every line of a's access log is one JSON object ($n lines)" ||
+	fail "a's access log does not parse"
+
+# ---- denial: counted and streamed to the monitor ----
+"$WEFT" monitor --socket "$(sock b)" >"$T/monitor.out" 2>&1 &
+PIDS[monitor]=$!
+sleep 0.5
+cat >"$T/deny.json" <<'JSON'
+{"name": "no-web-secret", "source": "web", "destination": "secret",
+ "action": "deny"}
+JSON
+"$WEFT" intentions apply "$T/deny.json" --signer-key "$T/certs/ops.key" \
+	--signer-cert "$T/certs/ops.crt" --socket "$(sock a)" >/dev/null 2>&1 ||
+	fail "intentions apply"
+denied() { [ "$(c -o /dev/null -w '%{http_code}' "http://$A:$UP_SECRET/" 2>/dev/null)" = 403 ]; }
+wait_for 15 "a request to secret is denied" denied
+wait_for 5 "weft monitor on b shows the denial" grep -q "proxy denied secret a (denied by intention" "$T/monitor.out"
+
+# ---- metrics ----
+m=$(api b GET /v1/metrics | tail -n +2)
+grep -q 'weft_proxy_intention_denials_total{direction="inbound",protocol="http",source="web",destination="secret"} [1-9]' <<<"$m" &&
+	ok "b counts the denial by source and destination" ||
+	fail "denial metric: $(grep intention_denials <<<"$m")"
+grep -q 'weft_proxy_requests_total{direction="inbound",protocol="tcp",source="web",destination="db",code_class="none"} 1' <<<"$m" &&
+	ok "b counts the TCP stream by source and destination" ||
+	fail "b tcp requests: $(grep 'weft_proxy_requests_total' <<<"$m")"
+m=$(api a GET /v1/metrics | tail -n +2)
+grep -qE 'weft_proxy_requests_total\{direction="outbound",protocol="http",source="web",destination="api",code_class="2xx"\} ([5-9]|[1-9][0-9]+)' <<<"$m" &&
+	ok "a counts its HTTP requests to api by class" ||
+	fail "a http requests: $(grep 'weft_proxy_requests_total' <<<"$m")"
+grep -qE 'weft_proxy_request_duration_seconds_count\{direction="outbound",protocol="http",source="web",destination="api"\} ([5-9]|[1-9][0-9]+)' <<<"$m" &&
+	ok "a's duration histogram for web->api counts them" ||
+	fail "a duration histogram: $(grep 'duration_seconds_count' <<<"$m")"
+if command -v promtool >/dev/null; then
+	out=$(promtool check metrics <<<"$m" 2>&1)
+	[ $? -eq 0 ] && ok "a's metrics pass promtool" || fail "promtool: $out"
+fi
+finish
