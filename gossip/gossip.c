@@ -14,6 +14,7 @@
  * apart, before the regular interval takes over. */
 #define JOIN_FOLLOWUPS 2
 #define JOIN_FOLLOWUP_MS 2000
+#define CHURN_PULL_MS 3000
 
 /* Compound framing: array header, type, list header (at most 5). */
 #define COMPOUND_HDR_MAX 8
@@ -811,6 +812,25 @@ gossip_round(struct gossip *g, int64_t now)
 		picked[n++] = i;
 		gossip_send(g, &g->m[i], &g->m[i].rec->r->addr, NULL, 0, 0, true);
 	}
+}
+
+/*
+ * Members met through gossip mean others are joining, and gossip alone
+ * leaves gaps when many join at once: each new record competes for the
+ * same few packets a round, and a member that missed one would wait for
+ * the periodic push-pull (two minutes at 256 members).  So a push-pull
+ * with a random member comes a few seconds after such news, at most one
+ * every 2 x CHURN_PULL_MS: digests make it cheap when there is no gap.
+ */
+void
+gossip_pull_soon(struct gossip *g, int64_t now)
+{
+	if (g->leaving || (g->churn_pull_at != 0 &&
+	                   now - g->churn_pull_at < CHURN_PULL_MS))
+		return;
+	g->churn_pull_at = now + CHURN_PULL_MS;
+	if (g->next_pushpull > g->churn_pull_at)
+		g->next_pushpull = g->churn_pull_at;
 }
 
 bool

@@ -219,6 +219,9 @@ struct gossip {
 	 * joined at the same moment may each have missed the other's alive
 	 * record, and the regular interval is minutes at a few hundred. */
 	unsigned join_followups;
+	/* An early push-pull after meeting new members through gossip
+	 * (churn_pull_at: when the last one was brought forward to). */
+	int64_t churn_pull_at;
 	int64_t created;
 
 	/* members */
@@ -298,6 +301,7 @@ int gossip_send_stream(struct gossip *g, const struct gossip_addr *to,
 unsigned gossip_retransmit_limit(const struct gossip *g);
 size_t gossip_live_count(const struct gossip *g);
 bool gossip_random_member(struct gossip *g, uint8_t state, uint32_t *out);
+void gossip_pull_soon(struct gossip *g, int64_t now);
 void gossip_refuse(struct gossip *g, uint64_t *counter, const char *why);
 bool gossip_revocations_has(void *ctx, const uint8_t id[KEY_ID_LEN]);
 int gossip_cert_check(struct gossip *g, int64_t now, const uint8_t *cert,

@@ -558,8 +558,10 @@ member_on_alive(struct gossip *g, int64_t now, const uint8_t *p, size_t len,
 		/* A member first met in a periodic push-pull is already known
 		 * to the cluster it came from; spreading it again would make
 		 * every exchange a storm.  A joiner's own push is news. */
-		if (!quiet_new)
+		if (!quiet_new) {
 			member_broadcast_alive(g, m, true);
+			gossip_pull_soon(g, now);
+		}
 		return 0;
 	}
 	if (member_index(g, m) == g->self) {
