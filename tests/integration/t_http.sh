@@ -140,6 +140,21 @@ c_ok() { # URL PATTERN [curl args]: 200 with PATTERN in the body
 }
 wait_for 10 "curl HTTP/1.1 -> HTTP/1.1 app through the mesh" \
 	c_ok "http://$A:$UP_WEB/hello?x=1" "name=web-v[12] version=v[12] method=GET path=/hello?x=1"
+# ==== without a route: every endpoint ====
+# Rounds of 100 until each endpoint has served 10 (at most 15 s): the
+# latency-aware balancer may rightly shun an endpoint for a while after
+# one slow answer (a sanitizer build has some), but never for good.
+V1=0 V2=0 NON200=0
+spread() {
+	local j
+	j=$(load $A $UP_WEB 100 4 /spread)
+	V1=$((V1 + $(jn "$j" version v1))) V2=$((V2 + $(jn "$j" version v2)))
+	NON200=$((NON200 + 100 - $(jn "$j" status 200)))
+	[ "$V1" -ge 10 ] && [ "$V2" -ge 10 ]
+}
+wait_for 15 "without a route, requests reach both web endpoints" spread
+[ "$NON200" -eq 0 ] && echo "# v1 $V1, v2 $V2, all 200" || fail "without a route: $NON200 answers not 200 (v1 $V1, v2 $V2)"
+
 head -c $((1 << 20)) /dev/urandom >"$T/body.bin"
 want=$(sha256sum "$T/body.bin" | cut -d' ' -f1)
 got=$(curl -s -m 20 --data-binary @"$T/body.bin" "http://$A:$UP_WEB/echo" | sha256sum | cut -d' ' -f1)
@@ -240,13 +255,6 @@ if { [ "$st" = 503 ] || [ "$st" = 404 ]; } && grep -qi '^x-weft-agent: a' "$T/no
 else
 	fail "no endpoint: status '$st', $(grep -i x-weft-agent "$T/none.h") body '$out'"
 fi
-
-# ==== without a route: every endpoint ====
-j=$(load $A $UP_WEB 200 4 /spread)
-v1=$(jn "$j" version v1) v2=$(jn "$j" version v2)
-[ "$(jn "$j" status 200)" -eq 200 ] && [ "$v1" -ge 10 ] && [ "$v2" -ge 10 ] &&
-	ok "without a route, requests reach both web endpoints (v1 $v1, v2 $v2)" ||
-	fail "without a route: $j"
 
 # ==== routes ====
 cat >"$T/web-routes.json" <<'JSON'
