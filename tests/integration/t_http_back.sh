@@ -15,6 +15,10 @@
 #     and coming back
 #   - a gRPC app (python3-grpcio) called over HTTP/1.1: unary, server
 #     streaming with trailers, a trailers-only error answer
+#   - the h2c front end (agent/http_front_h2.c) on a: nghttp and h2load to
+#     the h2c app, a gRPC client to the gRPC app (status and trailers)
+#   - both agents stop cleanly (exit 0, no sanitizer report) with app
+#     connections open on both ends
 # Usage: WEFT=... WEFTD=... t_http_back.sh   (or: t_http_back.sh BUILD_DIR)
 if [ $# -ge 1 ] && [ -d "$1" ]; then
 	export WEFT=${WEFT:-$1/tools/weft} WEFTD=${WEFTD:-$1/agent/weftd}
@@ -27,6 +31,8 @@ UP_APP=15190   # a: http -> app (HTTP/1.1 app on b)
 UP_DOWN=15191  # a: http -> down (nothing listens behind b)
 UP_H2=15192    # a: http -> h2app (h2c app on b)
 UP_GRPC=15193  # a: http -> grpcapp (a gRPC app on b)
+UP_H2F=15194   # a: http2 (the h2c front end) -> h2app
+UP_GRPCF=15195 # a: grpc (the h2c front end) -> grpcapp
 APP=17390 H2APP=17392 GRPCAPP=17393
 MB=16   # request bodies; the response is twice that
 [ "${WEFT_SANITIZED:-0}" = 1 ] && MB=4
@@ -40,7 +46,9 @@ make_cert "$T/ca" b "app,down,h2app,grpcapp"
 up() { # SERVICE PORT
 	echo "{\"service\": \"$1\", \"local_bind\": \"$A:$2\", \"protocol\": \"http\"}"
 }
-write_config a $A "" "" ", \"upstreams\": [$(up app $UP_APP), $(up down $UP_DOWN), $(up h2app $UP_H2), $(up grpcapp $UP_GRPC)]"
+write_config a $A "" "" ", \"upstreams\": [$(up app $UP_APP), $(up down $UP_DOWN), $(up h2app $UP_H2), $(up grpcapp $UP_GRPC),
+ {\"service\": \"h2app\", \"local_bind\": \"$A:$UP_H2F\", \"protocol\": \"http2\"},
+ {\"service\": \"grpcapp\", \"local_bind\": \"$A:$UP_GRPCF\", \"protocol\": \"grpc\"}]"
 write_config b $B $A "" ", \"services\": [
  {\"name\": \"app\", \"port\": $APP, \"protocol\": \"http\"},
  {\"name\": \"down\", \"port\": $DOWN, \"protocol\": \"http\"},
@@ -329,9 +337,42 @@ else
 	echo "# python3-grpcio not installed: gRPC cases skipped"
 fi
 
-# ---- b stops cleanly with app connections open ----
-# An idle pooled connection and an h2c session are open now; a request
-# is in flight to an app that never answers.
+# ---- the h2c front end (a) to the h2c and gRPC apps (b) ----
+if [ "$HAVE_H2" = 1 ] && command -v nghttp >/dev/null; then
+	F="http://$A:$UP_H2F"
+	got=$(timeout 20 nghttp "$F/blob" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$(sha256sum <"$T/htdocs/blob" | cut -d' ' -f1)" ] &&
+		ok "h2c client -> h2c front end -> h2c app: 2 MB intact" ||
+		fail "h2c front end blob: $got"
+	got=$(timeout 30 nghttp -d "$T/big.bin" "$F/index.html" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] &&
+		ok "h2c client upload of $MB MiB through both h2c ends and back intact" ||
+		fail "h2c front end upload: $got"
+	out=$(timeout 60 h2load -n 2000 -c 4 -m 16 "$F/index.html" 2>&1 |
+		grep -E '^status codes:')
+	grep -q '2000 2xx' <<<"$out" &&
+		ok "h2load: 2000 requests on 4 h2c connections x 16 streams, all 2xx" ||
+		fail "h2load through the h2c front end: $out"
+	out=$(timeout 20 nghttp -v "$F/missing" 2>&1 | grep -E ':status: ')
+	grep -q '404' <<<"$out" && ok "h2c front end: the app's 404 passed through" ||
+		fail "h2c front end 404: $out"
+fi
+if [ "$HAVE_GRPC" = 1 ]; then
+	out=$(timeout 20 /usr/bin/python3 "$HERE/grpc_app.py" unary "$A:$UP_GRPCF" hi2 2>&1)
+	grep -q '^msg g1:hi2' <<<"$out" && grep -q '^status OK' <<<"$out" &&
+		grep -q 'trailer x-app-trailer unary-g1' <<<"$out" &&
+		ok "gRPC client -> h2c front end -> gRPC app: answer, status, trailer" ||
+		fail "gRPC through the h2c front end: $out"
+	out=$(timeout 20 /usr/bin/python3 "$HERE/grpc_app.py" fail "$A:$UP_GRPCF" x 2>&1)
+	grep -q '^status NOT_FOUND' <<<"$out" &&
+		ok "gRPC error status through both h2c ends: $(grep '^status' <<<"$out")" ||
+		fail "gRPC error through the h2c front end: $out"
+fi
+
+# ---- b and a stop cleanly with connections open ----
+# An idle pooled connection and an h2c session are open on b; a request
+# is in flight to an app that never answers; a holds an h2c app
+# connection on its front end.
 c -o /dev/null --max-time 5 "$U/hang" 2>/dev/null &
 sleep 0.5
 kill -TERM "${PIDS[b]}"
@@ -350,6 +391,32 @@ else
 		fail "b: sanitizer report at stop: $(grep -m3 'Sanitizer\|runtime error' "$T/b.log")" ||
 		{ [ "$st" -eq 0 ] && ok "b stopped cleanly with app connections open (exit 0)" ||
 			fail "b exited $st at SIGTERM"; }
+fi
+
+# a: an h2c app connection to its front end stays open while it stops.
+python3 - "$A" "$UP_H2F" >/dev/null 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+# The client preface and an empty SETTINGS, then silence.
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+time.sleep(8)
+PY
+sleep 0.5
+kill -TERM "${PIDS[a]}"
+for i in $(seq 1 50); do
+	kill -0 "${PIDS[a]}" 2>/dev/null || break
+	sleep 0.2
+done
+if kill -0 "${PIDS[a]}" 2>/dev/null; then
+	fail "a did not stop within 10 s of SIGTERM"
+else
+	wait "${PIDS[a]}"
+	st=$?
+	unset 'PIDS[a]'
+	grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$T/a.log" &&
+		fail "a: sanitizer report at stop: $(grep -m3 'Sanitizer\|runtime error' "$T/a.log")" ||
+		{ [ "$st" -eq 0 ] && ok "a stopped cleanly with an h2c app connection open (exit 0)" ||
+			fail "a exited $st at SIGTERM"; }
 fi
 
 finish
