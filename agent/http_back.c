@@ -78,10 +78,13 @@ hb_fail(struct hb_req *r, const char *why)
 	weft_logf(&hb_agent(r->set)->log, WEFT_LOG_WARN, "msg=\"http request "
 	          "failed\" service=%s reason=\"%s\"", r->service, reason);
 	if (r->ms != NULL) {
-		if (!r->responded)
+		if (!r->responded) {
 			mesh_stream_refuse(r->ms, 502, reason);
-		else
+			r->set->stats.refused++;
+		} else {
 			mesh_stream_reset(r->ms);
+			r->set->stats.broken++;
+		}
 	}
 	hb_finish(r);
 }
@@ -96,6 +99,7 @@ hb_reset(struct hb_req *r, const char *why)
 	          "broken off\" service=%s reason=\"%s\"", r->service, reason);
 	if (r->ms != NULL)
 		mesh_stream_reset(r->ms);
+	r->set->stats.broken++;
 	hb_finish(r);
 }
 
@@ -127,6 +131,12 @@ http_back_new(struct agent_proxy *px, struct http_back_set **out)
 	uv_unref((uv_handle_t *)&set->sweep);
 	*out = set;
 	return 0;
+}
+
+const struct http_back_stats *
+http_back_stats(const struct http_back_set *set)
+{
+	return &set->stats;
 }
 
 void
@@ -195,6 +205,7 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 		mesh_stream_close(ev->stream);
 		return WEFT_ENOMEM;
 	}
+	set->stats.requests++;
 	r->kind = PROXY_STREAM_HTTP_BACK;
 	r->set = set;
 	r->ms = ev->stream;

@@ -39,6 +39,8 @@
 #ifndef WEFT_AGENT_HTTP_BACK_H
 #define WEFT_AGENT_HTTP_BACK_H
 
+#include <stdint.h>
+
 struct agent_proxy;
 struct mesh_event;
 
@@ -63,5 +65,18 @@ void http_back_stop_all(struct http_back_set *set);
 
 /* After http_back_stop_all and the loop's close callbacks; NULL is fine. */
 void http_back_free(struct http_back_set *set);
+
+/* Counters for /v1/metrics. */
+struct http_back_stats {
+	uint64_t requests;     /* MESH_EV_REQUEST taken */
+	uint64_t app_connects; /* HTTP/1.1 connections opened to apps */
+	uint64_t app_reused;   /* requests sent on a pooled connection */
+	uint64_t h2_sessions;  /* h2c sessions opened to apps */
+	uint64_t refused;      /* answered 502 before a head (unreachable,
+	                        * bad answer) or 400 (unsendable request) */
+	uint64_t broken;       /* reset after the head went */
+};
+
+const struct http_back_stats *http_back_stats(const struct http_back_set *set);
 
 #endif

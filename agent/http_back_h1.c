@@ -120,6 +120,7 @@ conn_new(struct http_back_set *set, const char *addr)
 		return NULL;
 	}
 	c->set = set;
+	set->stats.app_connects++;
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	uv_tcp_init(agent_proxy_loop(set->px), &c->tcp);
 	uv_tcp_nodelay(&c->tcp, 1);
@@ -411,11 +412,12 @@ attach(struct hb_req *r, bool fresh)
 		snprintf(reason, sizeof(reason), "request cannot go to an "
 		         "HTTP/1.1 app: %s", why);
 		mesh_stream_refuse(r->ms, 400, reason);
+		set->stats.refused++;
 		hb_finish(r);
 		return rc;
 	}
-	if (!fresh)
-		c = conn_take_idle(set, r->addr);
+	if (!fresh && (c = conn_take_idle(set, r->addr)) != NULL)
+		set->stats.app_reused++;
 	if (c == NULL && (c = conn_new(set, r->addr)) == NULL) {
 		hb_fail(r, "agent out of memory");
 		return WEFT_ENOMEM;

@@ -718,6 +718,7 @@ h2s_new(struct http_back_set *set, const struct hb_req *r)
 		return NULL;
 	}
 	h->set = set;
+	set->stats.h2_sessions++;
 	snprintf(h->addr, sizeof(h->addr), "%s", r->addr);
 	uv_tcp_init(agent_proxy_loop(set->px), &h->tcp);
 	uv_tcp_nodelay(&h->tcp, 1);
@@ -773,6 +774,7 @@ hb_h2_start(struct hb_req *r)
 			           nv[i].namelen) == 0) {
 				mesh_stream_refuse(r->ms, 501, "an upgrade to an "
 				                   "HTTP/2 app is not supported");
+				set->stats.refused++;
 				hb_finish(r);
 				return WEFT_EINVAL;
 			}

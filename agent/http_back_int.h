@@ -44,6 +44,7 @@ struct http_back_set {
 	struct list h2_all;  /* struct hb_h2 */
 	uv_timer_t sweep;
 	bool stopping;
+	struct http_back_stats stats;
 	uint8_t rbuf[HB_READ_CHUNK]; /* app reads land here, one at a time */
 	uint8_t head[HB_HEAD_MAX];   /* request heads are formatted here */
 	nghttp2_nv nv[HB_NV_MAX];
