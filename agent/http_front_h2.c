@@ -40,6 +40,12 @@ struct http_front_h2 {
 	struct http_caller *hc;
 	uv_tcp_t listener;
 	struct list conns;
+	/* Connections with frames to write, flushed once per loop turn
+	 * (many streams' answers in one write); the idle handle keeps the
+	 * loop from blocking while any wait. */
+	struct list dirty;
+	uv_check_t flusher;
+	uv_idle_t awake;
 	char service[64];
 	char owner[64]; /* the upstream's service, "" for the agent's */
 	bool closing;
@@ -50,6 +56,8 @@ struct http_front_h2 {
 
 struct fh2_conn {
 	struct list link;
+	struct list dirty_link; /* on f->dirty while marked */
+	bool dirty;
 	struct http_front_h2 *f;
 	uv_tcp_t tcp;
 	uv_write_t wreq;
@@ -85,6 +93,24 @@ struct fh2_stream {
 };
 
 static void conn_flush(struct fh2_conn *c);
+
+static void
+on_awake(uv_idle_t *h)
+{
+	(void)h; /* only keeps the loop from blocking before the check */
+}
+
+/* Frames were queued from a call's callback: written at the loop turn's
+ * end, with whatever else the turn queued. */
+static void
+conn_mark(struct fh2_conn *c)
+{
+	if (c->dirty || c->closing)
+		return;
+	c->dirty = true;
+	list_insert_tail(&c->f->dirty, &c->dirty_link);
+	uv_idle_start(&c->f->awake, on_awake);
+}
 
 /* ---- connections ---- */
 
@@ -132,6 +158,10 @@ conn_close(struct fh2_conn *c)
 		return;
 	c->closing = true;
 	list_remove(&c->link);
+	if (c->dirty) {
+		list_remove(&c->dirty_link);
+		c->dirty = false;
+	}
 	uv_close((uv_handle_t *)&c->tcp, conn_freed);
 }
 
@@ -202,6 +232,33 @@ conn_flush(struct fh2_conn *c)
 	if (!c->closing && !c->writing && !nghttp2_session_want_read(c->sess) &&
 	    !nghttp2_session_want_write(c->sess))
 		conn_close(c);
+}
+
+static void
+on_flusher(uv_check_t *h)
+{
+	struct http_front_h2 *f = h->data;
+	struct list batch;
+
+	/* Connections marked by this flush (a write error cannot mark, but
+	 * be bounded anyway) wait for the next turn. */
+	list_init(&batch);
+	while (!list_empty(&f->dirty)) {
+		struct list *l = f->dirty.next;
+
+		list_remove(l);
+		list_insert_tail(&batch, l);
+	}
+	while (!list_empty(&batch)) {
+		struct fh2_conn *c = list_entry(batch.next, struct fh2_conn,
+		                                dirty_link);
+
+		list_remove(&c->dirty_link);
+		c->dirty = false;
+		conn_flush(c);
+	}
+	if (list_empty(&f->dirty))
+		uv_idle_stop(&f->awake);
 }
 
 /* ---- the answer ---- */
@@ -283,7 +340,7 @@ s_on_head(void *ctx, int status, const nghttp2_nv *nv, size_t n,
 		/* Never asked for here (an h2c app has no Upgrade). */
 		nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, s->id,
 		                          NGHTTP2_INTERNAL_ERROR);
-		conn_flush(c);
+		conn_mark(c);
 		return;
 	}
 	for (size_t i = 0; i < n && k < FH2_NV_MAX; i++)
@@ -297,7 +354,7 @@ s_on_head(void *ctx, int status, const nghttp2_nv *nv, size_t n,
 		nghttp2_submit_response(c->sess, s->id, f->out, k, NULL);
 	else
 		nghttp2_submit_response(c->sess, s->id, f->out, k, &dp);
-	conn_flush(c);
+	conn_mark(c);
 }
 
 static void
@@ -308,7 +365,7 @@ s_on_readable(void *ctx)
 	if (s->c->closing)
 		return;
 	nghttp2_session_resume_data(s->c->sess, s->id);
-	conn_flush(s->c);
+	conn_mark(s->c);
 }
 
 /* Hands waiting body bytes (then the end) to the call. */
@@ -345,7 +402,7 @@ s_on_writable(void *ctx)
 	if (s->c->closing)
 		return;
 	pend_flush(s);
-	conn_flush(s->c); /* window updates */
+	conn_mark(s->c); /* window updates */
 }
 
 /* weft's own answer: status, who decided, one line why. */
@@ -387,7 +444,7 @@ s_on_error(void *ctx, int status, const char *reason, const char *agent)
 	if (s->c->closing)
 		return;
 	own_answer(s, status, reason, agent);
-	conn_flush(s->c);
+	conn_mark(s->c);
 }
 
 static void
@@ -400,7 +457,7 @@ s_on_abort(void *ctx, const char *reason)
 		return;
 	nghttp2_submit_rst_stream(s->c->sess, NGHTTP2_FLAG_NONE, s->id,
 	                          NGHTTP2_INTERNAL_ERROR);
-	conn_flush(s->c);
+	conn_mark(s->c);
 }
 
 /* ---- the request ---- */
@@ -807,11 +864,17 @@ http_front_h2_open(struct agent_proxy *px, struct http_caller *hc,
 	f->px = px;
 	f->hc = hc;
 	list_init(&f->conns);
+	list_init(&f->dirty);
 	snprintf(f->service, sizeof(f->service), "%s", u->service);
 	snprintf(f->owner, sizeof(f->owner), "%s", u->owner ? u->owner : "");
 	uv_tcp_init(a->loop, &f->listener);
 	f->listener.data = f;
-	f->handles = 1;
+	uv_check_init(a->loop, &f->flusher);
+	f->flusher.data = f;
+	uv_check_start(&f->flusher, on_flusher);
+	uv_idle_init(a->loop, &f->awake);
+	f->awake.data = f;
+	f->handles = 3;
 	rc = agent_addr_from_hostport(&u->local_bind, &ga);
 	if (rc == 0)
 		rc = agent_addr_to_sockaddr(&ga, &ss);
@@ -841,6 +904,8 @@ http_front_h2_close(struct http_front_h2 *f)
 		return;
 	f->closing = true;
 	uv_close((uv_handle_t *)&f->listener, listener_closed);
+	uv_close((uv_handle_t *)&f->flusher, listener_closed);
+	uv_close((uv_handle_t *)&f->awake, listener_closed);
 	while (!list_empty(&f->conns))
 		conn_close(list_entry(f->conns.next, struct fh2_conn, link));
 }
