@@ -104,6 +104,31 @@ hb_reset(struct hb_req *r, const char *why)
 }
 
 static void
+on_awake(uv_idle_t *h)
+{
+	(void)h; /* only keeps the loop from blocking before the check */
+}
+
+void
+hb_wake(struct http_back_set *set)
+{
+	if (!set->stopping)
+		uv_idle_start(&set->awake, on_awake);
+}
+
+static void
+on_flusher(uv_check_t *h)
+{
+	struct http_back_set *set = h->data;
+
+	hb_h2_flush_dirty(set);
+	if (list_empty(&set->h2_dirty))
+		uv_idle_stop(&set->awake);
+	else
+		uv_idle_start(&set->awake, on_awake);
+}
+
+static void
 on_sweep(uv_timer_t *t)
 {
 	struct http_back_set *set = t->data;
@@ -125,6 +150,12 @@ http_back_new(struct agent_proxy *px, struct http_back_set **out)
 	list_init(&set->h1_idle);
 	list_init(&set->h1_all);
 	list_init(&set->h2_all);
+	list_init(&set->h2_dirty);
+	uv_check_init(agent_proxy_loop(px), &set->flusher);
+	set->flusher.data = set;
+	uv_check_start(&set->flusher, on_flusher);
+	uv_idle_init(agent_proxy_loop(px), &set->awake);
+	set->awake.data = set;
 	uv_timer_init(agent_proxy_loop(px), &set->sweep);
 	set->sweep.data = set;
 	uv_timer_start(&set->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
@@ -153,6 +184,10 @@ http_back_stop_all(struct http_back_set *set)
 	set->stopping = true;
 	uv_timer_stop(&set->sweep);
 	uv_close((uv_handle_t *)&set->sweep, NULL);
+	uv_check_stop(&set->flusher);
+	uv_close((uv_handle_t *)&set->flusher, NULL);
+	uv_idle_stop(&set->awake);
+	uv_close((uv_handle_t *)&set->awake, NULL);
 	hb_h1_stop_all(set);
 	hb_h2_stop_all(set);
 	while (!list_empty(&set->reqs)) {

@@ -29,6 +29,8 @@
 
 struct hb_h2 {
 	struct list link; /* set->h2_all until closing */
+	struct list dirty_link; /* on set->h2_dirty while marked */
+	bool dirty;
 	struct http_back_set *set;
 	char addr[HB_ADDR_MAX];
 	uv_tcp_t tcp;
@@ -60,6 +62,20 @@ struct hb_h2_pend {
 };
 
 static void h2s_flush(struct hb_h2 *h);
+
+/* Frames were queued outside a read of the session's socket: written at
+ * the loop turn's end (hb_h2_flush_dirty), with whatever else it queued. */
+static void
+h2s_mark(struct hb_h2 *h)
+{
+	struct http_back_set *set = h->set;
+
+	if (h->dirty || h->closing)
+		return;
+	h->dirty = true;
+	list_insert_tail(&set->h2_dirty, &h->dirty_link);
+	hb_wake(set);
+}
 static void h2s_fail(struct hb_h2 *h, const char *why);
 
 /* ---- requests ---- */
@@ -522,6 +538,10 @@ h2s_close(struct hb_h2 *h)
 	h->closing = true;
 	h->dead = true;
 	list_remove(&h->link);
+	if (h->dirty) {
+		list_remove(&h->dirty_link);
+		h->dirty = false;
+	}
 	uv_close((uv_handle_t *)&h->tcp, h2s_freed);
 }
 
@@ -807,7 +827,7 @@ hb_h2_start(struct hb_req *r)
 	r->h2 = h;
 	r->h2_id = id;
 	h->streams++;
-	h2s_flush(h);
+	h2s_mark(h);
 	return 0;
 }
 
@@ -820,7 +840,7 @@ hb_h2_event(struct hb_req *r, const struct mesh_event *ev)
 	case MESH_EV_READABLE:
 		if (h != NULL && !r->req_sent) {
 			nghttp2_session_resume_data(h->sess, r->h2_id);
-			h2s_flush(h);
+			h2s_mark(h);
 		} else {
 			req_maybe_done(r);
 		}
@@ -833,7 +853,7 @@ hb_h2_event(struct hb_req *r, const struct mesh_event *ev)
 			break;
 		}
 		if (h != NULL)
-			h2s_flush(h); /* window updates */
+			h2s_mark(h); /* window updates */
 		else
 			req_maybe_done(r);
 		break;
@@ -842,12 +862,35 @@ hb_h2_event(struct hb_req *r, const struct mesh_event *ev)
 			nghttp2_submit_rst_stream(h->sess, NGHTTP2_FLAG_NONE,
 			                          r->h2_id, NGHTTP2_CANCEL);
 			req_detach(r);
-			h2s_flush(h);
+			h2s_mark(h);
 		}
 		req_end(r);
 		break;
 	default:
 		break;
+	}
+}
+
+void
+hb_h2_flush_dirty(struct http_back_set *set)
+{
+	struct list batch;
+
+	/* Sessions marked by this flush wait for the next turn. */
+	list_init(&batch);
+	while (!list_empty(&set->h2_dirty)) {
+		struct list *l = set->h2_dirty.next;
+
+		list_remove(l);
+		list_insert_tail(&batch, l);
+	}
+	while (!list_empty(&batch)) {
+		struct hb_h2 *h = list_entry(batch.next, struct hb_h2,
+		                             dirty_link);
+
+		list_remove(&h->dirty_link);
+		h->dirty = false;
+		h2s_flush(h);
 	}
 }
 

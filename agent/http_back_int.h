@@ -42,6 +42,12 @@ struct http_back_set {
 	size_t n_idle;
 	struct list h1_all;  /* every struct hb_h1 not closing */
 	struct list h2_all;  /* struct hb_h2 */
+	/* h2c sessions with frames to write, flushed once per loop turn
+	 * (many streams' frames in one write); the idle handle keeps the
+	 * loop from blocking while any wait. */
+	struct list h2_dirty;
+	uv_check_t flusher;
+	uv_idle_t awake;
 	uv_timer_t sweep;
 	bool stopping;
 	struct http_back_stats stats;
@@ -94,6 +100,8 @@ void hb_finish(struct hb_req *r);
  * turn (agent_proxy_kick()): safe anywhere, delivers no event. */
 void hb_kick(struct http_back_set *set, struct mesh_conn *mc);
 void hb_kick_later(struct hb_req *r);
+/* Keeps the loop from blocking until the check phase (frames queued). */
+void hb_wake(struct http_back_set *set);
 /* Arms MESH_EV_WRITABLE when the stream has no room. */
 void hb_arm_writable(struct mesh_stream *ms);
 struct agent *hb_agent(const struct http_back_set *set);
@@ -108,6 +116,7 @@ void hb_h1_stop_all(struct http_back_set *set);
 int hb_h2_start(struct hb_req *r);
 void hb_h2_event(struct hb_req *r, const struct mesh_event *ev);
 void hb_h2_sweep(struct http_back_set *set, int64_t now_ms);
+void hb_h2_flush_dirty(struct http_back_set *set);
 void hb_h2_stop_all(struct http_back_set *set);
 
 #endif
