@@ -10,7 +10,8 @@
 #     an update reaches every caller; an L7 intention (GET under /public/)
 #   - a 503-every-other-time endpoint masked by retries, a hanging one cut
 #     with 504 at the route's timeout, an endpoint killed under load (only
-#     in-flight requests may fail), outlier ejection logged and undone
+#     in-flight requests may fail), outlier ejection logged and undone, an
+#     answer the app cuts short reaching the client cut
 #   - each ambiguous or malformed request answered 400 (431 for a too big
 #     head) and closed, while the agent keeps serving
 #   - weft's own answers name the agent (x-weft-agent)
@@ -381,6 +382,19 @@ st=$(head -1 "$T/hang.h" | cut -d' ' -f2)
 	grep -qi '^x-weft-agent: a' "$T/hang.h" &&
 	ok "a hanging endpoint: 504 from agent a after ${ms} ms (route timeout 1s): $out" ||
 	fail "hanging endpoint: status '$st' after $ms ms, $(grep -i x-weft "$T/hang.h")"
+
+# An app that promises 1000 bytes, sends 10 and closes: the client must
+# see the answer cut (curl 18 or 56) or weft's 502, never wait it out.
+t0=$(date +%s%N)
+code=$(curl -s -m 10 -D "$T/close.h" -o /dev/null -w '%{http_code}' "http://$A:$UP_WEB/close")
+rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+if { [ $rc = 18 ] || [ $rc = 56 ]; } && [ "$ms" -lt 5000 ]; then
+	ok "an answer cut by the app reaches the client cut (curl exit $rc after $ms ms)"
+elif [ $rc = 0 ] && [ "$code" = 502 ] && grep -qi '^x-weft-agent:' "$T/close.h"; then
+	ok "an answer cut by the app before its head left: 502 from weft ($ms ms)"
+else
+	fail "an answer cut by the app: curl exit $rc, status $code after $ms ms"
+fi
 
 # ==== bad requests: 400 (431 for the head too big), closed; others served ====
 bad() { # WHAT WANT TEXT
