@@ -25,7 +25,8 @@ would.  Every loop is bounded in count and time.
                             (KIND head: header bytes; body: body bytes after
                             a complete head) for SECS s; JSON summary
   flood HOST PORT KIND      big: 100 fields of 16 KiB; many: 10,000 tiny
-                            fields; remote-fields: 150 small fields;
+                            fields; remote-fields: 150 small fields (-tp:
+                            one of them a valid traceparent);
                             remote-bytes: 20 fields of 4 KiB
   pipeline HOST PORT N SIZE PID  N pipelined GETs of SIZE-byte answers, not
                             read for 8 s (weftd PID's VmRSS sampled), then
@@ -484,6 +485,10 @@ def run_flood(host, port, kind):
         fields = b"".join(b"a%d: b\r\n" % i for i in range(10000))
     elif kind == "remote-fields":
         fields = b"".join(b"x-f-%d: %s\r\n" % (i, b"v" * 50) for i in range(150))
+    elif kind == "remote-fields-tp":  # with a valid traceparent of its own
+        fields = b"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-" \
+                 b"00f067aa0ba902b7-01\r\n" + b"".join(
+                     b"x-f-%d: %s\r\n" % (i, b"v" * 50) for i in range(149))
     else:
         fields = b"".join(b"x-b-%d: %s\r\n" % (i, b"v" * 4096) for i in range(20))
     req = b"GET /atk-flood HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n"
