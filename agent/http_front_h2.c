@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "agent/agent.h"
@@ -557,7 +558,7 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 	struct http_call_request req = {0};
 	struct http_call_error err;
 	const nghttp2_nv *host = NULL;
-	bool have_authority = false;
+	bool have_authority = false, expect = false;
 	size_t k = 0;
 
 	if (c->hbad) {
@@ -575,6 +576,14 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 		}
 		if (is(&c->nv[i], ":authority"))
 			have_authority = true;
+		/* Answered here, as the HTTP/1.1 front end does: the body
+		 * goes on at once, so the remote side need not wait. */
+		if (is(&c->nv[i], "expect") && c->nv[i].valuelen == 12 &&
+		    strncasecmp((const char *)c->nv[i].value, "100-continue",
+		                12) == 0) {
+			expect = true;
+			continue;
+		}
 		f->out[k++] = c->nv[i];
 	}
 	if (!have_authority && host != NULL && k < FH2_NV_MAX) {
@@ -605,6 +614,15 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 	}
 	if (end_stream)
 		s->req_ended = true;
+	else if (expect) {
+		static const nghttp2_nv cont[] = {
+			{(uint8_t *)":status", (uint8_t *)"100", 7, 3,
+			 NGHTTP2_NV_FLAG_NONE},
+		};
+
+		nghttp2_submit_headers(c->sess, NGHTTP2_FLAG_NONE, s->id, NULL,
+		                       cont, 1, NULL);
+	}
 }
 
 /* Keeps request trailers (copied) until the waiting body is handed on. */

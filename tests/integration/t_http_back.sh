@@ -348,6 +348,13 @@ if [ "$HAVE_H2" = 1 ] && command -v nghttp >/dev/null; then
 	[ "$got" = "$want" ] &&
 		ok "h2c client upload of $MB MiB through both h2c ends and back intact" ||
 		fail "h2c front end upload: $got"
+	# Expect: 100-continue is answered by the front end: curl would
+	# otherwise wait its 5 s before sending the body.
+	t=$(c --http2-prior-knowledge --expect100-timeout 5 -H 'Expect: 100-continue' \
+		--data-binary @"$T/mid.bin" -o "$T/cont.out" -w '%{time_total}' "$F/index.html")
+	cmp -s "$T/cont.out" "$T/mid.bin" && awk -v t="$t" 'BEGIN { exit !(t < 4) }' &&
+		ok "h2c front end answers Expect: 100-continue itself (${t}s, body intact)" ||
+		fail "h2c Expect: 100-continue: ${t}s, $(cmp "$T/cont.out" "$T/mid.bin" 2>&1)"
 	out=$(timeout 60 h2load -n 2000 -c 4 -m 16 "$F/index.html" 2>&1 |
 		grep -E '^status codes:')
 	grep -q '2000 2xx' <<<"$out" &&
