@@ -28,6 +28,7 @@
 #include "agent/proxy_int.h"
 #include "common/err.h"
 #include "common/list.h"
+#include "proxy/circuit.h"
 #include "proxy/mesh.h"
 
 #define FH2_WINDOW (128 * 1024)            /* per stream, given to the app */
@@ -47,6 +48,7 @@ struct http_front_h2 {
 	struct list dirty;
 	uv_check_t flusher;
 	uv_idle_t awake;
+	struct circuit circuit; /* the upstream's limits (proxy/circuit.h) */
 	char service[64];
 	char owner[64]; /* the upstream's service, "" for the agent's */
 	bool closing;
@@ -57,6 +59,8 @@ struct http_front_h2 {
 
 struct fh2_conn {
 	struct list link;
+	bool counted;    /* holds one CIRCUIT_CONNECTIONS */
+	bool over_limit; /* over it: every stream is answered 503 */
 	struct list dirty_link; /* on f->dirty while marked */
 	bool dirty;
 	struct http_front_h2 *f;
@@ -89,6 +93,8 @@ struct fh2_stream {
 	nghttp2_nv *tnv;
 	size_t tn;
 	bool own_answer;   /* weft's answer: body from err */
+	bool counted;      /* holds one CIRCUIT_REQUESTS */
+	bool pending;      /* holds one CIRCUIT_PENDING (until a head) */
 	char err[HTTP_CALL_REASON_MAX + 2];
 	size_t err_len, err_off;
 };
@@ -116,8 +122,20 @@ conn_mark(struct fh2_conn *c)
 /* ---- connections ---- */
 
 static void
+stream_unpend(struct fh2_stream *s)
+{
+	if (s->pending)
+		circuit_release(&s->c->f->circuit, CIRCUIT_PENDING);
+	s->pending = false;
+}
+
+static void
 stream_free(struct fh2_stream *s)
 {
+	stream_unpend(s);
+	if (s->counted)
+		circuit_release(&s->c->f->circuit, CIRCUIT_REQUESTS);
+	s->counted = false;
 	list_remove(&s->link);
 	if (s->call != NULL)
 		http_call_free(s->call);
@@ -159,6 +177,9 @@ conn_close(struct fh2_conn *c)
 		return;
 	c->closing = true;
 	list_remove(&c->link);
+	if (c->counted)
+		circuit_release(&c->f->circuit, CIRCUIT_CONNECTIONS);
+	c->counted = false;
 	if (c->dirty) {
 		list_remove(&c->dirty_link);
 		c->dirty = false;
@@ -337,6 +358,7 @@ s_on_head(void *ctx, int status, const nghttp2_nv *nv, size_t n,
 	(void)status;
 	if (c->closing)
 		return;
+	stream_unpend(s);
 	if (upgraded) {
 		/* Never asked for here (an h2c app has no Upgrade). */
 		nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, s->id,
@@ -444,6 +466,7 @@ s_on_error(void *ctx, int status, const char *reason, const char *agent)
 
 	if (s->c->closing)
 		return;
+	stream_unpend(s);
 	own_answer(s, status, reason, agent);
 	conn_mark(s->c);
 }
@@ -560,13 +583,33 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 	const nghttp2_nv *host = NULL;
 	bool have_authority = false, expect = false;
 	size_t k = 0;
+	const char *self = agent_proxy_agent(f->px)->cfg.node_name;
 
 	if (c->hbad) {
-		own_answer(s, 431, "request header block too large",
-		           agent_proxy_agent(f->px)->cfg.node_name);
+		own_answer(s, 431, "request header block too large", self);
 		s->req_ended = true;
 		return;
 	}
+	/* Circuit limits: over one, 503 at once rather than a queue. */
+	if (c->over_limit || circuit_acquire(&f->circuit,
+	                                     CIRCUIT_REQUESTS) != 0) {
+		f->stats.circuit_overflows++;
+		own_answer(s, 503, c->over_limit
+		               ? "circuit open: too many connections"
+		               : "circuit open: too many requests in flight",
+		           self);
+		s->req_ended = true;
+		return;
+	}
+	s->counted = true;
+	if (circuit_acquire(&f->circuit, CIRCUIT_PENDING) != 0) {
+		f->stats.circuit_overflows++;
+		own_answer(s, 503, "circuit open: too many pending requests",
+		           self);
+		s->req_ended = true;
+		return;
+	}
+	s->pending = true;
 	/* Pseudo-fields first (nghttp2 checked their order); Host becomes
 	 * :authority when that is missing (RFC 9113 §8.3.1), and goes. */
 	for (size_t i = 0; i < c->n_nv; i++) {
@@ -609,6 +652,7 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 	if (http_call_start(f->hc, &req, &sink, &s->call, &err) != 0) {
 		s->call = NULL;
 		s->req_ended = true;
+		stream_unpend(s);
 		own_answer(s, err.status, err.reason, err.agent);
 		return;
 	}
@@ -849,6 +893,14 @@ on_accept(uv_stream_t *server, int status)
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	f->stats.connections++;
+	if (circuit_acquire(&f->circuit, CIRCUIT_CONNECTIONS) != 0) {
+		/* HTTP/2 has no answer without a stream: the session runs,
+		 * and each stream it opens is answered 503. */
+		f->stats.circuit_overflows++;
+		c->over_limit = true;
+	} else {
+		c->counted = true;
+	}
 	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_conn, on_read) != 0) {
 		conn_close(c);
 		return;
@@ -883,6 +935,13 @@ http_front_h2_open(struct agent_proxy *px, struct http_caller *hc,
 	f->hc = hc;
 	list_init(&f->conns);
 	list_init(&f->dirty);
+	circuit_init(&f->circuit, &(struct circuit_limits){
+		.max = {
+			[CIRCUIT_CONNECTIONS] = u->max_connections,
+			[CIRCUIT_PENDING] = u->max_pending,
+			[CIRCUIT_REQUESTS] = u->max_requests,
+		},
+	});
 	snprintf(f->service, sizeof(f->service), "%s", u->service);
 	snprintf(f->owner, sizeof(f->owner), "%s", u->owner ? u->owner : "");
 	uv_tcp_init(a->loop, &f->listener);

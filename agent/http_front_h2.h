@@ -9,7 +9,10 @@
  * read from the call only as the app's window allows.  weft's own answers
  * (no route, no endpoint, timeout, ...) are a response with the status,
  * x-weft-agent and a one-line text body; an answer that breaks off after
- * its head resets the app's stream (INTERNAL_ERROR).
+ * its head resets the app's stream (INTERNAL_ERROR).  The upstream's
+ * circuit limits hold as for HTTP/1.1: over max_requests or max_pending a
+ * stream is answered 503 at once; a connection over max_connections stays
+ * up but answers each of its streams 503.
  *
  * Use from agent/proxy_io.c: for an upstream whose protocol is
  * TABLE_PROTO_HTTP2 or TABLE_PROTO_GRPC, http_front_h2_open() instead of
@@ -30,6 +33,7 @@ struct http_front_h2_stats {
 	uint64_t connections; /* accepted */
 	uint64_t streams;     /* requests started */
 	uint64_t bad;         /* connections ended for an HTTP/2 error */
+	uint64_t circuit_overflows; /* answered 503 for a circuit limit */
 };
 
 /*

@@ -33,6 +33,7 @@ UP_H2=15192    # a: http -> h2app (h2c app on b)
 UP_GRPC=15193  # a: http -> grpcapp (a gRPC app on b)
 UP_H2F=15194   # a: http2 (the h2c front end) -> h2app
 UP_GRPCF=15195 # a: grpc (the h2c front end) -> grpcapp
+UP_H2LIM=15198 # a: http2 (the h2c front end, max_requests 2) -> app
 APP=17390 H2APP=17392 GRPCAPP=17393
 MB=16   # request bodies; the response is twice that
 [ "${WEFT_SANITIZED:-0}" = 1 ] && MB=4
@@ -48,7 +49,9 @@ up() { # SERVICE PORT
 }
 write_config a $A "" "" ", \"upstreams\": [$(up app $UP_APP), $(up down $UP_DOWN), $(up h2app $UP_H2), $(up grpcapp $UP_GRPC),
  {\"service\": \"h2app\", \"local_bind\": \"$A:$UP_H2F\", \"protocol\": \"http2\"},
- {\"service\": \"grpcapp\", \"local_bind\": \"$A:$UP_GRPCF\", \"protocol\": \"grpc\"}]"
+ {\"service\": \"grpcapp\", \"local_bind\": \"$A:$UP_GRPCF\", \"protocol\": \"grpc\"},
+ {\"service\": \"app\", \"local_bind\": \"$A:$UP_H2LIM\", \"protocol\": \"http2\",
+  \"max_requests\": 2}]"
 write_config b $B $A "" ", \"services\": [
  {\"name\": \"app\", \"port\": $APP, \"protocol\": \"http\"},
  {\"name\": \"down\", \"port\": $DOWN, \"protocol\": \"http\"},
@@ -360,6 +363,17 @@ if [ "$HAVE_H2" = 1 ] && command -v nghttp >/dev/null; then
 	grep -q '2000 2xx' <<<"$out" &&
 		ok "h2load: 2000 requests on 4 h2c connections x 16 streams, all 2xx" ||
 		fail "h2load through the h2c front end: $out"
+	# Circuit limit on the h2c front end: two requests hang at the app,
+	# the third on the same connection is answered 503 at once; once
+	# the client is gone, the limit is free again.
+	L="http://$A:$UP_H2LIM"
+	out=$(timeout 4 nghttp -v "$L/hang?1" "$L/hang?2" "$L/after" 2>&1 |
+		grep -aE ':status: |circuit open' | tr '\n' ' ')
+	grep -q ':status: 503' <<<"$out" &&
+		ok "h2c front end: over max_requests (2) answered 503 at once" ||
+		fail "h2c front end circuit limit: $out"
+	lim_free() { timeout 5 nghttp -v "$L/plain" 2>&1 | grep -q ':status: 200'; }
+	wait_for 10 "h2c front end: the limit is released with the streams" lim_free
 	out=$(timeout 20 nghttp -v "$F/missing" 2>&1 | grep -E ':status: ')
 	grep -q '404' <<<"$out" && ok "h2c front end: the app's 404 passed through" ||
 		fail "h2c front end 404: $out"
