@@ -11,7 +11,7 @@
 #   - a 503-every-other-time endpoint masked by retries, a hanging one cut
 #     with 504 at the route's timeout, an endpoint killed under load (only
 #     in-flight requests may fail), outlier ejection logged and undone, an
-#     answer the app cuts short reaching the client cut
+#     answer the app cuts short reaching the client cut, a circuit limit
 #   - each ambiguous or malformed request answered 400 (431 for a too big
 #     head) and closed, while the agent keeps serving
 #   - weft's own answers name the agent (x-weft-agent)
@@ -34,6 +34,7 @@ UP_WEB2=15183   # http2 -> web
 UP_H2H2=15184   # http2 -> h2web
 UP_POOL=15185   # http  -> pool (HTTP/1.1 apps on b and c)
 UP_NONE=15186   # http  -> nosvc (no endpoint anywhere)
+UP_TIGHT=15187  # http  -> web, at most 2 requests in flight
 # The apps, on 127.0.0.1
 APP_V1=17181 APP_V2=17182 APP_H2=17183 APP_GRPC=17184 APP_POOL_B=17185
 APP_POOL_C=17186
@@ -62,7 +63,9 @@ write_config a $A "" "" ", \"upstreams\": [
   $(up web $A $UP_WEB http), $(up h2web $A $UP_H2APP http),
   $(up grpc $A $UP_GRPC grpc), $(up web $A $UP_WEB2 http2),
   $(up h2web $A $UP_H2H2 http2), $(up pool $A $UP_POOL http),
-  $(up nosvc $A $UP_NONE http)] $PROXY"
+  $(up nosvc $A $UP_NONE http),
+  {\"service\": \"web\", \"local_bind\": \"$A:$UP_TIGHT\", \"protocol\": \"http\",
+   \"max_requests\": 2}] $PROXY"
 write_config d $D $A "" ", \"upstreams\": [$(up web $D $UP_WEB http)] $PROXY"
 write_config b $B $A "" ', "services": [
   {"name": "web", "port": '$APP_V1', "protocol": "http", "labels": {"version": "v1"}},
@@ -395,6 +398,17 @@ elif [ $rc = 0 ] && [ "$code" = 502 ] && grep -qi '^x-weft-agent:' "$T/close.h";
 else
 	fail "an answer cut by the app: curl exit $rc, status $code after $ms ms"
 fi
+
+# Circuit limit: 8 requests of 2 s at once on an upstream that allows 2
+# in flight; the others are answered 503 by a at once.
+o0=$(metric a weft_http_circuit_overflows_total)
+j=$(load $A $UP_TIGHT 8 8 "/slow?ms=2000")
+o1=$(metric a weft_http_circuit_overflows_total)
+n200=$(jn "$j" status 200) n503=$(jn "$j" status 503)
+[ "$n200" -ge 2 ] && [ "$n503" -ge 4 ] && [ $((n200 + n503)) -eq 8 ] &&
+	[ "$(jn "$j" agent a)" -eq "$n503" ] && [ $((o1 - o0)) -eq "$n503" ] &&
+	ok "max_requests 2: $n200 served, $n503 answered 503 by a (overflows counted $((o1 - o0)))" ||
+	fail "circuit limit: overflows counted $((o1 - o0)); $j"
 
 # ==== bad requests: 400 (431 for the head too big), closed; others served ====
 bad() { # WHAT WANT TEXT
