@@ -60,7 +60,7 @@ write_config b $B $A "" ", \"services\": [
 
 python3 "$HERE/http_back_app.py" 127.0.0.1 $APP >"$T/app.out" 2>&1 &
 PIDS[app]=$!
-wait_for 10 "the HTTP/1.1 app listens" grep -q ready "$T/app.out"
+wait_for 10 "the HTTP/1.1 app listens" grep -qx ready "$T/app.out"
 HAVE_H2=0
 if command -v nghttpd >/dev/null; then
 	mkdir -p "$T/htdocs"
@@ -75,7 +75,7 @@ HAVE_GRPC=0
 if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
 	/usr/bin/python3 "$HERE/grpc_app.py" serve 127.0.0.1 $GRPCAPP g1 >"$T/grpc.out" 2>&1 &
 	PIDS[grpc]=$!
-	wait_for 15 "the gRPC app listens" grep -q ready "$T/grpc.out" && HAVE_GRPC=1
+	wait_for 15 "the gRPC app listens" grep -qx ready "$T/grpc.out" && HAVE_GRPC=1
 fi
 
 start a
