@@ -32,7 +32,9 @@
 #   - 2,000 connections at once, each a GET (answered 200, or 503 over the
 #     circuit's max_connections), and 2,000 opened and closed at once; the
 #     well-behaved client may get the circuit's 503 while it is full, and
-#     200s again right after; a second round does not grow VmRSS;
+#     200s again right after;
+#   - leaks: after the slowloris rounds, two more rounds of 1,000 held
+#     connections do not raise h1's VmRSS;
 #   - the remote side through a real peer agent: a service an intention
 #     denies (403 with the reason, counted and logged by h2), a path an L7
 #     rule denies (403), a spoofed weft-service field (never reaches the
@@ -155,7 +157,7 @@ bounded() {
 	r=$(rss_kb "$PID")
 	FIG+=("$1: VmRSS after $r KiB (baseline $RSS0)")
 	[ "$ASAN_WEFTD" != 1 ] && [ $((r - RSS0)) -gt 8192 ] && [ -z "$RSS_FOUND" ] && {
-		echo "FINDING: $1: VmRSS stays at $r KiB once the connections are gone (baseline $RSS0 KiB): freed memory is not returned (no growth per repeated round, see the 2,000 connections case)"
+		echo "FINDING: $1: VmRSS stays at $r KiB once the connections are gone (baseline $RSS0 KiB): freed memory is not returned (no growth per repeated round: see the leak rounds after the slowloris cases)"
 		RSS_FOUND=1
 	}
 	echo "# $1: VmRSS $r KiB (baseline $RSS0), fds $(fds)"
@@ -354,6 +356,19 @@ echo "# 1,030 trickling: $(cat "$X/slow2.out")"
 [ "${WATCH_503:-0}" -gt 0 ] &&
 	echo "FINDING: 1,030 trickling connections (over max_connections 1,024) made the upstream answer the well-behaved client 503 $WATCH_503 times in 8 s: with no header timeout one client can hold the circuit full"
 bounded "slowloris over max_connections"
+# Leaks: the rounds above set the allocator's high-water mark for 1,030
+# held connections; two more rounds of 1,000 held 3 s each must not raise
+# VmRSS (a leak of half a KiB a connection would show).
+RSS_L0=$(rss_kb "$PID")
+for r in 1 2; do on1 slow 127.0.0.1 15501 1000 3 head >/dev/null 2>&1; done
+sleep 1
+RSS_L2=$(rss_kb "$PID")
+FIG+=("two more rounds of 1,000 held connections: VmRSS $RSS_L0 -> $RSS_L2 KiB")
+if [ "$ASAN_WEFTD" != 1 ]; then
+	[ $((RSS_L2 - RSS_L0)) -le 1024 ] &&
+		ok "two more rounds of 1,000 held connections: VmRSS $RSS_L0 -> $RSS_L2 KiB (no growth per round)" ||
+		fail "two more rounds of 1,000 held connections: VmRSS $RSS_L0 -> $RSS_L2 KiB"
+fi
 
 # ==== slow body senders: 100, a body byte a second, 20 s ====
 watch_start
@@ -387,13 +402,12 @@ RSS_C1=$(rss_kb "$PID")
 on1 conns 127.0.0.1 15501 2000 get "$PID" >/dev/null
 on1 conns 127.0.0.1 15501 2000 close "$PID" >/dev/null
 RSS_C2=$(rss_kb "$PID")
+# How many are held at once varies from round to round, and so does the
+# allocator's high-water mark: a figure, not a check (the slowloris rounds
+# above check for leaks with a fixed number held).
+FIG+=("2,000 connections, a second round of 4,000: VmRSS $RSS_C1 -> $RSS_C2 KiB")
 sleep 1.5 # served again once the burst ends
 watch_stop "2,000 connections" 503
-if [ "$ASAN_WEFTD" != 1 ]; then
-	[ $((RSS_C2 - RSS_C1)) -le 1024 ] &&
-		ok "a second round of 4,000 connections: VmRSS $RSS_C1 -> $RSS_C2 KiB (no growth per round)" ||
-		fail "a second round of 4,000 connections: VmRSS $RSS_C1 -> $RSS_C2 KiB"
-fi
 bounded "2,000 connections"
 
 kill -0 "$PID" && ok "h1's weftd still runs" || fail "h1's weftd died"
