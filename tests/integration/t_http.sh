@@ -3,7 +3,8 @@
 # 127.0.0.180-189 (issue 7): a and d are callers, b and c serve.
 #   - curl (HTTP/1.1) and nghttp (h2c) to an HTTP/1.1 app and to an h2c app
 #     (nghttpd), bodies both ways, chunked, trailers
-#   - gRPC unary, server-streaming and an error status, trailers intact
+#   - gRPC unary, server-streaming and an error status, trailers intact; a
+#     route on the gRPC method
 #   - a WebSocket upgrade round trip, pipelining in order, 100-continue
 #   - routes applied at b take effect at a and d: a 90/10 split over 2,000
 #     requests within 5 sigma, header and path matches pick their subset,
@@ -29,7 +30,7 @@ A=127.0.0.180 B=127.0.0.181 C=127.0.0.182 D=127.0.0.183
 # a's upstream ports (on A): front protocol -> service
 UP_WEB=15180    # http  -> web (HTTP/1.1 apps v1 on b, v2 on c)
 UP_H2APP=15181  # http  -> h2web (nghttpd, h2c, on b)
-UP_GRPC=15182   # grpc  -> grpc (grpc_app.py on b)
+UP_GRPC=15182   # grpc  -> grpc (grpc_app.py v1 on b, v2 on c)
 UP_WEB2=15183   # http2 -> web
 UP_H2H2=15184   # http2 -> h2web
 UP_POOL=15185   # http  -> pool (HTTP/1.1 apps on b and c)
@@ -37,7 +38,7 @@ UP_NONE=15186   # http  -> nosvc (no endpoint anywhere)
 UP_TIGHT=15187  # http  -> web, at most 2 requests in flight
 # The apps, on 127.0.0.1
 APP_V1=17181 APP_V2=17182 APP_H2=17183 APP_GRPC=17184 APP_POOL_B=17185
-APP_POOL_C=17186
+APP_POOL_C=17186 APP_GRPC_C=17188
 
 for tool in curl nghttp nghttpd; do
 	command -v $tool >/dev/null || { fail "$tool is not installed (nghttp2-client, nghttp2-server)"; finish; }
@@ -51,7 +52,7 @@ up() { # SERVICE IP PORT PROTOCOL
 make_ca "$T/ca" it-root
 make_cert "$T/ca" a web
 make_cert "$T/ca" b web,h2web,grpc,pool
-make_cert "$T/ca" c web,pool
+make_cert "$T/ca" c web,pool,grpc
 make_cert "$T/ca" d web
 "$WEFT" cert issue --ca "$T/ca" --name ops --groups operator --valid 30d \
 	--out "$T/certs" >/dev/null || { fail "cert issue ops"; exit 1; }
@@ -70,11 +71,12 @@ write_config d $D $A "" ", \"upstreams\": [$(up web $D $UP_WEB http)] $PROXY"
 write_config b $B $A "" ', "services": [
   {"name": "web", "port": '$APP_V1', "protocol": "http", "labels": {"version": "v1"}},
   {"name": "h2web", "port": '$APP_H2', "protocol": "http2"},
-  {"name": "grpc", "port": '$APP_GRPC', "protocol": "grpc"},
+  {"name": "grpc", "port": '$APP_GRPC', "protocol": "grpc", "labels": {"version": "v1"}},
   {"name": "pool", "port": '$APP_POOL_B', "protocol": "http"}]'
 write_config c $C $A "" ', "services": [
   {"name": "web", "port": '$APP_V2', "protocol": "http", "labels": {"version": "v2"}},
-  {"name": "pool", "port": '$APP_POOL_C', "protocol": "http"}]'
+  {"name": "pool", "port": '$APP_POOL_C', "protocol": "http"},
+  {"name": "grpc", "port": '$APP_GRPC_C', "protocol": "grpc", "labels": {"version": "v2"}}]'
 
 # ---- the apps ----
 app() { # NAME PORT VERSION: an http_app.py on 127.0.0.1:PORT
@@ -93,7 +95,10 @@ nghttpd -a 127.0.0.1 --no-tls -d "$T/htdocs" --echo-upload \
 PIDS[nghttpd]=$!
 $PY "$HERE/grpc_app.py" serve 127.0.0.1 $APP_GRPC b-grpc >"$T/grpc.out" 2>&1 &
 PIDS[grpc]=$!
-wait_for 10 "gRPC app" grep -q ready "$T/grpc.out"
+wait_for 10 "gRPC app on b" grep -q ready "$T/grpc.out"
+$PY "$HERE/grpc_app.py" serve 127.0.0.1 $APP_GRPC_C c-grpc >"$T/grpc-c.out" 2>&1 &
+PIDS[grpc-c]=$!
+wait_for 10 "gRPC app on c" grep -q ready "$T/grpc-c.out"
 wait_for 10 "nghttpd" curl -s --http2-prior-knowledge -o /dev/null http://127.0.0.1:$APP_H2/
 
 # ---- the agents ----
@@ -107,7 +112,7 @@ has() { [ "$(endpoints "$1" "$2")" -ge "$3" ]; }
 wait_for 20 "a knows both web endpoints" has a web 2
 wait_for 20 "a knows both pool endpoints" has a pool 2
 wait_for 20 "a knows h2web's endpoint" has a h2web 1
-wait_for 20 "a knows grpc's endpoint" has a grpc 1
+wait_for 20 "a knows both grpc endpoints" has a grpc 2
 wait_for 20 "d knows both web endpoints" has d web 2
 
 load() { # HOST PORT N CONC PATH [NAME:VALUE...]: JSON tallies
@@ -201,27 +206,30 @@ nghttp -t 20 -d "$T/body.bin" "http://$A:$UP_WEB2/echo" 2>/dev/null | sha256sum 
 	fail "h2c upload to the HTTP/1.1 app: body differs"
 
 # ==== gRPC ====
-# b must take each call as an HTTP request (not a byte stream).
-in0=$(http_in b)
+# Each call must reach b or c as an HTTP request (not a byte stream).
+grpc_in() { echo $(($(http_in b) + $(http_in c))); }
+in0=$(grpc_in)
 out=$(timeout 30 $PY "$HERE/grpc_app.py" unary "$A:$UP_GRPC" hello 2>&1)
-grep -qx 'msg b-grpc:hello' <<<"$out" && grep -qx 'status OK' <<<"$out" &&
-	grep -qx 'trailer x-app-trailer unary-b-grpc' <<<"$out" &&
-	ok "gRPC unary through the mesh: answer, status OK and trailer intact" ||
+g=$(sed -n 's/^msg \([bc]\)-grpc:hello$/\1/p' <<<"$out")
+[ -n "$g" ] && grep -qx 'status OK' <<<"$out" &&
+	grep -qx "trailer x-app-trailer unary-$g-grpc" <<<"$out" &&
+	ok "gRPC unary through the mesh ($g): answer, status OK and trailer intact" ||
 	fail "gRPC unary: $(tr '\n' '|' <<<"$out")"
 out=$(timeout 30 $PY "$HERE/grpc_app.py" stream "$A:$UP_GRPC" tick 50 2>&1)
-[ "$(grep -c '^msg b-grpc:tick:' <<<"$out")" -eq 50 ] &&
-	grep -q 'msg b-grpc:tick:49' <<<"$out" && grep -qx 'status OK' <<<"$out" &&
-	grep -qx 'trailer x-app-trailer stream-b-grpc' <<<"$out" &&
-	ok "gRPC server streaming: 50 messages in order, status and trailer intact" ||
+g=$(sed -n 's/^msg \([bc]\)-grpc:tick:49$/\1/p' <<<"$out")
+[ -n "$g" ] && [ "$(grep -c "^msg $g-grpc:tick:" <<<"$out")" -eq 50 ] &&
+	grep -qx 'status OK' <<<"$out" &&
+	grep -qx "trailer x-app-trailer stream-$g-grpc" <<<"$out" &&
+	ok "gRPC server streaming ($g): 50 messages in order, status and trailer intact" ||
 	fail "gRPC streaming: $(grep -vc '^msg' <<<"$out") other lines: $(grep -v '^msg' <<<"$out" | tr '\n' '|')"
 out=$(timeout 30 $PY "$HERE/grpc_app.py" fail "$A:$UP_GRPC" gizmo 2>&1)
 grep -qx 'status NOT_FOUND no such thing: gizmo' <<<"$out" &&
-	grep -qx 'trailer x-app-trailer fail-b-grpc' <<<"$out" &&
+	grep -qx 'trailer x-app-trailer fail-[bc]-grpc' <<<"$out" &&
 	ok "a gRPC error status, its message and trailer reach the client" ||
 	fail "gRPC error status: $(tr '\n' '|' <<<"$out")"
-in1=$(http_in b)
-[ $((in1 - in0)) -ge 3 ] && ok "the 3 gRPC calls crossed the mesh as HTTP requests (b: $((in1 - in0)))" ||
-	fail "gRPC calls were not carried as HTTP requests: b's HTTP requests in $in0 -> $in1"
+in1=$(grpc_in)
+[ $((in1 - in0)) -ge 3 ] && ok "the 3 gRPC calls crossed the mesh as HTTP requests (b + c: $((in1 - in0)))" ||
+	fail "gRPC calls were not carried as HTTP requests: HTTP requests into b and c $in0 -> $in1"
 
 # ==== WebSocket ====
 out=$(timeout 20 python3 "$HERE/http_client.py" ws $A $UP_WEB /ws "hello through the mesh" 2>&1)
@@ -330,6 +338,26 @@ out=$("$WEFT" routes apply "$T/web-routes2.json" "${OPS[@]}" --socket "$(sock c)
 	fail "routes apply (update) at c: $out"
 wait_for 10 "the update applied at c reaches a (split now 0/10: all v2)" all_v2 $A 40 /after
 wait_for 10 "... and d" all_v2 $D 40 /after
+
+# ==== a gRPC route: Stream calls to v2 (c), the rest to v1 (b) ====
+cat >"$T/grpc-routes.json" <<'JSON'
+{"kind": "route", "name": "grpc-routes", "service": "grpc",
+ "routes": [
+   {"match": {"grpc": {"service": "weft.test.Echo", "method": "Stream"}},
+    "targets": [{"service": "grpc", "labels": {"version": "v2"}, "weight": 1}]},
+   {"targets": [{"service": "grpc", "labels": {"version": "v1"}, "weight": 1}]}]}
+JSON
+out=$("$WEFT" routes apply "$T/grpc-routes.json" "${OPS[@]}" --socket "$(sock c)" 2>&1) ||
+	fail "routes apply grpc-routes: $out"
+wait_for 10 "a lists grpc-routes" lists a grpc-routes
+grpc_routed() {
+	local i
+	for i in 1 2 3 4; do
+		timeout 30 $PY "$HERE/grpc_app.py" unary "$A:$UP_GRPC" u$i 2>&1 | grep -qx "msg b-grpc:u$i" || return 1
+		timeout 30 $PY "$HERE/grpc_app.py" stream "$A:$UP_GRPC" s$i 2 2>&1 | grep -qx "msg c-grpc:s$i:1" || return 1
+	done
+}
+wait_for 30 "gRPC method match: 4 Unary calls all to v1 (b), 4 Stream calls all to v2 (c)" grpc_routed
 
 # ==== L7 intention: GET under /public/ only ====
 cat >"$T/l7.json" <<'JSON'
