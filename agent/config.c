@@ -99,6 +99,8 @@ static const struct field proxy_fields[] = {
 	{"lb", T_STR, NULL, 0, 0, lbs},
 	{"outlier", T_OBJ, outlier_fields, 0, 0, NULL},
 	{"access_log", T_STR, NULL, 0, 0, NULL},
+	{"head_timeout", T_DURATION, NULL, 0, 0, NULL},
+	{"client_idle_timeout", T_DURATION, NULL, 0, 0, NULL},
 	{"access_log_buffer", T_INT, NULL, 4096, 67108864, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
@@ -583,6 +585,14 @@ build_proxy(const json_t *p, struct agent_proxy_config *out,
 	                                      H1_MAX_HEAD_BYTES);
 	out->max_headers = (size_t)get_int(p, "max_headers", H1_MAX_HEADERS);
 	out->access_log = dup_str(p, "access_log", NULL);
+	out->head_timeout_ms = get_ms(p, "head_timeout", 10000);
+	out->client_idle_timeout_ms = get_ms(p, "client_idle_timeout", 60000);
+	if (out->head_timeout_ms <= 0)
+		return fail(err, "config", "proxy.head_timeout",
+		            "must be longer than 0");
+	if (out->client_idle_timeout_ms <= 0)
+		return fail(err, "config", "proxy.client_idle_timeout",
+		            "must be longer than 0");
 	out->access_log_buffer = (size_t)get_int(p, "access_log_buffer",
 	                                         ACCESSLOG_BUFFER_DEFAULT);
 	if (out->access_log != NULL && out->access_log[0] == '\0')

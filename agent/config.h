@@ -61,6 +61,8 @@ struct agent_proxy_config {
 	enum balance_lb lb;           /* "lb": "p2c" (default), "round_robin" */
 	char *access_log;             /* "access_log": a path, "-", or NULL */
 	size_t access_log_buffer;     /* "access_log_buffer"; 256 KiB */
+	int64_t head_timeout_ms;      /* "head_timeout"; "10s" */
+	int64_t client_idle_timeout_ms; /* "client_idle_timeout"; "60s" */
 };
 
 struct agent_check {

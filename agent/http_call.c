@@ -364,6 +364,19 @@ no_endpoint(struct http_call *c, const char *service,
             const struct balance_miss *m, struct http_call_error *err)
 {
 	if (m->total == 0) {
+		const struct agent *a = agent_proxy_agent(c->hc->px);
+
+		/* Until a first push-pull has brought the cluster's records
+		 * (a restart begins with names and addresses only), an
+		 * unknown service is not known to be missing: 503, which
+		 * apps retry, rather than a final-looking 404. */
+		if (gossip_get_stats(a->g)->streams_in == 0) {
+			err->status = 503;
+			snprintf(err->reason, sizeof(err->reason), "no endpoint "
+			         "of %s known yet: this agent has not heard from "
+			         "the cluster since it started", service);
+			return;
+		}
 		err->status = 404;
 		snprintf(err->reason, sizeof(err->reason), "no such service: %s",
 		         service);
@@ -377,7 +390,6 @@ no_endpoint(struct http_call *c, const char *service,
 	             m->not_alive, m->unhealthy, m->ejected, m->backoff,
 	             m->unlabelled) >= (int)sizeof(err->reason))
 		err->reason[sizeof(err->reason) - 1] = '\0';
-	(void)c;
 }
 
 /*
@@ -432,14 +444,18 @@ open_try(struct http_call *c, struct http_call_error *err)
 	rc = mesh_request_open(mc, service, c->nv, c->n_nv,
 	                       c->end_stream, c, &c->ms);
 	if (rc) {
-		err->status = rc == WEFT_EINVAL ? 400 : 502;
+		err->status = rc == WEFT_EINVAL ? 400 : rc == WEFT_ETOOBIG ? 431 :
+		              502;
 		snprintf(err->reason, sizeof(err->reason), "%s",
 		         rc == WEFT_EINVAL ? "request head not accepted"
+		         : rc == WEFT_ETOOBIG
+		             ? "request head over the mesh's limits (128 fields, "
+		               "64 KiB)"
 		         : rc == WEFT_EPOLICY
 		             ? "endpoint's certificate does not list the service"
 		             : "mesh connection cannot take a stream");
 		kick(c, mc);
-		return rc == WEFT_EINVAL ? rc : 1;
+		return rc == WEFT_EINVAL || rc == WEFT_ETOOBIG ? rc : 1;
 	}
 	c->mc = mc;
 	c->ep = ep;

@@ -45,7 +45,14 @@ struct http_front {
 	char service[SERVICE_MAX];
 	char owner[SERVICE_MAX]; /* the upstream's service, "" for the agent's */
 	bool closing;
-	unsigned handles; /* the listener and every connection */
+	unsigned handles; /* the listener, the sweep and every connection */
+	/* Slow clients: one timer per front walks the connections once a
+	 * second (a timer per connection would cost a handle each). */
+	uv_timer_t sweep;
+	int64_t head_timeout_ms; /* a request head must arrive within this */
+	int64_t idle_timeout_ms; /* keep-alive between requests */
+	int64_t last_refusal_log_ms;
+	unsigned refusals_unlogged;
 	/* Request heads are converted one at a time, synchronously. */
 	nghttp2_nv *nv;
 	size_t nv_cap;
@@ -100,11 +107,58 @@ struct h1conn {
 	size_t in_off, in_len;
 	uint8_t *spill; /* lazily, IN_CAP */
 	size_t spill_off, spill_len;
+	int64_t deadline_ms; /* 0: none; see head_wait */
+	bool head_wait;      /* the deadline is for a head, not idleness */
 };
 
 static void conn_drive(struct h1conn *c);
 static void conn_pump(struct h1conn *c);
 static void conn_close(struct h1conn *c);
+static void on_sweep(uv_timer_t *t);
+
+static int64_t
+front_now(const struct http_front *f)
+{
+	return agent_proxy_now(f->px);
+}
+
+/* Between requests: idle; from a request's first byte to its head's
+ * end: the head deadline (slowloris); none while a request is served. */
+static void
+wait_idle(struct h1conn *c)
+{
+	c->deadline_ms = front_now(c->f) + c->f->idle_timeout_ms;
+	c->head_wait = false;
+}
+
+static void
+wait_head(struct h1conn *c)
+{
+	c->deadline_ms = front_now(c->f) + c->f->head_timeout_ms;
+	c->head_wait = true;
+}
+
+/*
+ * A refusal's reason in the log, at most one line a second per upstream
+ * (a flood of bad requests must not flood the log); the count of those
+ * not logged goes with the next line.
+ */
+static void
+log_refusal(struct http_front *f, int status, const char *why)
+{
+	int64_t now = front_now(f);
+
+	if (f->last_refusal_log_ms != 0 && now - f->last_refusal_log_ms < 1000) {
+		f->refusals_unlogged++;
+		return;
+	}
+	weft_logf(&agent_proxy_agent(f->px)->log, WEFT_LOG_INFO,
+	          "msg=\"http request refused\" service=%s status=%d "
+	          "reason=\"%s\" unlogged_before=%u", f->service, status, why,
+	          f->refusals_unlogged);
+	f->last_refusal_log_ms = now;
+	f->refusals_unlogged = 0;
+}
 
 static const char *
 self_name(const struct http_front *f)
@@ -332,6 +386,7 @@ req_finish(struct h1conn *c)
 		conn_finish(c);
 		return;
 	}
+	wait_idle(c);
 	conn_drive(c);
 }
 
@@ -749,6 +804,8 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	c->in_off = 0;
 	c->in_len = (size_t)n;
+	if (!c->r.active && !c->head_wait)
+		wait_head(c);
 	/* Reading stays on: while these bytes wait, the next read gets a
 	 * zero-length buffer and stops (UV_ENOBUFS), which costs nothing
 	 * in the usual case where they are parsed at once. */
@@ -806,6 +863,7 @@ conn_drive(struct h1conn *c)
 
 			h1_error(c->p, &status, &why);
 			c->f->st.bad_requests++;
+			log_refusal(c->f, status, why);
 			c->in_len = 0;
 			if (c->r.active && c->r.head_sent) {
 				conn_close(c);
@@ -873,6 +931,7 @@ on_accept(uv_stream_t *server, int status)
 		return;
 	}
 	c->counted = true;
+	wait_head(c);
 	conn_drive(c);
 }
 
@@ -918,9 +977,16 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 		free(f);
 		return WEFT_ENOMEM;
 	}
+	f->head_timeout_ms = a->cfg.proxy.head_timeout_ms;
+	f->idle_timeout_ms = a->cfg.proxy.client_idle_timeout_ms;
 	uv_tcp_init(a->loop, &f->listener);
 	f->listener.data = f;
-	f->handles = 1;
+	uv_timer_init(a->loop, &f->sweep);
+	f->sweep.data = f;
+	f->handles = 2;
+	uv_timer_start(&f->sweep, on_sweep, 1000, 1000);
+	/* The sweep alone must not keep the loop running at shutdown. */
+	uv_unref((uv_handle_t *)&f->sweep);
 	rc = agent_addr_from_hostport(&u->local_bind, &ga);
 	if (rc == 0)
 		rc = agent_addr_to_sockaddr(&ga, &ss);
@@ -943,6 +1009,47 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 }
 
 static void
+on_sweep(uv_timer_t *t)
+{
+	struct http_front *f = t->data;
+	int64_t now = front_now(f);
+	struct list *pos, *next;
+	char why[96];
+
+	for (pos = f->conns.next; pos != &f->conns; pos = next) {
+		struct h1conn *c = list_entry(pos, struct h1conn, link);
+
+		next = pos->next;
+		if (c->closing || c->deadline_ms == 0 || now < c->deadline_ms)
+			continue;
+		c->deadline_ms = 0;
+		if (!c->head_wait) {
+			conn_close(c); /* idle keep-alive connection */
+			continue;
+		}
+		/* A head still incomplete: 408, and the connection goes. */
+		f->st.head_timeouts++;
+		snprintf(why, sizeof(why), "request head not complete within "
+		         "%lld ms", (long long)f->head_timeout_ms);
+		log_refusal(f, 408, why);
+		c->in_len = 0;
+		c->r.active = true;
+		c->r.keep_alive = false;
+		c->r.req_ended = true;
+		req_error(c, 408, why, self_name(f));
+	}
+}
+
+static void
+on_sweep_closed(uv_handle_t *h)
+{
+	struct http_front *f = h->data;
+
+	f->handles--;
+	front_maybe_free(f);
+}
+
+static void
 on_listener_closed(uv_handle_t *h)
 {
 	struct http_front *f = h->data;
@@ -959,6 +1066,8 @@ http_front_close(struct http_front *f)
 	f->closing = true;
 	while (!list_empty(&f->conns))
 		conn_close(list_entry(f->conns.next, struct h1conn, link));
+	uv_timer_stop(&f->sweep);
+	uv_close((uv_handle_t *)&f->sweep, on_sweep_closed);
 	uv_close((uv_handle_t *)&f->listener, on_listener_closed);
 }
 

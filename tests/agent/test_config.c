@@ -229,6 +229,8 @@ test_proxy_keys(void **state)
 	assert_int_equal(c.proxy.lb, BALANCE_LB_P2C);
 	assert_null(c.proxy.access_log);
 	assert_int_equal(c.proxy.access_log_buffer, 256 * 1024);
+	assert_int_equal(c.proxy.head_timeout_ms, 10000);
+	assert_int_equal(c.proxy.client_idle_timeout_ms, 60000);
 	agent_config_free(&c);
 	build_from("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", "
 	    "\"identity\": {\"key\": \"k\", \"cert\": \"c\", \"ca\": \"a\"},"
@@ -259,6 +261,11 @@ test_proxy_keys(void **state)
 	expect_doc_error("{\"proxy\": {\"access_log_buffer\": 100}}",
 	                 "proxy.access_log_buffer: 100 is out of range "
 	                 "4096-67108864");
+	expect_doc_error("{\"proxy\": {\"head_timeout\": \"soon\"}}",
+	                 "proxy.head_timeout: \"soon\" is not a duration");
+	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
+	                   ", \"proxy\": {\"client_idle_timeout\": \"0s\"}}",
+	                   "proxy.client_idle_timeout: must be longer than 0");
 	expect_doc_error("{\"proxy\": {\"access_log\": 1}}",
 	                 "proxy.access_log: expected a string");
 	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID

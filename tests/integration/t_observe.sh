@@ -34,7 +34,8 @@ write_config a $A "" "" ", \"services\": [{\"name\": \"web\", \"port\": 1,
    {\"service\": \"api\", \"local_bind\": \"$A:$UP_API\", \"protocol\": \"http\"},
    {\"service\": \"db\", \"local_bind\": \"$A:$UP_DB\"},
    {\"service\": \"secret\", \"local_bind\": \"$A:$UP_SECRET\", \"protocol\": \"http\"}]}],
- \"proxy\": {\"access_log\": \"$T/a-access.log\"}"
+ \"proxy\": {\"access_log\": \"$T/a-access.log\", \"head_timeout\": \"1s\",
+   \"client_idle_timeout\": \"2s\"}"
 write_config b $B $A "" ", \"services\": [
  {\"name\": \"api\", \"port\": $APP, \"protocol\": \"http\"},
  {\"name\": \"db\", \"port\": $ECHO},
@@ -131,6 +132,46 @@ check_line "$T/a-access.log" tcp "j['direction']=='outbound' and j['src_service'
 n=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)))' "$T/a-access.log" 2>/dev/null || echo bad)
 [ "$n" != bad ] && ok "every line of a's access log is one JSON object ($n lines)" ||
 	fail "a's access log does not parse"
+
+# ---- slow clients on the HTTP front end ----
+# A head that never ends is answered 408 once head_timeout (1 s) passes,
+# and an idle keep-alive connection is closed after client_idle_timeout
+# (2 s); both within the front end's one-second sweep.
+slow=$(python3 - $A $UP_API <<'PY'
+import socket, sys, time
+t0 = time.time()
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nX-a: ")
+d = b""
+while True:
+    c = s.recv(4096)
+    if not c:
+        break
+    d += c
+print(d.split(b" ")[1].decode() if d else "none", round(time.time() - t0, 1))
+PY
+)
+read -r st secs <<<"$slow"
+[ "$st" = 408 ] && python3 -c "import sys; sys.exit(0 if 0.9 <= float('$secs') <= 4 else 1)" &&
+	ok "a request head that never ends gets 408 after ${secs} s" ||
+	fail "slow head: '$slow'"
+idle=$(python3 - $A $UP_API <<'PY'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
+d = s.recv(65536)
+t0 = time.time()
+while s.recv(4096):
+    pass
+print(d.split(b" ")[1].decode(), round(time.time() - t0, 1))
+PY
+)
+read -r st secs <<<"$idle"
+[ "$st" = 200 ] && python3 -c "import sys; sys.exit(0 if 1.9 <= float('$secs') <= 5 else 1)" &&
+	ok "an idle keep-alive connection is closed after ${secs} s" ||
+	fail "idle keep-alive: '$idle'"
+grep -q 'msg="http request refused" service=api status=408' "$T/a.log" &&
+	ok "the 408 is logged with its reason" || fail "no log line for the 408"
 
 # ---- denial: counted and streamed to the monitor ----
 "$WEFT" monitor --socket "$(sock b)" >"$T/monitor.out" 2>&1 &
