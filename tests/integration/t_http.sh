@@ -40,8 +40,10 @@ UP_TIGHT=15187  # http  -> web, at most 2 requests in flight
 APP_V1=17181 APP_V2=17182 APP_H2=17183 APP_GRPC=17184 APP_POOL_B=17185
 APP_POOL_C=17186 APP_GRPC_C=17188
 
-for tool in curl nghttp nghttpd; do
-	command -v $tool >/dev/null || { fail "$tool is not installed (nghttp2-client, nghttp2-server)"; finish; }
+# nghttpd lives in /usr/sbin, which a user's PATH may lack.
+NGHTTPD=$(command -v nghttpd || echo /usr/sbin/nghttpd)
+for tool in curl nghttp "$NGHTTPD"; do
+	command -v "$tool" >/dev/null || { fail "$tool is not installed (curl, nghttp2-client, nghttp2-server)"; finish; }
 done
 $PY -c 'import grpc' 2>/dev/null || { fail "python3-grpcio is not installed"; finish; }
 
@@ -90,7 +92,7 @@ app pool-b $APP_POOL_B p
 app pool-c $APP_POOL_C p
 mkdir -p "$T/htdocs"
 echo "h2web served by nghttpd" >"$T/htdocs/index.html"
-nghttpd -a 127.0.0.1 --no-tls -d "$T/htdocs" --echo-upload \
+"$NGHTTPD" -a 127.0.0.1 --no-tls -d "$T/htdocs" --echo-upload \
 	--trailer 'x-h2-trailer: from-nghttpd' $APP_H2 >"$T/nghttpd.log" 2>&1 &
 PIDS[nghttpd]=$!
 $PY "$HERE/grpc_app.py" serve 127.0.0.1 $APP_GRPC b-grpc >"$T/grpc.out" 2>&1 &
