@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/accesslog.h"
 #include "agent/agent.h"
 #include "agent/http_back_int.h"
 #include "common/err.h"
 #include "proxy/mesh.h"
 #include "proxy/table.h"
+#include "proxy/trace.h"
 
 #define SWEEP_MS 5000
 
@@ -51,8 +53,68 @@ hb_arm_writable(struct mesh_stream *ms)
 }
 
 void
+hb_responded(struct hb_req *r, const nghttp2_nv *nv, size_t n)
+{
+	r->responded = true;
+	for (size_t i = 0; i < n; i++)
+		if (nv[i].namelen == 7 && memcmp(nv[i].name, ":status", 7) == 0 &&
+		    nv[i].valuelen == 3) {
+			r->status = (nv[i].value[0] - '0') * 100 +
+			            (nv[i].value[1] - '0') * 10 +
+			            (nv[i].value[2] - '0');
+			break;
+		}
+}
+
+/* The request's access log line and metrics, as it ends. */
+static void
+hb_observe(struct hb_req *r)
+{
+	const nghttp2_nv *nv = NULL;
+	size_t n = 0;
+	struct accesslog_entry e = {
+		.start_unix_ms = r->start_wall_ms,
+		.kind = "http",
+		.direction = "inbound",
+		.src_service = r->source[0] ? r->source : NULL,
+		.src_node = r->peer[0] ? r->peer : NULL,
+		.dst_service = r->service,
+		.dst_node = agent_proxy_node(r->set->px),
+		.status = r->status,
+		.bytes_in = r->body_taken,
+		.bytes_out = r->bytes_out,
+		.duration_us = (int64_t)((uv_hrtime() - r->start_ns) / 1000),
+		.upstream = r->addr[0] ? r->addr : NULL,
+		.error = r->broken ? "response broken off" : NULL,
+	};
+	char trace[2 * TRACE_ID_LEN + 1];
+
+	if (r->ms != NULL && mesh_stream_head(r->ms, &nv, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			const char *name = (const char *)nv[i].name;
+			struct trace_context t;
+
+			if (strcmp(name, ":method") == 0)
+				e.method = (const char *)nv[i].value;
+			else if (strcmp(name, ":path") == 0)
+				e.path = (const char *)nv[i].value;
+			else if (strcmp(name, ":authority") == 0)
+				e.authority = (const char *)nv[i].value;
+			else if (strcmp(name, "traceparent") == 0 &&
+			         trace_parse((const char *)nv[i].value,
+			                     nv[i].valuelen, &t, NULL) == 0) {
+				trace_id_hex(&t, trace);
+				e.trace_id = trace;
+			}
+		}
+	}
+	agent_proxy_observe(r->set->px, &e, true, false, false);
+}
+
+void
 hb_finish(struct hb_req *r)
 {
+	hb_observe(r);
 	list_remove(&r->link);
 	if (r->ms != NULL) {
 		mesh_stream_set_user(r->ms, NULL);
@@ -81,9 +143,11 @@ hb_fail(struct hb_req *r, const char *why)
 		if (!r->responded) {
 			mesh_stream_refuse(r->ms, 502, reason);
 			r->set->stats.refused++;
+			r->status = 502;
 		} else {
 			mesh_stream_reset(r->ms);
 			r->set->stats.broken++;
+			r->broken = true;
 		}
 	}
 	hb_finish(r);
@@ -100,6 +164,7 @@ hb_reset(struct hb_req *r, const char *why)
 	if (r->ms != NULL)
 		mesh_stream_reset(r->ms);
 	r->set->stats.broken++;
+	r->broken = true;
 	hb_finish(r);
 }
 
@@ -244,6 +309,11 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 	r->kind = PROXY_STREAM_HTTP_BACK;
 	r->set = set;
 	r->ms = ev->stream;
+	r->start_ns = uv_hrtime();
+	r->start_wall_ms = agent_proxy_wall_ms(set->px);
+	snprintf(r->peer, sizeof(r->peer), "%s", ev->peer ? ev->peer : "");
+	agent_proxy_peer_services(mesh_conn_peer(ev->conn), r->source,
+	                          sizeof(r->source));
 	list_insert_tail(&set->reqs, &r->link);
 	mesh_stream_set_user(r->ms, r);
 	snprintf(r->service, sizeof(r->service), "%s",

@@ -644,7 +644,7 @@ on_resp_head(void *ctx, const struct http_resp_head *h)
 	rc = mesh_stream_respond(r->ms, nv, n, !h->has_body && !h->upgraded);
 	if (rc != 0)
 		return rc;
-	r->responded = true;
+	hb_responded(r, nv, n);
 	c->keep_alive = h->keep_alive;
 	if (h->upgraded) {
 		r->tunnel = true;
@@ -663,6 +663,7 @@ on_resp_body(void *ctx, const uint8_t *p, size_t n)
 	int rc;
 
 	rc = mesh_stream_write(c->req->ms, p, n, &accepted);
+	hb_sent(c->req, accepted);
 	/* Reads are sized to the room, so all of it fits. */
 	if (rc == 0 && accepted < n)
 		rc = WEFT_ENOSPACE;
@@ -769,7 +770,9 @@ tunnel_to_mesh(struct hb_h1 *c, const uint8_t *p, size_t n)
 	if (mesh_stream_write(r->ms, p, n, &accepted) != 0 || accepted < n) {
 		conn_close(c);
 		hb_reset(r, "tunnel write failed");
+		return;
 	}
+	hb_sent(r, accepted);
 }
 
 /* The app's side ended or failed; what the caller gets depends on how

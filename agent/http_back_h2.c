@@ -174,6 +174,7 @@ pend_flush(struct hb_h2 *h, struct hb_req *r)
 		if (rc != 0)
 			return rc;
 		p->off += accepted;
+		hb_sent(r, accepted);
 		if (h != NULL && accepted > 0 && r->h2_id > 0)
 			nghttp2_session_consume(h->sess, r->h2_id, accepted);
 		if (p->off < p->len) {
@@ -358,7 +359,7 @@ headers_done(struct hb_h2 *h, struct hb_req *r, bool end_stream)
 			req_fail(r, why);
 			return;
 		}
-		r->responded = true;
+		hb_responded(r, h->nv, h->n_nv);
 		if (end_stream)
 			r->resp_done = true;
 		hb_kick_later(r);
@@ -447,6 +448,7 @@ on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
 			return 0;
 		}
 		if (accepted > 0) {
+			hb_sent(r, accepted);
 			nghttp2_session_consume(s, id, accepted);
 			hb_kick_later(r);
 		}

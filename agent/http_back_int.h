@@ -87,6 +87,14 @@ struct hb_req {
 	int32_t h2_id;          /* its stream id there */
 	void *h2_pend;          /* HTTP/2: response bytes the mesh had no
 	                         * room for (http_back_h2.c) */
+	/* For the access log and metrics (hb_finish reports). */
+	uint64_t start_ns;
+	int64_t start_wall_ms;
+	uint64_t bytes_out;     /* response body bytes onto the mesh */
+	int status;             /* the answer's, or 502 when refused */
+	bool broken;            /* reset after the head */
+	char source[128];
+	char peer[64];
 };
 
 /* The app could not be reached or answered badly before the head:
@@ -94,8 +102,18 @@ struct hb_req {
 void hb_fail(struct hb_req *r, const char *why);
 /* Resets the mesh stream (the response was under way) and finishes. */
 void hb_reset(struct hb_req *r, const char *why);
-/* Closes the mesh stream and frees r (detached from its app side). */
+/* Closes the mesh stream and frees r (detached from its app side),
+ * reporting it (access log, metrics) first. */
 void hb_finish(struct hb_req *r);
+/* r's answer head went out with mesh_stream_respond(nv): remembers its
+ * status. */
+void hb_responded(struct hb_req *r, const nghttp2_nv *nv, size_t n);
+/* n response body bytes went onto the mesh. */
+static inline void
+hb_sent(struct hb_req *r, size_t n)
+{
+	r->bytes_out += n;
+}
 /* Marks a mesh connection for proxy_io.c's flush at the end of the loop
  * turn (agent_proxy_kick()): safe anywhere, delivers no event. */
 void hb_kick(struct http_back_set *set, struct mesh_conn *mc);

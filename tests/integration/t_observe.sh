@@ -125,6 +125,8 @@ check_line "$T/a-access.log" /kept "j['kind']=='http' and j['direction']=='outbo
 newid=$(cut -d- -f2 <<<"$new")
 check_line "$T/a-access.log" /created "j['trace_id']=='$newid'" \
 	"a's line for /created carries the trace id the app saw ($newid)"
+check_line "$T/b-access.log" /kept "j['kind']=='http' and j['direction']=='inbound' and j['src_service']=='web' and j['src_node']=='a' and j['dst_service']=='api' and j['dst_node']=='b' and j['status']==200 and j['bytes_out']>0 and j['trace_id']=='4bf92f3577b34da6a3ce929d0e0e4736' and j['upstream']=='127.0.0.1:$APP'" \
+	"b's line for GET /kept: from web on a, to the app, the same trace id"
 check_line "$T/b-access.log" tcp "j['direction']=='inbound' and j['src_service']=='web' and j['src_node']=='a' and j['dst_service']=='db' and j['bytes_in']==23 and j['bytes_out']==23" \
 	"b's line for the TCP stream: from web on a, 23 bytes each way"
 check_line "$T/a-access.log" tcp "j['direction']=='outbound' and j['src_service']=='web' and j['dst_node']=='b' and j['bytes_in']==23 and j['bytes_out']==23" \
@@ -193,6 +195,9 @@ m=$(api b GET /v1/metrics | tail -n +2)
 grep -q 'weft_proxy_intention_denials_total{direction="inbound",protocol="http",source="web",destination="secret"} [1-9]' <<<"$m" &&
 	ok "b counts the denial by source and destination" ||
 	fail "denial metric: $(grep intention_denials <<<"$m")"
+grep -qE 'weft_proxy_requests_total\{direction="inbound",protocol="http",source="web",destination="api",code_class="2xx"\} ([5-9]|[1-9][0-9]+)' <<<"$m" &&
+	ok "b counts the HTTP requests it served by source and destination" ||
+	fail "b http requests: $(grep 'weft_proxy_requests_total' <<<"$m")"
 grep -q 'weft_proxy_requests_total{direction="inbound",protocol="tcp",source="web",destination="db",code_class="none"} 1' <<<"$m" &&
 	ok "b counts the TCP stream by source and destination" ||
 	fail "b tcp requests: $(grep 'weft_proxy_requests_total' <<<"$m")"
