@@ -23,6 +23,26 @@ def sh(argv):
         return "?"
 
 
+def link_kind(path):
+    """How weftd was linked: its ELF has a PT_INTERP (dynamic loader)
+    unless it was linked static (-Dstatic_weftd=true, static-pie)."""
+    try:
+        with open(path, "rb") as f:
+            elf = f.read(1 << 20)
+    except OSError:
+        return "link unknown"
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        return "link unknown"
+    phoff = int.from_bytes(elf[32:40], "little")
+    phentsize = int.from_bytes(elf[54:56], "little")
+    phnum = int.from_bytes(elf[56:58], "little")
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        if int.from_bytes(elf[off:off + 4], "little") == 3:  # PT_INTERP
+            return "dynamically linked"
+    return "statically linked with `-Dstatic_weftd=true`"
+
+
 def machine():
     model = "?"
     mem = "?"
@@ -276,9 +296,10 @@ def render(res, args):
             machine(), res.get("loadavg_start", "?"),
             res.get("loadavg_end", "?")),
         "",
-        "Versions: %s (release build); Serf %s (Debian package %s), "
+        "Versions: %s (release build, %s); Serf %s (Debian package %s), "
         "`-encrypt` with a 32-byte key, LAN profile." % (
-            weftd_v, serf_v[0] if serf_v else "?", serf_pkg),
+            weftd_v, link_kind(args.weftd), serf_v[0] if serf_v else "?",
+            serf_pkg),
         "",
         "Both on the same timing: probe every %d ms, probe timeout %d ms, "
         "gossip every %d ms (Serf's LAN profile; weftd through its "
@@ -336,7 +357,8 @@ def render(res, args):
             "### N = %s, weftd on its own timing defaults\n\n"
             "The same join and crash rounds with weftd alone on its "
             "defaults (probe every 500 ms, timeout 250 ms, suspicion "
-            "multiplier 3, two confirmations), against Serf's figures "
+            "minimum 6 x log10(N) gossip intervals of 200 ms, two "
+            "confirmations, six probers), against Serf's figures "
             "from the N = %s rounds above.\n\n%s" % (
                 n, n, table(rows, ["", "weft (defaults)", "Serf (LAN)",
                                    "weft / Serf"])))
