@@ -110,6 +110,7 @@ gossip_config_default(struct gossip_config *c, enum gossip_profile p)
 		c->suspicion_confirm = 2;
 		c->suspicion_unit = GOSSIP_SUSPICION_PER_GOSSIP;
 		c->suspicion_probers = 6;
+		c->suspicion_guard = true;
 		c->join_grace_ms = 5000;
 	}
 }

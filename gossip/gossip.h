@@ -162,6 +162,10 @@ struct gossip_config {
 	/* Members expected to probe a suspect next on hearing of it (each
 	 * with chance this / N); 0: only the shuffled round robin does. */
 	unsigned suspicion_probers;
+	/* weft's guards on a short suspicion: local health stretches the
+	 * timers this node starts, and one fewer than k others confirmed is
+	 * cross-checked by a push-pull before it ends (memberlist: neither). */
+	bool suspicion_guard;
 	unsigned awareness_max;        /* Lifeguard health score cap */
 	int64_t pushpull_interval_ms;  /* at 32 members; scaled up beyond */
 	int64_t reconnect_interval_ms; /* push-pull to a random dead member */

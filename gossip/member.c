@@ -646,6 +646,7 @@ member_on_suspect(struct gossip *g, int64_t now, const uint8_t id[KEY_ID_LEN],
 {
 	struct member *m = member_find(g, id);
 	struct suspicion *s;
+	int64_t min, max;
 
 	if (m != NULL && stale_claim_about_self(g, m, inc))
 		return;
@@ -667,10 +668,14 @@ member_on_suspect(struct gossip *g, int64_t now, const uint8_t id[KEY_ID_LEN],
 	 * lossy) gives the suspect longer, so that when many members are
 	 * starved at once (a host's worth of agents starting) their late
 	 * answers end in refutations, not in deaths. */
-	s = suspicion_new(member_index(g, m), confirmations_wanted(g),
-	                  awareness_scale(&g->aw, member_suspicion_min(g)),
-	                  awareness_scale(&g->aw, member_suspicion_max(g)), now,
-	                  from);
+	min = member_suspicion_min(g);
+	max = member_suspicion_max(g);
+	if (g->cfg.suspicion_guard) {
+		min = awareness_scale(&g->aw, min);
+		max = awareness_scale(&g->aw, max);
+	}
+	s = suspicion_new(member_index(g, m), confirmations_wanted(g), min, max,
+	                  now, from);
 	if (s == NULL)
 		return;
 	member_set_state(g, m, GOSSIP_SUSPECT, inc, now);
@@ -774,7 +779,7 @@ suspicion_cross_check(struct gossip *g, int64_t now,
 
 	/* At most one a second: when suspicions come in hundreds (agents
 	 * starved of CPU), stream handshakes would starve them further. */
-	if (s->n >= s->k || g->leaving ||
+	if (!g->cfg.suspicion_guard || s->n >= s->k || g->leaving ||
 	    (g->last_cross_check != 0 && now - g->last_cross_check < 1000))
 		return;
 	/* A member we suspect too is still likely up, and its stream is
