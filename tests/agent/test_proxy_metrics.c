@@ -21,8 +21,11 @@ scrape(struct proxy_metrics *m, struct metrics_writer *w)
 static void
 has(const char *text, const char *line)
 {
-	if (strstr(text, line) == NULL)
-		fail_msg("missing: %s\n--- scrape ---\n%s", line, text);
+	assert_non_null(text);
+	if (strstr(text, line) == NULL) {
+		print_message("--- scrape ---\n%s\n", text);
+		fail_msg("missing: %s", line);
+	}
 }
 
 static void
