@@ -579,6 +579,11 @@ noise_handshake_split(struct noise_handshake *hs, struct noise_cipher *send,
 	noise_hkdf(hs->ss.hash, hs->ss.ck, NULL, 0, k1, k2, NULL);
 	noise_cipher_init(hs->initiator ? send : recv, hs->ss.cipher, k1);
 	noise_cipher_init(hs->initiator ? recv : send, hs->ss.cipher, k2);
+	/* Only the transport ciphers, which carry the bulk, pay for an
+	 * OpenSSL context; a failure leaves them on libsodium, which
+	 * computes the same AES-256-GCM, so it is not the handshake's. */
+	(void)noise_cipher_use_openssl(send);
+	(void)noise_cipher_use_openssl(recv);
 	sodium_memzero(k1, sizeof(k1));
 	sodium_memzero(k2, sizeof(k2));
 

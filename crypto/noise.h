@@ -114,17 +114,30 @@ bool noise_cipher_available(enum noise_cipher_id id);
  * 2^64 - 2, as 2^64 - 1 is reserved for rekey, after which every call
  * fails with WEFT_ENONCE.  For AESGCM the key schedule and GHASH key are
  * computed once per key (init and rekey), not per message.
+ *
+ * AESGCM runs on libsodium's AES-NI code, except in the transport
+ * ciphers noise_handshake_split() gives out: those also hold an OpenSSL
+ * libcrypto EVP context (about twice libsodium's speed where the CPU has
+ * VAES), made at split, re-keyed by noise_cipher_rekey() and freed by
+ * noise_cipher_wipe(), which the owner of a split cipher must call.  A
+ * byte copy of a struct noise_cipher does not own that context: it runs
+ * on libsodium, with the same output, and wiping it frees nothing.
  */
+struct evp_cipher_ctx_st;
 struct noise_cipher {
 	_Alignas(16) uint8_t aes[NOISE_AESGCM_STATE_LEN];
 	uint8_t k[NOISE_KEYLEN];
 	uint64_t n;
 	enum noise_cipher_id id;
 	bool has_key;
+	/* OpenSSL's context, valid only while evp_owner == this struct. */
+	struct evp_cipher_ctx_st *evp;
+	const struct noise_cipher *evp_owner;
 };
 
 /* WEFT_EINVAL for an unknown cipher or AESGCM on a CPU without AES-NI;
- * the state then has no key. */
+ * the state then has no key.  Overwrites all of *c (no OpenSSL context):
+ * wipe a cipher that owns one before initialising it again. */
 int noise_cipher_init(struct noise_cipher *c, enum noise_cipher_id id,
                       const uint8_t k[static NOISE_KEYLEN]);
 /*
@@ -145,6 +158,16 @@ int noise_cipher_decrypt(struct noise_cipher *c, const uint8_t *ad,
                          uint8_t *out, size_t cap, size_t *out_len);
 /* The spec's Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, "", 0^32). */
 int noise_cipher_rekey(struct noise_cipher *c);
+/*
+ * For an AESGCM cipher with a key: gives it its own OpenSSL EVP context
+ * (see struct noise_cipher; noise_cipher_wipe() frees it).  On failure
+ * (WEFT_ENOMEM, or WEFT_ECRYPTO when libcrypto refuses the cipher) the
+ * cipher keeps working on libsodium.  0 and nothing done for ChaChaPoly.
+ */
+int noise_cipher_use_openssl(struct noise_cipher *c);
+/* "OpenSSL" or "libsodium": which code this cipher's AEAD runs on now. */
+const char *noise_cipher_impl(const struct noise_cipher *c);
+/* Wipes the key and frees the OpenSSL context this struct owns. */
 void noise_cipher_wipe(struct noise_cipher *c);
 
 /* SymmetricState. */
@@ -223,7 +246,9 @@ int noise_handshake_read(struct noise_handshake *hs, const uint8_t *msg,
 enum noise_action noise_handshake_action(const struct noise_handshake *hs);
 /*
  * Splits into the two transport ciphers, ours to send with and ours to
- * receive with, and wipes every secret of the handshake.
+ * receive with, and wipes every secret of the handshake.  AESGCM ones
+ * run on OpenSSL (noise_cipher_use_openssl(), libsodium when that
+ * fails): the caller must noise_cipher_wipe() both.
  */
 int noise_handshake_split(struct noise_handshake *hs, struct noise_cipher *send,
                           struct noise_cipher *recv);

@@ -4,7 +4,7 @@
 # What a fresh Debian 12 needs to build and test weft.
 WEFT_PACKAGES=(
 	gcc libc6-dev pkg-config meson ninja-build python3
-	libsodium-dev libmsgpack-dev libuv1-dev libnghttp2-dev libcmocka-dev
+	libsodium-dev libssl-dev libmsgpack-dev libuv1-dev libnghttp2-dev libcmocka-dev
 	libjansson-dev libhttp-parser-dev
 	clang libclang-rt-14-dev
 	iproute2 procps
