@@ -22,7 +22,7 @@
 #define HB_HEAD_MAX (MESH_HEADER_BLOCK_MAX + 8192)
 #define HB_NV_MAX (MESH_HEADER_FIELDS_MAX + 8)
 /* Idle HTTP/1.1 connections kept per app address and in all. */
-#define HB_IDLE_PER_ADDR 32
+#define HB_IDLE_PER_ADDR 128
 #define HB_IDLE_MAX 256
 #define HB_IDLE_MS (30 * 1000)
 #define HB_ADDR_MAX 80
