@@ -92,6 +92,7 @@ struct h1conn {
 	struct req r;
 	bool reading;
 	bool writing;
+	bool in_feed; /* inside h1_feed: the parser's callbacks */
 	bool app_eof;
 	bool closing;
 	bool close_after; /* no keep-alive: close once the answer is out */
@@ -300,6 +301,18 @@ req_error(struct h1conn *c, int status, const char *why, const char *agent)
 	conn_pump(c);
 }
 
+/* What follows a write: the body bytes it carried are consumed. */
+static void
+write_done(struct h1conn *c, size_t n)
+{
+	if (n > 0 && c->r.call != NULL)
+		http_call_read_consume(c->r.call, n);
+	if (c->last_chunk) {
+		c->last_chunk = false;
+		c->r.resp_done = true;
+	}
+}
+
 static void
 on_written(uv_write_t *w, int status)
 {
@@ -314,24 +327,47 @@ on_written(uv_write_t *w, int status)
 		conn_close(c);
 		return;
 	}
-	if (n > 0 && c->r.call != NULL)
-		http_call_read_consume(c->r.call, n);
-	if (c->last_chunk) {
-		c->last_chunk = false;
-		c->r.resp_done = true;
-	}
+	write_done(c, n);
 	conn_pump(c);
 }
 
-static void
+/* Writes at once what the socket takes (the usual case), so a request's
+ * answer costs one writev and no poll changes (uv_write re-arms the
+ * socket's poll when it drains); the rest goes by uv_write.  True when
+ * all of it went: the caller goes on pumping.  Not from the parser's
+ * callbacks: finishing the answer there would free the parser under
+ * h1_feed. */
+static bool
 start_write(struct h1conn *c, uv_buf_t *bufs, unsigned n, size_t consume)
 {
+	int w = c->in_feed ? 0 : uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+	size_t left;
+
+	if (w == UV_EAGAIN)
+		w = 0;
+	if (w < 0) {
+		conn_close(c);
+		return false;
+	}
+	left = (size_t)w;
+	while (n > 0 && left >= bufs[0].len) {
+		left -= bufs[0].len;
+		bufs++;
+		n--;
+	}
+	if (n == 0) {
+		write_done(c, consume);
+		return true;
+	}
+	bufs[0].base += left;
+	bufs[0].len -= left;
 	c->wreq.data = c;
 	c->consume = consume;
 	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_written) != 0)
 		conn_close(c);
 	else
 		c->writing = true;
+	return false;
 }
 
 /* Fields of a response head or trailers an app may see. */
@@ -431,7 +467,8 @@ conn_pump(struct h1conn *c)
 				                         (unsigned)len);
 			}
 		}
-		start_write(c, bufs, nb, len);
+		if (start_write(c, bufs, nb, len))
+			conn_pump(c);
 		return;
 	}
 	if (c->r.resp_done) {
@@ -472,10 +509,12 @@ conn_pump(struct h1conn *c)
 			                      (unsigned)strlen(c->chunk_line));
 			bufs[1] = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
 			bufs[2] = uv_buf_init((char *)(uintptr_t)"\r\n", 2);
-			start_write(c, bufs, 3, len);
+			if (start_write(c, bufs, 3, len))
+				conn_pump(c);
 		} else {
 			bufs[0] = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
-			start_write(c, bufs, 1, len);
+			if (start_write(c, bufs, 1, len))
+				conn_pump(c);
 		}
 		return;
 	}
@@ -495,7 +534,8 @@ conn_pump(struct h1conn *c)
 		}
 		bufs[0] = uv_buf_init((char *)c->hbuf, (unsigned)c->hlen);
 		c->last_chunk = true;
-		start_write(c, bufs, 1, 0);
+		if (start_write(c, bufs, 1, 0))
+			conn_pump(c);
 		return;
 	}
 	if (c->r.framing == H1_BODY_CLOSE)
@@ -708,7 +748,7 @@ p_on_head(void *ctx, const struct h1_head *h)
 		/* Nothing else is being written now: the previous answer
 		 * was finished before this head was parsed. */
 		if (!c->writing)
-			start_write(c, &b, 1, 0);
+			(void)start_write(c, &b, 1, 0);
 	}
 	return 0;
 }
@@ -854,7 +894,9 @@ conn_drive(struct h1conn *c)
 			if (room < lim)
 				lim = room;
 		}
+		c->in_feed = true;
 		rc = h1_feed(c->p, c->in + c->in_off, lim, &used);
+		c->in_feed = false;
 		c->in_off += used;
 		c->in_len -= used;
 		if (rc == WEFT_EMALFORMED) {
