@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/http_back_int.h"
 #include "common/err.h"
+#include "common/str.h"
 #include "proxy/mesh.h"
 #include "proxy/table.h"
 #include "proxy/trace.h"
@@ -275,8 +276,13 @@ app_addr(struct hb_req *r, const char *host, uint16_t port)
 	if (host == NULL || host[0] == '\0')
 		host = "127.0.0.1";
 	if (uv_ip4_addr(host, port, &s4) == 0) {
+		size_t used = 0;
+
 		memcpy(&r->sa, &s4, sizeof(s4));
-		snprintf(r->addr, sizeof(r->addr), "%s:%u", host, port);
+		r->addr[0] = '\0';
+		weft_str_put(r->addr, sizeof(r->addr), &used, host);
+		weft_str_put(r->addr, sizeof(r->addr), &used, ":");
+		weft_str_putu(r->addr, sizeof(r->addr), &used, port);
 		return 0;
 	}
 	if (uv_ip6_addr(host, port, &s6) == 0) {
@@ -311,13 +317,13 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 	r->ms = ev->stream;
 	r->start_ns = uv_hrtime();
 	r->start_wall_ms = agent_proxy_wall_ms(set->px);
-	snprintf(r->peer, sizeof(r->peer), "%s", ev->peer ? ev->peer : "");
+	weft_str_copy(r->peer, sizeof(r->peer), ev->peer ? ev->peer : "");
 	agent_proxy_peer_services(mesh_conn_peer(ev->conn), r->source,
 	                          sizeof(r->source));
 	list_insert_tail(&set->reqs, &r->link);
 	mesh_stream_set_user(r->ms, r);
-	snprintf(r->service, sizeof(r->service), "%s",
-	         ev->service != NULL ? ev->service : "?");
+	weft_str_copy(r->service, sizeof(r->service),
+	              ev->service != NULL ? ev->service : "?");
 	loc = table_local(mesh_stream_table(r->ms), r->service);
 	r->grpc = loc != NULL && loc->protocol == TABLE_PROTO_GRPC;
 	r->proto = loc != NULL && (loc->protocol == TABLE_PROTO_HTTP2 ||

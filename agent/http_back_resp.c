@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "common/err.h"
+#include "common/str.h"
 
 #define BUF_START 2048
 
@@ -342,7 +343,7 @@ on_headers_complete(http_parser *hp)
 {
 	struct http_resp *r = hp->data;
 	const nghttp2_nv *cl = NULL, *te = NULL;
-	size_t n_cl = 0, n_te = 0, k = 1, end;
+	size_t n_cl = 0, n_te = 0, k = 1, end, used;
 	unsigned status = hp->status_code;
 	bool ka, conn_close = false, conn_keep = false;
 	struct http_resp_head h;
@@ -411,7 +412,8 @@ on_headers_complete(http_parser *hp)
 	if (!r->skip_body && te == NULL && cl == NULL)
 		ka = false;
 	r->upgraded = status == 101;
-	snprintf(r->status, sizeof(r->status), "%u", status);
+	used = 0;
+	weft_str_putu(r->status, sizeof(r->status), &used, status);
 	r->nv[0] = (nghttp2_nv){
 		.name = (uint8_t *)(uintptr_t)":status", .namelen = 7,
 		.value = (uint8_t *)r->status, .valuelen = 3,

@@ -19,6 +19,7 @@
 #include "agent/http_retry.h"
 #include "agent/proxy_int.h"
 #include "common/err.h"
+#include "common/str.h"
 #include "crypto/key.h"
 #include "proxy/balance.h"
 #include "proxy/mesh.h"
@@ -445,6 +446,7 @@ open_try(struct http_call *c, struct http_call_error *err)
 	const char *service = c->service;
 	struct balance_miss miss;
 	struct mesh_conn *mc;
+	size_t used;
 	int rc;
 
 	memset(&miss, 0, sizeof(miss));
@@ -468,8 +470,11 @@ open_try(struct http_call *c, struct http_call_error *err)
 	c->tries++;
 	c->try_start_ms = now_ms(c);
 	c->try_start_ns = uv_hrtime();
-	snprintf(c->upstream, sizeof(c->upstream), "%s %s", ep->node,
-	         ep->mesh_addr);
+	used = 0;
+	c->upstream[0] = '\0';
+	weft_str_put(c->upstream, sizeof(c->upstream), &used, ep->node);
+	weft_str_put(c->upstream, sizeof(c->upstream), &used, " ");
+	weft_str_put(c->upstream, sizeof(c->upstream), &used, ep->mesh_addr);
 	if (agent_proxy_conn_for(px, ep, &mc) != 0) {
 		balance_connect_failed(b, ep, now_ms(c));
 		balance_request_done_us(b, ep, now_ms(c), -1,
@@ -736,8 +741,11 @@ observe(struct http_call *c)
 	c->observed = true;
 	/* The endpoint's node is the upstream's first word. */
 	if (c->upstream[0]) {
-		snprintf(node, sizeof(node), "%.*s",
-		         (int)strcspn(c->upstream, " "), c->upstream);
+		size_t used = 0;
+
+		node[0] = '\0';
+		weft_str_putn(node, sizeof(node), &used, c->upstream,
+		              strcspn(c->upstream, " "));
 		e.dst_node = node;
 	}
 	agent_proxy_observe(c->hc->px, &e, false, c->timed_out, c->generated);
@@ -813,7 +821,7 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 
 	*out = NULL;
 	memset(err, 0, sizeof(*err));
-	snprintf(err->agent, sizeof(err->agent), "%s", self_name(hc));
+	weft_str_copy(err->agent, sizeof(err->agent), self_name(hc));
 	hc->st.requests++;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -826,9 +834,9 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	c->sink = *sink;
 	c->start_ns = uv_hrtime();
 	c->start_wall_ms = agent_proxy_wall_ms(px);
-	snprintf(c->service, sizeof(c->service), "%s", req->service);
-	snprintf(c->source, sizeof(c->source), "%s",
-	         req->source ? req->source : "");
+	weft_str_copy(c->service, sizeof(c->service), req->service);
+	weft_str_copy(c->source, sizeof(c->source),
+	              req->source ? req->source : "");
 	c->upgrade = req->upgrade != NULL;
 	c->end_stream = req->end_stream && !c->upgrade;
 	if (trace_head(c, req, tnv, sizeof(tnv) / sizeof(tnv[0]), &head,

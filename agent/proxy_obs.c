@@ -13,6 +13,7 @@
 #include "agent/api_server.h"
 #include "agent/proxy_int.h"
 #include "agent/proxy_metrics.h"
+#include "common/str.h"
 #include "crypto/session.h"
 
 void
@@ -32,14 +33,14 @@ agent_proxy_peer_services(const struct session_peer *peer, char *out,
 	 * services: the caller was one of them, and which one the mesh
 	 * cannot tell, so the label names them all. */
 	for (size_t i = 0; i < peer->n_services; i++) {
-		int n = snprintf(out + used, cap - used, "%s%s", i ? "+" : "",
-		                 peer->services[i]);
+		size_t n = strlen(peer->services[i]) + (i ? 1 : 0);
 
-		if (n < 0 || (size_t)n >= cap - used) {
-			out[used] = '\0';
+		/* A name that does not fit whole is left out. */
+		if (n >= cap - used)
 			break;
-		}
-		used += (size_t)n;
+		if (i)
+			weft_str_put(out, cap, &used, "+");
+		weft_str_put(out, cap, &used, peer->services[i]);
 	}
 }
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "common/err.h"
+#include "common/str.h"
 
 enum h1_state {
 	ST_HEAD = 0, /* our scanner checks line endings before http-parser */
@@ -832,6 +833,7 @@ int
 h1_write_head(struct buf *b, const struct h1_response *r)
 {
 	char line[64];
+	size_t used;
 	const char *reason;
 	int err;
 
@@ -841,7 +843,10 @@ h1_write_head(struct buf *b, const struct h1_response *r)
 	for (const char *c = reason; *c != '\0'; c++)
 		if (*c == '\r' || *c == '\n')
 			return WEFT_EINVAL;
-	snprintf(line, sizeof(line), "HTTP/1.1 %d ", r->status);
+	used = 0;
+	weft_str_put(line, sizeof(line), &used, "HTTP/1.1 ");
+	weft_str_putu(line, sizeof(line), &used, (unsigned)r->status);
+	weft_str_put(line, sizeof(line), &used, " ");
 	put_str(b, line);
 	put_str(b, reason);
 	put_str(b, "\r\n");
@@ -852,8 +857,11 @@ h1_write_head(struct buf *b, const struct h1_response *r)
 	case H1_BODY_CLOSE:
 		break;
 	case H1_BODY_LENGTH:
-		snprintf(line, sizeof(line), "content-length: %llu\r\n",
-		         (unsigned long long)r->content_length);
+		used = 0;
+		weft_str_put(line, sizeof(line), &used, "content-length: ");
+		weft_str_putu(line, sizeof(line), &used,
+		              (unsigned long long)r->content_length);
+		weft_str_put(line, sizeof(line), &used, "\r\n");
 		put_str(b, line);
 		break;
 	case H1_BODY_CHUNKED:

@@ -33,6 +33,7 @@
 #include "common/hex.h"
 #include "common/list.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "proxy/authz.h"
 #include "proxy/chunkq.h"
 
@@ -912,7 +913,7 @@ on_http_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 		deny(c, s, 404, why, end_stream);
 		return;
 	}
-	snprintf(s->host, sizeof(s->host), "%s", local->host);
+	weft_str_copy(s->host, sizeof(s->host), local->host);
 	s->port = local->port;
 	s->st = ST_CONNECTING;
 	s->agent = true;
@@ -971,7 +972,7 @@ on_request(struct mesh_conn *c, struct mesh_stream *s, bool end_stream)
 		deny(c, s, 404, why, end_stream);
 		return;
 	}
-	snprintf(s->host, sizeof(s->host), "%s", local->host);
+	weft_str_copy(s->host, sizeof(s->host), local->host);
 	s->port = local->port;
 	s->st = ST_CONNECTING;
 	s->agent = true;
@@ -1791,12 +1792,14 @@ mesh_stream_open(struct mesh_conn *c, const char *service, uint16_t port,
 	s->agent = true;
 	s->port = port;
 	c->n_client++;
-	snprintf(s->service, sizeof(s->service), "%s", service);
-	if (port != 0)
-		snprintf(s->authority, sizeof(s->authority), "%s:%u", service,
-		    (unsigned)port);
-	else
-		snprintf(s->authority, sizeof(s->authority), "%s", service);
+	weft_str_copy(s->service, sizeof(s->service), service);
+	weft_str_copy(s->authority, sizeof(s->authority), service);
+	if (port != 0) {
+		size_t used = strlen(s->authority);
+
+		weft_str_put(s->authority, sizeof(s->authority), &used, ":");
+		weft_str_putu(s->authority, sizeof(s->authority), &used, port);
+	}
 	s->st = ST_PENDING;
 	if (c->state == MESH_CONN_OPEN && (rc = submit_stream(c, s)) != 0) {
 		s->agent = false;
