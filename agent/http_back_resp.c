@@ -552,43 +552,61 @@ http_resp_expect(struct http_resp *r, bool head_request, bool upgrade)
 static long
 scan_head(struct http_resp *r, const uint8_t *d, size_t n, bool *done)
 {
-	struct scan *s = &r->scan;
+	/* Locals, written back once: d may alias the state (uint8_t), which
+	 * otherwise costs a load and a store per field per byte. */
+	struct scan s = r->scan;
+	const char *why = NULL;
+	long ret = (long)n;
 
 	*done = false;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = d[i];
 
-		if (++s->bytes > HTTP_RESP_HEAD_MAX)
-			return refuse(r, "response head too large"), -1;
-		if (s->cr) {
-			if (c != '\n')
-				return refuse(r, "bare CR in response head"), -1;
-			s->cr = false;
-			if (s->line_len == 0) {
-				if (s->lines == 0)
-					return refuse(r, "empty line before the "
-					                 "status line"), -1;
-				*done = true;
-				return (long)i + 1;
+		if (++s.bytes > HTTP_RESP_HEAD_MAX) {
+			why = "response head too large";
+			break;
+		}
+		if (s.cr) {
+			if (c != '\n') {
+				why = "bare CR in response head";
+				break;
 			}
-			s->lines++;
-			s->line_len = 0;
+			s.cr = false;
+			if (s.line_len == 0) {
+				if (s.lines == 0) {
+					why = "empty line before the status line";
+					break;
+				}
+				*done = true;
+				ret = (long)i + 1;
+				break;
+			}
+			s.lines++;
+			s.line_len = 0;
 			continue;
 		}
 		if (c == '\r') {
-			s->cr = true;
+			s.cr = true;
 			continue;
 		}
-		if (c == '\n')
-			return refuse(r, "bare LF in response head"), -1;
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return refuse(r, "control character in response head"),
-			       -1;
-		if (s->line_len == 0 && s->lines > 0 && (c == ' ' || c == '\t'))
-			return refuse(r, "obsolete line folding"), -1;
-		s->line_len++;
+		if (c == '\n') {
+			why = "bare LF in response head";
+			break;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			why = "control character in response head";
+			break;
+		}
+		if (s.line_len == 0 && s.lines > 0 && (c == ' ' || c == '\t')) {
+			why = "obsolete line folding";
+			break;
+		}
+		s.line_len++;
 	}
-	return (long)n;
+	r->scan = s;
+	if (why != NULL)
+		return refuse(r, why), -1;
+	return ret;
 }
 
 static int
