@@ -2,8 +2,9 @@
  * noise-bench: handshakes per second (IK and XX, bare Noise and weft
  * sessions with certificates) and bulk transport throughput for 16 KiB
  * and largest (SESSION_CHUNK_MAX) messages on one core, for both Noise
- * ciphers, next to raw libsodium ChaCha20-Poly1305 and AES-256-GCM
- * measured in the same run.  Run through tools/bench/noise.
+ * ciphers, next to raw libsodium ChaCha20-Poly1305 and AES-256-GCM and
+ * raw OpenSSL (libcrypto EVP) AES-256-GCM, which weft's AESGCM transport
+ * ciphers run on, measured in the same run.  Run through tools/bench/noise.
  *
  * Each throughput figure is the best of several rounds, the rounds of the
  * raw AEAD and of Noise interleaved, so a busy neighbour on a shared
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "common/err.h"
@@ -207,6 +210,50 @@ handshake_rate(struct world *w, enum noise_pattern pat, enum noise_hash hash,
 
 static uint8_t *buf_in, *buf_out;
 static crypto_aead_aes256gcm_state aes_st;
+/* Raw OpenSSL, as crypto/noise_cipher.c calls it: one context per
+ * direction, key set once, only the nonce per record. */
+static EVP_CIPHER_CTX *ossl_tx, *ossl_rx;
+
+static EVP_CIPHER_CTX *
+ossl_new(const uint8_t *key)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+	if (ctx == NULL ||
+	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, NULL) != 1)
+		die("OpenSSL AES-256-GCM", WEFT_ECRYPTO);
+	return ctx;
+}
+
+static void
+ossl_seal(const uint8_t nonce[12], size_t msg)
+{
+	int l;
+
+	if (EVP_EncryptInit_ex(ossl_tx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(ossl_tx, buf_out, &l, buf_in, (int)msg) != 1 ||
+	    EVP_EncryptFinal_ex(ossl_tx, buf_out + msg, &l) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ossl_tx, EVP_CTRL_GCM_GET_TAG, 16,
+	    buf_out + msg) != 1)
+		die("OpenSSL encrypt", WEFT_ECRYPTO);
+}
+
+static void
+ossl_open(const uint8_t nonce[12], size_t msg)
+{
+	int l;
+
+	if (EVP_DecryptInit_ex(ossl_rx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_DecryptUpdate(ossl_rx, buf_in, &l, buf_out, (int)msg) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ossl_rx, EVP_CTRL_GCM_SET_TAG, 16,
+	    buf_out + msg) != 1 ||
+	    EVP_DecryptFinal_ex(ossl_rx, buf_in + msg, &l) != 1)
+		die("OpenSSL decrypt", WEFT_ECRYPTO);
+}
+
+/* Which raw AEAD code: libsodium, libsodium expanding the AES key on
+ * every call, or OpenSSL (AES-256-GCM only). */
+enum raw_impl { RAW_SODIUM, RAW_SODIUM_EXPAND, RAW_OPENSSL };
 
 static double
 gbps(double bytes, double secs)
@@ -214,20 +261,20 @@ gbps(double bytes, double secs)
 	return bytes / secs / 1e9;
 }
 
-/* One raw libsodium AEAD call, as Noise would make it: ChaChaPoly, or
- * AES-256-GCM with its key schedule precomputed (precomputed) or expanded
- * on every call. */
+/* One raw AEAD call, as Noise would make it. */
 static void
-raw_seal(enum noise_cipher_id id, bool precomputed, const uint8_t *key,
+raw_seal(enum noise_cipher_id id, enum raw_impl impl, const uint8_t *key,
          uint64_t n, size_t msg)
 {
 	uint8_t nonce[12] = {0};
 
 	memcpy(nonce + 4, &n, 8);
-	if (id == NOISE_CIPHER_CHACHAPOLY)
+	if (impl == RAW_OPENSSL)
+		ossl_seal(nonce, msg);
+	else if (id == NOISE_CIPHER_CHACHAPOLY)
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf_out,
 		    buf_out + msg, NULL, buf_in, msg, NULL, 0, NULL, nonce, key);
-	else if (precomputed)
+	else if (impl == RAW_SODIUM)
 		crypto_aead_aes256gcm_encrypt_detached_afternm(buf_out,
 		    buf_out + msg, NULL, buf_in, msg, NULL, 0, NULL, nonce,
 		    &aes_st);
@@ -237,12 +284,17 @@ raw_seal(enum noise_cipher_id id, bool precomputed, const uint8_t *key,
 }
 
 static void
-raw_open(enum noise_cipher_id id, const uint8_t *key, uint64_t n, size_t msg)
+raw_open(enum noise_cipher_id id, enum raw_impl impl, const uint8_t *key,
+         uint64_t n, size_t msg)
 {
 	uint8_t nonce[12] = {0};
 	int rc;
 
 	memcpy(nonce + 4, &n, 8);
+	if (impl == RAW_OPENSSL) {
+		ossl_open(nonce, msg);
+		return;
+	}
 	if (id == NOISE_CIPHER_CHACHAPOLY)
 		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf_in,
 		    NULL, buf_out, msg, buf_out + msg, NULL, 0, nonce, key);
@@ -254,19 +306,22 @@ raw_open(enum noise_cipher_id id, const uint8_t *key, uint64_t n, size_t msg)
 }
 
 static double
-raw_encrypt_round(enum noise_cipher_id id, bool precomputed,
+raw_encrypt_round(enum noise_cipher_id id, enum raw_impl impl,
                   const uint8_t *key, size_t msg)
 {
 	double t0 = now_s();
 	uint64_t n = 0;
 
 	for (uint64_t done = 0; done < BYTES_PER_ROUND; done += msg)
-		raw_seal(id, precomputed, key, n++, msg);
+		raw_seal(id, impl, key, n++, msg);
 	return gbps((double)(n * msg), now_s() - t0);
 }
 
+/* The Noise CipherState as a session's transport cipher runs it (on
+ * OpenSSL for AESGCM), or on libsodium (sodium). */
 static double
-noise_encrypt_round(enum noise_cipher_id id, const uint8_t *key, size_t msg)
+noise_encrypt_round(enum noise_cipher_id id, bool sodium, const uint8_t *key,
+                    size_t msg)
 {
 	struct noise_cipher c;
 	double t0 = now_s();
@@ -275,6 +330,8 @@ noise_encrypt_round(enum noise_cipher_id id, const uint8_t *key, size_t msg)
 
 	if (noise_cipher_init(&c, id, key) != 0)
 		die("noise_cipher_init", WEFT_EINVAL);
+	if (!sodium && noise_cipher_use_openssl(&c) != 0)
+		die("noise_cipher_use_openssl", WEFT_ECRYPTO);
 	for (done = 0; done < BYTES_PER_ROUND; done += msg)
 		if (noise_cipher_encrypt(&c, NULL, 0, buf_in, msg, buf_out,
 		    msg + NOISE_TAGLEN, &n) != 0)
@@ -285,14 +342,15 @@ noise_encrypt_round(enum noise_cipher_id id, const uint8_t *key, size_t msg)
 
 /* Raw AEAD both ways: what a session's send and receive must do. */
 static double
-raw_both_round(enum noise_cipher_id id, const uint8_t *key, size_t msg)
+raw_both_round(enum noise_cipher_id id, enum raw_impl impl, const uint8_t *key,
+               size_t msg)
 {
 	double t0 = now_s();
 	uint64_t n = 0;
 
 	for (uint64_t done = 0; done < BYTES_PER_ROUND; done += msg) {
-		raw_seal(id, true, key, n, msg);
-		raw_open(id, key, n++, msg);
+		raw_seal(id, impl, key, n, msg);
+		raw_open(id, impl, key, n++, msg);
 	}
 	return gbps((double)(n * msg), now_s() - t0);
 }
@@ -326,9 +384,41 @@ max2(double a, double b)
 	return a > b ? a : b;
 }
 
+/* For AES-256-GCM, raw_e/noise_e/raw_b are libsodium's and the o_ ones
+ * OpenSSL's; the session runs on OpenSSL. */
 struct figures {
 	double raw_e, raw_e_expand, noise_e, raw_b, sess;
+	double o_raw_e, o_noise_e, o_raw_b;
 };
+
+/* The two AESGCM codes must agree byte for byte, across a rekey too,
+ * before their speeds mean anything. */
+static void
+check_same_bytes(const uint8_t *key)
+{
+	struct noise_cipher s, o;
+	uint8_t a[1000 + NOISE_TAGLEN], b[sizeof(a)];
+	size_t na, nb;
+
+	if (noise_cipher_init(&s, NOISE_CIPHER_AESGCM, key) != 0 ||
+	    noise_cipher_init(&o, NOISE_CIPHER_AESGCM, key) != 0 ||
+	    noise_cipher_use_openssl(&o) != 0)
+		die("AESGCM cipher", WEFT_ECRYPTO);
+	for (int i = 0; i < 2; i++) {
+		if (noise_cipher_encrypt(&s, key, 7, buf_in, 1000, a, sizeof(a),
+		    &na) != 0 ||
+		    noise_cipher_encrypt(&o, key, 7, buf_in, 1000, b, sizeof(b),
+		    &nb) != 0 || na != nb || memcmp(a, b, na) != 0)
+			die("OpenSSL and libsodium AES-256-GCM differ",
+			    WEFT_ECRYPTO);
+		if (noise_cipher_rekey(&s) != 0 || noise_cipher_rekey(&o) != 0)
+			die("rekey", WEFT_ECRYPTO);
+	}
+	if (strcmp(noise_cipher_impl(&o), "OpenSSL") != 0)
+		die("the OpenSSL cipher fell back to libsodium", WEFT_ECRYPTO);
+	noise_cipher_wipe(&s);
+	noise_cipher_wipe(&o);
+}
 
 int
 main(void)
@@ -355,9 +445,10 @@ main(void)
 		return 1;
 	nc = noise_cipher_available(NOISE_CIPHER_AESGCM) ? 2 : 1;
 	world_init(&w);
-	printf("noise-bench: one core (per CPU second), libsodium %s, "
-	    "AES-NI %s\n",
-	    sodium_version_string(), nc == 2 ? "yes" : "no (AESGCM skipped)");
+	printf("noise-bench: one core (per CPU second), libsodium %s, %s, "
+	    "AES-NI %s\n", sodium_version_string(),
+	    OpenSSL_version(OPENSSL_VERSION),
+	    nc == 2 ? "yes" : "no (AESGCM skipped)");
 	printf("\nhandshakes per second (initiator and responder both "
 	    "computed in this process):\n");
 	for (size_t i = 0; i < 2; i++) {
@@ -374,8 +465,12 @@ main(void)
 		return 1;
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(buf_in, MSG_MAX);
-	if (nc == 2)
+	if (nc == 2) {
 		crypto_aead_aes256gcm_beforenm(&aes_st, key);
+		ossl_tx = ossl_new(key);
+		ossl_rx = ossl_new(key);
+		check_same_bytes(key);
+	}
 	for (size_t c = 0; c < nc; c++) {
 		session_pair(&w, false, SESSION_CIPHER_BIT(ciphers[c].id), &a[c],
 		    &b[c]);
@@ -392,13 +487,23 @@ main(void)
 				size_t m = sizes[z];
 
 				f->raw_e = max2(f->raw_e,
-				    raw_encrypt_round(id, true, key, m));
-				if (id == NOISE_CIPHER_AESGCM)
-					f->raw_e_expand = max2(f->raw_e_expand,
-					    raw_encrypt_round(id, false, key, m));
+				    raw_encrypt_round(id, RAW_SODIUM, key, m));
 				f->noise_e = max2(f->noise_e,
-				    noise_encrypt_round(id, key, m));
-				f->raw_b = max2(f->raw_b, raw_both_round(id, key, m));
+				    noise_encrypt_round(id, true, key, m));
+				f->raw_b = max2(f->raw_b,
+				    raw_both_round(id, RAW_SODIUM, key, m));
+				if (id == NOISE_CIPHER_AESGCM) {
+					f->raw_e_expand = max2(f->raw_e_expand,
+					    raw_encrypt_round(id, RAW_SODIUM_EXPAND,
+					    key, m));
+					f->o_raw_e = max2(f->o_raw_e,
+					    raw_encrypt_round(id, RAW_OPENSSL, key,
+					    m));
+					f->o_noise_e = max2(f->o_noise_e,
+					    noise_encrypt_round(id, false, key, m));
+					f->o_raw_b = max2(f->o_raw_b,
+					    raw_both_round(id, RAW_OPENSSL, key, m));
+				}
 				f->sess = max2(f->sess, session_round(a[c], b[c], m));
 			}
 		}
@@ -413,21 +518,37 @@ main(void)
 		for (size_t z = 0; z < 2; z++) {
 			struct figures *f = &fig[c][z];
 
-			printf("  %-17s %5zu B  encrypt: raw %.2f", ciphers[c].aead,
-			    sizes[z], f->raw_e);
-			if (ciphers[c].id == NOISE_CIPHER_AESGCM)
-				printf(" (key expanded per call %.2f)",
-				    f->raw_e_expand);
-			printf("  Noise %.2f (%.3f)   send+receive: raw %.2f  "
-			    "weft session %.2f (%.3f)\n", f->noise_e,
-			    f->noise_e / f->raw_e, f->raw_b, f->sess,
+			if (ciphers[c].id == NOISE_CIPHER_AESGCM) {
+				printf("  %-29s %5zu B  encrypt: raw %.2f (key "
+				    "expanded per call %.2f)  Noise %.2f (%.3f)   "
+				    "send+receive: raw %.2f\n",
+				    "AES-256-GCM libsodium", sizes[z], f->raw_e,
+				    f->raw_e_expand, f->noise_e,
+				    f->noise_e / f->raw_e, f->raw_b);
+				printf("  %-29s %5zu B  encrypt: raw %.2f  Noise "
+				    "%.2f (%.3f)   send+receive: raw %.2f  weft "
+				    "session %.2f (%.3f)\n",
+				    "AES-256-GCM OpenSSL (weft's)", sizes[z],
+				    f->o_raw_e, f->o_noise_e,
+				    f->o_noise_e / f->o_raw_e, f->o_raw_b, f->sess,
+				    f->sess / f->o_raw_b);
+				continue;
+			}
+			printf("  %-29s %5zu B  encrypt: raw %.2f  Noise %.2f "
+			    "(%.3f)   send+receive: raw %.2f  weft session %.2f "
+			    "(%.3f)\n", ciphers[c].aead, sizes[z], f->raw_e,
+			    f->noise_e, f->noise_e / f->raw_e, f->raw_b, f->sess,
 			    f->sess / f->raw_b);
 		}
 	}
-	/* One line for tools/bench/proxy: encrypt, 16 KiB, per AEAD. */
+	/* One line for tools/bench/proxy: encrypt, 16 KiB, per AEAD; the
+	 * last AES-256-GCM figure is the code weft runs (OpenSSL). */
 	printf("\nsingle-core AEAD encrypt, 16384-byte records: "
-	    "ChaCha20-Poly1305 %.2f GB/s, AES-256-GCM %.2f GB/s\n",
-	    fig[0][0].raw_e, nc == 2 ? fig[1][0].raw_e : 0.0);
+	    "ChaCha20-Poly1305 %.2f GB/s, libsodium AES-GCM %.2f GB/s, "
+	    "AES-256-GCM %.2f GB/s (OpenSSL)\n", fig[0][0].raw_e,
+	    nc == 2 ? fig[1][0].raw_e : 0.0, nc == 2 ? fig[1][0].o_raw_e : 0.0);
+	EVP_CIPHER_CTX_free(ossl_tx);
+	EVP_CIPHER_CTX_free(ossl_rx);
 	free(buf_in);
 	free(buf_out);
 	return 0;
