@@ -83,7 +83,13 @@ def main():
         tmax = max(s[2] for s in tl)
         pct = 100.0 * (tmax - bavg) / bavg
         fb, ft = max(s[3] for s in b), max(s[3] for s in tl)
-        flat[h] = (bavg, tmax, pct, fb, ft)
+        # the trend from the warm-up on, least squares, KiB per minute
+        pts = [(x[0] / 60, x[2]) for x in samples[h] if x[0] >= base_w[0]]
+        mx = sum(x for x, _ in pts) / len(pts)
+        my = sum(y for _, y in pts) / len(pts)
+        sxx = sum((x - mx) ** 2 for x, _ in pts)
+        slope = sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx else 0.0
+        flat[h] = (bavg, tmax, pct, fb, ft, slope)
         if pct > RSS_PCT:
             fails.append(f"{h}: RSS grew {pct:+.1f}% (> {RSS_PCT}%)")
         if ft > fb + FD_SLACK:
@@ -149,9 +155,9 @@ def main():
     md.append("")
     md.append(f"RSS flat (highest sample in {tail_txt} against the mean of {base_txt}, "
               f"bound {RSS_PCT}%; descriptors: bound +{FD_SLACK}):\n")
-    for h, (bavg, tmax, pct, fb, ft) in flat.items():
+    for h, (bavg, tmax, pct, fb, ft, slope) in flat.items():
         md.append(f"- {h}: RSS {bavg / 1024:.1f} -> max {tmax / 1024:.1f} MiB ({pct:+.1f}%), "
-                  f"fds max {fb} -> {ft}")
+                  f"trend {slope:+.0f} KiB/min from {base_txt} on, fds max {fb} -> {ft}")
     for h in churn:
         ends = []
         for r in runs:
