@@ -804,8 +804,14 @@ hb_h2_start(struct hb_req *r)
 		}
 		if (nv[i].namelen == 2 && memcmp(nv[i].name, "te", 2) == 0)
 			has_te = true;
-		if (k < HB_NV_MAX)
-			set->nv[k++] = nv[i];
+		if (k < HB_NV_MAX) {
+			set->nv[k] = nv[i];
+			/* New each request: not worth the app's HPACK table. */
+			if (nv[i].namelen == 11 &&
+			    memcmp(nv[i].name, "traceparent", 11) == 0)
+				set->nv[k].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+			k++;
+		}
 	}
 	/* gRPC servers insist on "te: trailers", which an HTTP/1.1 caller
 	 * cannot carry through its front end (TE is hop-by-hop there). */

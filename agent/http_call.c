@@ -236,7 +236,12 @@ nv_copy(const nghttp2_nv *nv, size_t n, const char *xname, const char *xval,
 		memcpy(p, value, vl);
 		p[vl] = '\0';
 		p += vl + 1;
-		out[i].flags = NGHTTP2_NV_FLAG_NONE;
+		/* A traceparent is new each request: indexed, it would only
+		 * fill the mesh's HPACK table with entries that every later
+		 * header's search compares against (two memcmp each). */
+		out[i].flags = nl == 11 && memcmp(name, "traceparent", 11) == 0
+		                   ? NGHTTP2_NV_FLAG_NO_INDEX
+		                   : NGHTTP2_NV_FLAG_NONE;
 	}
 	*n_out = k;
 	return out;
