@@ -65,6 +65,9 @@ struct agent {
 	 * TCP listener (metrics_server.c); certificate expiry (expiry.c). */
 	struct health *health;
 	struct metrics metrics;
+	/* Push-pulls this agent started and saw answered, and how long
+	 * each took (agent/stream.c), in seconds. */
+	struct metrics_histogram pushpull_seconds;
 	struct metrics_server *msrv;
 	uv_timer_t expiry_timer;
 	uint64_t reloads, reload_failures;

@@ -42,6 +42,31 @@ pair(struct metrics_writer *w, const char *name, const char *help,
 	metrics_sample(w, &l, 1, (double)v2);
 }
 
+/* The core keeps probe round trips in milliseconds per bucket;
+ * Prometheus wants seconds. */
+static void
+rtt_histogram(struct metrics_writer *w, const struct gossip_stats *s)
+{
+	double bounds[GOSSIP_RTT_BUCKETS];
+	struct metrics_histogram h;
+	const int64_t *ms;
+	size_t n;
+
+	ms = gossip_rtt_bounds_ms(&n);
+	for (size_t i = 0; i < n && i < GOSSIP_RTT_BUCKETS; i++)
+		bounds[i] = (double)ms[i] / 1000.0;
+	if (metrics_histogram_init(&h, bounds, n) != 0)
+		return;
+	for (size_t i = 0; i <= n; i++)
+		h.counts[i] = s->probe_rtt_le[i];
+	h.count = s->probe_rtt_count;
+	h.sum = (double)s->probe_rtt_sum_ms / 1000.0;
+	metrics_family(w, "weft_gossip_probe_rtt_seconds", METRICS_HISTOGRAM,
+	               "Round trips of direct probes answered in time (the "
+	               "agent's millisecond clock).");
+	metrics_histogram_write(w, NULL, 0, &h);
+}
+
 static void
 collect_gossip(void *ctx, struct metrics_writer *w)
 {
@@ -107,6 +132,14 @@ collect_gossip(void *ctx, struct metrics_writer *w)
 	gauge(w, "weft_gossip_health_score", "Lifeguard local health score "
 	      "(0 is healthy; timeouts are scaled by score + 1).",
 	      gossip_health_score(a->g));
+	gauge(w, "weft_gossip_broadcast_queue", "Broadcasts waiting to be "
+	      "piggybacked.", (double)gossip_queue_depth(a->g));
+	rtt_histogram(w, s);
+	metrics_family(w, "weft_gossip_pushpull_duration_seconds",
+	               METRICS_HISTOGRAM, "Push-pulls this agent started, from "
+	               "its push (the connection and handshake included) to "
+	               "the answer.");
+	metrics_histogram_write(w, NULL, 0, &a->pushpull_seconds);
 	gauge(w, "weft_gossip_objects", "Cluster objects held (tombstones "
 	      "excluded).", (double)gossip_object_count(a->g, false));
 	gauge(w, "weft_gossip_memory_bytes", "Bytes held by the gossip "
@@ -205,8 +238,14 @@ collect_agent(void *ctx, struct metrics_writer *w)
 int
 agent_metrics_start(struct agent *a)
 {
+	static const double pp_bounds[] = {
+		0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+		2.5, 5,
+	};
 	int rc;
 
+	metrics_histogram_init(&a->pushpull_seconds, pp_bounds,
+	                       sizeof(pp_bounds) / sizeof(pp_bounds[0]));
 	rc = metrics_register(&a->metrics, "agent", collect_agent, a);
 	if (rc == 0)
 		rc = metrics_register(&a->metrics, "gossip", collect_gossip, a);

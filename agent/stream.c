@@ -47,6 +47,7 @@ struct agent_stream {
 	char where[72];          /* for logs */
 	struct list pending;     /* frames waiting for the handshake */
 	int64_t last_active;
+	int64_t push_ms; /* initiator: when our push went out, 0: none */
 	int handles; /* handles still open, freed at zero */
 };
 
@@ -230,6 +231,12 @@ handle_frame(struct agent_stream *st, uint8_t type, const uint8_t *body,
 		stream_close(st, "unexpected frame");
 		return;
 	}
+	if (st->initiator && st->push_ms != 0) {
+		/* The answer to our push: the exchange is done. */
+		metrics_histogram_observe(&a->pushpull_seconds,
+		    (double)((int64_t)uv_now(a->loop) - st->push_ms) / 1000.0);
+		st->push_ms = 0;
+	}
 	rc = gossip_recv_stream(a->g, agent_now_ms(a), &st->peer, body, len);
 	if (rc)
 		weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"refused push-pull\" "
@@ -409,6 +416,8 @@ agent_stream_send(struct agent *a, const struct gossip_addr *to,
 			break;
 		}
 	}
+	if (st != NULL && st->initiator && st->push_ms == 0)
+		st->push_ms = (int64_t)uv_now(a->loop);
 	if (st && session_state(st->s) == SESSION_ESTABLISHED) {
 		write_frame(st, FRAME_GOSSIP, msg, len);
 		free(msg);
@@ -423,6 +432,7 @@ agent_stream_send(struct agent *a, const struct gossip_addr *to,
 		}
 		st->peer = *to;
 		st->have_peer = true;
+		st->push_ms = (int64_t)uv_now(a->loop);
 		agent_addr_format(to, st->where, sizeof(st->where));
 		st->connect.data = st;
 		if (uv_tcp_connect(&st->connect, &st->tcp, (struct sockaddr *)&ss,

@@ -994,6 +994,38 @@ gossip_health_score(const struct gossip *g)
 	return g->aw.score;
 }
 
+/* From a loopback hop to a congested WAN link; timeouts are above. */
+static const int64_t rtt_bounds_ms[GOSSIP_RTT_BUCKETS] = {
+	1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
+};
+
+const int64_t *
+gossip_rtt_bounds_ms(size_t *n)
+{
+	*n = GOSSIP_RTT_BUCKETS;
+	return rtt_bounds_ms;
+}
+
+void
+gossip_note_rtt(struct gossip *g, int64_t rtt_ms)
+{
+	size_t i = 0;
+
+	if (rtt_ms < 0)
+		rtt_ms = 0;
+	while (i < GOSSIP_RTT_BUCKETS && rtt_ms > rtt_bounds_ms[i])
+		i++;
+	g->stats.probe_rtt_le[i]++;
+	g->stats.probe_rtt_count++;
+	g->stats.probe_rtt_sum_ms += (uint64_t)rtt_ms;
+}
+
+size_t
+gossip_queue_depth(const struct gossip *g)
+{
+	return g->q.count;
+}
+
 size_t
 gossip_mem_usage(const struct gossip *g)
 {

@@ -396,6 +396,8 @@ void gossip_object_foreach(const struct gossip *g,
 bool gossip_is_revoked(const struct gossip *g, const uint8_t id[KEY_ID_LEN]);
 
 /* Counters, for metrics and for the tests. */
+#define GOSSIP_RTT_BUCKETS 10
+
 struct gossip_stats {
 	uint64_t pkts_in, pkts_out, bytes_in, bytes_out;
 	uint64_t streams_in, streams_out, stream_bytes_in, stream_bytes_out;
@@ -410,10 +412,20 @@ struct gossip_stats {
 	uint64_t suspicions, refutations, deaths_declared;
 	uint64_t sig_verifies, sig_cache_hits;
 	uint64_t queue_dropped;
+	/* Round trips of direct probes answered in time, in milliseconds
+	 * (the core's clock): counts per bucket of gossip_rtt_bounds_ms(),
+	 * the last one above every bound. */
+	uint64_t probe_rtt_le[GOSSIP_RTT_BUCKETS + 1];
+	uint64_t probe_rtt_count;
+	uint64_t probe_rtt_sum_ms;
 	const char *last_reason;    /* static text of the last refusal */
 };
 
 const struct gossip_stats *gossip_get_stats(const struct gossip *g);
+/* The upper bounds (ms) of the probe round-trip buckets, ascending. */
+const int64_t *gossip_rtt_bounds_ms(size_t *n);
+/* Broadcasts waiting in the piggyback queue. */
+size_t gossip_queue_depth(const struct gossip *g);
 /* Lifeguard's local health score (0 is healthy). */
 unsigned gossip_health_score(const struct gossip *g);
 /* Bytes the state holds, for the per-member memory figure. */

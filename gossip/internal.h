@@ -121,6 +121,9 @@ struct bqueue {
 };
 
 int bqueue_init(struct bqueue *q, size_t cap);
+/* A direct probe's round trip, for the stats' histogram (gossip.c). */
+struct gossip;
+void gossip_note_rtt(struct gossip *g, int64_t rtt_ms);
 void bqueue_fini(struct bqueue *q);
 /* Queues a copy of msg, replacing any older message with the same key. */
 int bqueue_put(struct bqueue *q, uint64_t key, const uint8_t *msg, size_t len);

@@ -402,11 +402,14 @@ probe_on_ping_req(struct gossip *g, int64_t now,
 void
 probe_on_ack(struct gossip *g, int64_t now, const struct wire_msg *m)
 {
-	(void)now;
 	if (g->probe.active && m->seq == g->probe.seq) {
 		if (!g->probe.acked) {
 			g->probe.acked = true;
 			awareness_apply(&g->aw, -1);
+			/* Only acks to our own ping measure the link; an
+			 * indirect one came the long way round. */
+			if (!g->probe.indirect_sent)
+				gossip_note_rtt(g, now - g->probe.start);
 		}
 		g->probe.active = false;
 		return;

@@ -63,13 +63,18 @@ for fam in weft_gossip_members weft_gossip_probes_total \
 	weft_gossip_health_score weft_cert_expiry_timestamp_seconds \
 	weft_cluster_cert_expiry_soonest_timestamp_seconds \
 	weft_config_reloads_total weft_process_resident_memory_bytes \
-	weft_process_open_fds weft_health_check_status; do
+	weft_process_open_fds weft_health_check_status \
+	weft_gossip_broadcast_queue weft_gossip_probe_rtt_seconds \
+	weft_gossip_pushpull_duration_seconds; do
 	grep -q "^# TYPE $fam " "$T/m1.txt" && ok "family $fam" || fail "no family $fam"
 done
 [ "$(metric "$M1" 'weft_gossip_members{state="alive"}')" = 2 ] &&
 	ok "2 alive members in the metrics" || fail "alive members: $(metric "$M1" 'weft_gossip_members{state="alive"}')"
 [ "$(metric "$M1" 'weft_health_check_status{check="db-true",service="db",status="passing"}')" = 1 ] &&
 	ok "check state in the metrics" || fail "check state metric"
+# n2 joined through n1: its push-pull was answered, and took some time.
+pp=$(api n2 GET /v1/metrics | grep '^weft_gossip_pushpull_duration_seconds_count ' | cut -d' ' -f2)
+[ "${pp:-0}" -ge 1 ] && ok "n2's push-pulls answered: $pp" || fail "n2 push-pull count: '$pp'"
 rss=$(metric "$M1" weft_process_resident_memory_bytes)
 [ "${rss:-0}" -gt 1000000 ] && ok "RSS $rss bytes" || fail "RSS: $rss"
 
@@ -80,6 +85,7 @@ for s in 'weft_gossip_packets_total{direction="in"}' \
 	'weft_gossip_packets_total{direction="out"}' \
 	'weft_gossip_packet_bytes_total{direction="in"}' \
 	'weft_gossip_probes_total' \
+	'weft_gossip_probe_rtt_seconds_count' \
 	'weft_health_check_results_total{check="db-true",service="db",result="passing"}' \
 	'weft_metrics_scrapes_total' \
 	'weft_config_reloads_total{result="ok"}'; do
