@@ -172,41 +172,18 @@ static int
 load_intentions(const char *path, json_t **doc, struct intention **its,
                 size_t *n)
 {
-	json_error_t je;
-	json_t *list;
-	char *text;
-	size_t len, i, j;
+	static const struct objsign_words words = {
+		"an intention object", "intention", "intentions",
+	};
+	size_t i, j;
 	int rc;
 
-	*doc = NULL;
 	*its = NULL;
 	*n = 0;
-	if ((rc = cli_read_file(path, INTENTIONS_FILE_MAX, false, &text,
-	                        &len)) != 0)
+	if ((rc = objsign_load_list(path, INTENTIONS_FILE_MAX, INTENTIONS_MAX,
+	                            &words, doc)) != 0)
 		return rc;
-	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	free(text);
-	if (*doc == NULL)
-		return cli_fail(path, "line %d, column %d: %s", je.line,
-		                je.column, je.text);
-	if (json_is_object(*doc)) {
-		list = json_array();
-		if (list == NULL || json_array_append(list, *doc) != 0) {
-			json_decref(list);
-			return cli_fail(path, "out of memory");
-		}
-		json_decref(*doc);
-		*doc = list;
-	}
-	if (!json_is_array(*doc))
-		return cli_fail(path, "neither an intention object nor a list of "
-		                "them");
 	*n = json_array_size(*doc);
-	if (*n == 0)
-		return cli_fail(path, "an empty list: no intention to apply");
-	if (*n > INTENTIONS_MAX)
-		return cli_fail(path, "%zu intentions; at most %d in one file",
-		                *n, INTENTIONS_MAX);
 	*its = calloc(*n, sizeof(**its));
 	if (*its == NULL)
 		return cli_fail(path, "out of memory");

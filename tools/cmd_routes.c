@@ -98,41 +98,18 @@ static int
 load_routes(const char *path, json_t **doc, struct route_obj **objs,
             size_t *n)
 {
-	json_error_t je;
-	json_t *list;
-	char *text;
-	size_t len, i, j;
+	static const struct objsign_words words = {
+		"a route object", "route", "route objects",
+	};
+	size_t i, j;
 	int rc;
 
-	*doc = NULL;
 	*objs = NULL;
 	*n = 0;
-	if ((rc = cli_read_file(path, ROUTES_FILE_MAX, false, &text,
-	                        &len)) != 0)
+	if ((rc = objsign_load_list(path, ROUTES_FILE_MAX, ROUTES_MAX, &words,
+	                            doc)) != 0)
 		return rc;
-	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	free(text);
-	if (*doc == NULL)
-		return cli_fail(path, "line %d, column %d: %s", je.line,
-		                je.column, je.text);
-	if (json_is_object(*doc)) {
-		list = json_array();
-		if (list == NULL || json_array_append(list, *doc) != 0) {
-			json_decref(list);
-			return cli_fail(path, "out of memory");
-		}
-		json_decref(*doc);
-		*doc = list;
-	}
-	if (!json_is_array(*doc))
-		return cli_fail(path, "neither a route object nor a list of "
-		                "them");
 	*n = json_array_size(*doc);
-	if (*n == 0)
-		return cli_fail(path, "an empty list: no route to apply");
-	if (*n > ROUTES_MAX)
-		return cli_fail(path, "%zu route objects; at most %d in one "
-		                "file", *n, ROUTES_MAX);
 	if ((*objs = calloc(*n, sizeof(**objs))) == NULL)
 		return cli_fail(path, "out of memory");
 	for (i = 0; i < *n; i++)

@@ -132,3 +132,41 @@ objsign_hlc_now(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000)
 	       << 16;
 }
+
+int
+objsign_load_list(const char *path, size_t file_max, size_t max_items,
+                  const struct objsign_words *w, json_t **doc)
+{
+	json_error_t je;
+	json_t *list;
+	char *text;
+	size_t len, n;
+	int rc;
+
+	*doc = NULL;
+	if ((rc = cli_read_file(path, file_max, false, &text, &len)) != 0)
+		return rc;
+	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	free(text);
+	if (*doc == NULL)
+		return cli_fail(path, "line %d, column %d: %s", je.line,
+		                je.column, je.text);
+	if (json_is_object(*doc)) {
+		list = json_array();
+		if (list == NULL || json_array_append(list, *doc) != 0) {
+			json_decref(list);
+			return cli_fail(path, "out of memory");
+		}
+		json_decref(*doc);
+		*doc = list;
+	}
+	if (!json_is_array(*doc))
+		return cli_fail(path, "neither %s nor a list of them", w->one);
+	n = json_array_size(*doc);
+	if (n == 0)
+		return cli_fail(path, "an empty list: no %s to apply", w->noun);
+	if (n > max_items)
+		return cli_fail(path, "%zu %s; at most %zu in one file", n,
+		                w->plural, max_items);
+	return 0;
+}

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #include "crypto/cert.h"
 #include "crypto/key.h"
@@ -45,6 +46,24 @@ void objsign_signer_free(struct objsign_signer *s);
 int objsign_post(const struct agent_conn *c, const struct objsign_signer *s,
                  uint8_t kind, const char *name, const char *value,
                  uint64_t hlc);
+
+/* How messages name the objects of a file: "a route object", "route",
+ * "route objects". */
+struct objsign_words {
+	const char *one;
+	const char *noun;
+	const char *plural;
+};
+
+/*
+ * Reads the JSON file an `apply` takes: one object or a list of them
+ * (a single object becomes a list of one), not empty, at most max_items;
+ * file_max bounds the file.  Returns 0 with *doc a list (the caller's
+ * reference), or the exit status with the failure printed (*doc may then
+ * hold a reference to drop).
+ */
+int objsign_load_list(const char *path, size_t file_max, size_t max_items,
+                      const struct objsign_words *w, json_t **doc);
 
 /* Wall-clock milliseconds in the HLC's upper bits: a later apply of the
  * same name wins everywhere, and the agent's clock moves past it. */
