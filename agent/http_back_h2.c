@@ -583,10 +583,49 @@ h2s_written(uv_write_t *req, int status)
 		h2s_flush(h);
 }
 
+/* Frames gathered for one write: nghttp2 hands them out one per call, and
+ * a write each cost a syscall per frame.  Up to a frame past this. */
+#define FLUSH_GATHER (16u * 1024)
+
+/* Gathers what nghttp2 has into wbuf: bytes, 0 for none, or -1 (*why). */
+static long
+h2s_gather(struct hb_h2 *h, const char **why)
+{
+	size_t len = 0;
+
+	while (len < FLUSH_GATHER) {
+		const uint8_t *p;
+		ssize_t n = nghttp2_session_mem_send(h->sess, &p);
+
+		if (n < 0) {
+			*why = nghttp2_strerror((int)n);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (len + (size_t)n > h->wcap) {
+			size_t cap = h->wcap ? h->wcap : 1024;
+			uint8_t *nb;
+
+			while (cap < len + (size_t)n)
+				cap *= 2;
+			if ((nb = realloc(h->wbuf, cap)) == NULL) {
+				*why = "agent out of memory";
+				return -1;
+			}
+			h->wbuf = nb;
+			h->wcap = cap;
+		}
+		memcpy(h->wbuf + len, p, (size_t)n);
+		len += (size_t)n;
+	}
+	return (long)len;
+}
+
 /*
- * Writes what nghttp2 has: straight from its buffer while the socket
- * takes it, the rest copied and written asynchronously, one write at a
- * time.  Closes the session when neither side wants more.
+ * Writes what nghttp2 has, gathered: at once while the socket takes it,
+ * the rest asynchronously, one write at a time.  Closes the session when
+ * neither side wants more.
  */
 static void
 h2s_flush(struct hb_h2 *h)
@@ -594,18 +633,18 @@ h2s_flush(struct hb_h2 *h)
 	if (h->closing || !h->connected)
 		return;
 	for (int rounds = 0; !h->writing && rounds < 64; rounds++) {
-		const uint8_t *p;
-		ssize_t n = nghttp2_session_mem_send(h->sess, &p);
+		const char *why = NULL;
+		long n = h2s_gather(h, &why);
 		uv_buf_t b;
 		int w;
 
 		if (n < 0) {
-			h2s_fail(h, nghttp2_strerror((int)n));
+			h2s_fail(h, why);
 			return;
 		}
 		if (n == 0)
 			break;
-		b = uv_buf_init((char *)p, (unsigned)n);
+		b = uv_buf_init((char *)h->wbuf, (unsigned)n);
 		w = uv_try_write((uv_stream_t *)&h->tcp, &b, 1);
 		if (w == UV_EAGAIN)
 			w = 0;
@@ -615,18 +654,9 @@ h2s_flush(struct hb_h2 *h)
 		}
 		if (w == n)
 			continue;
-		if ((size_t)(n - w) > h->wcap) {
-			uint8_t *nb = realloc(h->wbuf, (size_t)(n - w));
-
-			if (nb == NULL) {
-				h2s_fail(h, "agent out of memory");
-				return;
-			}
-			h->wbuf = nb;
-			h->wcap = (size_t)(n - w);
-		}
-		memcpy(h->wbuf, p + w, (size_t)(n - w));
-		b = uv_buf_init((char *)h->wbuf, (unsigned)(n - w));
+		/* wbuf stays as it is until h2s_written: nothing gathers
+		 * while h->writing. */
+		b = uv_buf_init((char *)h->wbuf + w, (unsigned)(n - w));
 		h->wreq.data = h;
 		if (uv_write(&h->wreq, (uv_stream_t *)&h->tcp, &b, 1,
 		             h2s_written) != 0) {

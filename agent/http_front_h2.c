@@ -202,15 +202,50 @@ on_written(uv_write_t *req, int status)
 	conn_flush(c);
 }
 
-/* Writes what nghttp2 has: straight from its buffer while the socket takes
- * it, the rest copied and written asynchronously, one write at a time. */
+/* Frames gathered for one write: nghttp2 hands them out one per call, and
+ * a write each cost a syscall per frame (two per request, HEADERS and
+ * DATA).  Up to a frame past this. */
+#define FLUSH_GATHER (16u * 1024)
+
+/* Gathers what nghttp2 has into wbuf: bytes, 0 for none, or -1. */
+static long
+conn_gather(struct fh2_conn *c)
+{
+	size_t len = 0;
+
+	while (len < FLUSH_GATHER) {
+		const uint8_t *p;
+		ssize_t n = nghttp2_session_mem_send(c->sess, &p);
+
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (len + (size_t)n > c->wcap) {
+			size_t cap = c->wcap ? c->wcap : 1024;
+			uint8_t *nb;
+
+			while (cap < len + (size_t)n)
+				cap *= 2;
+			if ((nb = realloc(c->wbuf, cap)) == NULL)
+				return -1;
+			c->wbuf = nb;
+			c->wcap = cap;
+		}
+		memcpy(c->wbuf + len, p, (size_t)n);
+		len += (size_t)n;
+	}
+	return (long)len;
+}
+
+/* Writes what nghttp2 has, gathered: at once while the socket takes it,
+ * the rest asynchronously, one write at a time. */
 static void
 conn_flush(struct fh2_conn *c)
 {
 	for (int rounds = 0; !c->closing && !c->writing && rounds < 64;
 	     rounds++) {
-		const uint8_t *p;
-		ssize_t n = nghttp2_session_mem_send(c->sess, &p);
+		long n = conn_gather(c);
 		uv_buf_t b;
 		int w;
 
@@ -221,7 +256,7 @@ conn_flush(struct fh2_conn *c)
 		}
 		if (n == 0)
 			break;
-		b = uv_buf_init((char *)p, (unsigned)n);
+		b = uv_buf_init((char *)c->wbuf, (unsigned)n);
 		w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		if (w == UV_EAGAIN)
 			w = 0;
@@ -231,18 +266,9 @@ conn_flush(struct fh2_conn *c)
 		}
 		if (w == n)
 			continue;
-		if ((size_t)(n - w) > c->wcap) {
-			uint8_t *nb = realloc(c->wbuf, (size_t)(n - w));
-
-			if (nb == NULL) {
-				conn_close(c);
-				return;
-			}
-			c->wbuf = nb;
-			c->wcap = (size_t)(n - w);
-		}
-		memcpy(c->wbuf, p + w, (size_t)(n - w));
-		b = uv_buf_init((char *)c->wbuf, (unsigned)(n - w));
+		/* wbuf stays as it is until on_written: nothing gathers
+		 * while c->writing. */
+		b = uv_buf_init((char *)c->wbuf + w, (unsigned)(n - w));
 		c->wreq.data = c;
 		if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1,
 		             on_written) != 0) {
