@@ -68,6 +68,7 @@ evp_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[static 12],
          const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
          uint8_t *out, uint8_t tag[static NOISE_TAGLEN])
 {
+	uint8_t fin[16]; /* GCM's Final writes nothing; out may be NULL */
 	int outl;
 
 	if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
@@ -75,7 +76,7 @@ evp_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[static 12],
 	    EVP_EncryptUpdate(ctx, NULL, &outl, ad, (int)adlen) != 1) ||
 	    (len > 0 && (EVP_EncryptUpdate(ctx, out, &outl, in, (int)len) != 1 ||
 	    (size_t)outl != len)) ||
-	    EVP_EncryptFinal_ex(ctx, out + len, &outl) != 1 || outl != 0 ||
+	    EVP_EncryptFinal_ex(ctx, fin, &outl) != 1 || outl != 0 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, NOISE_TAGLEN,
 	    tag) != 1) {
 		ERR_clear_error();
@@ -91,7 +92,7 @@ evp_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[static 12],
          const uint8_t *ad, size_t adlen, const uint8_t *in, size_t len,
          const uint8_t *tag, uint8_t *out)
 {
-	uint8_t t[NOISE_TAGLEN];
+	uint8_t t[NOISE_TAGLEN], fin[16];
 	int outl;
 
 	memcpy(t, tag, NOISE_TAGLEN);
@@ -102,7 +103,7 @@ evp_open(EVP_CIPHER_CTX *ctx, const uint8_t nonce[static 12],
 	    (size_t)outl != len)) ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, NOISE_TAGLEN,
 	    t) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, out + len, &outl) != 1 || outl != 0) {
+	    EVP_DecryptFinal_ex(ctx, fin, &outl) != 1 || outl != 0) {
 		ERR_clear_error();
 		if (len > 0)
 			sodium_memzero(out, len);
