@@ -1420,6 +1420,7 @@ agent_proxy_start(struct agent *a)
 		.revoked = &a->revoked,
 		.skew_s = a->cfg.cert_skew_s,
 		.rng = &key_system_rng,
+		.bulk = true,
 	};
 	mc.session = &px->sc;
 	mc.self_cert = &a->id.cert;

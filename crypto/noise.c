@@ -299,6 +299,7 @@ noise_handshake_init(struct noise_handshake *hs,
 	hs->protocol = p->protocol;
 	hs->protocol.cipher = cipher;
 	hs->initiator = p->initiator;
+	hs->sodium_only = p->sodium_only;
 	hs->rng = *p->rng;
 	hs->n_msgs = pd->n_msgs;
 	for (size_t m = 0; m < pd->n_msgs; m++) {
@@ -582,8 +583,10 @@ noise_handshake_split(struct noise_handshake *hs, struct noise_cipher *send,
 	/* Only the transport ciphers, which carry the bulk, pay for an
 	 * OpenSSL context; a failure leaves them on libsodium, which
 	 * computes the same AES-256-GCM, so it is not the handshake's. */
-	(void)noise_cipher_use_openssl(send);
-	(void)noise_cipher_use_openssl(recv);
+	if (!hs->sodium_only) {
+		(void)noise_cipher_use_openssl(send);
+		(void)noise_cipher_use_openssl(recv);
+	}
 	sodium_memzero(k1, sizeof(k1));
 	sodium_memzero(k2, sizeof(k2));
 

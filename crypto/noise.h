@@ -197,6 +197,10 @@ struct noise_handshake_params {
 	const uint8_t *remote_static; /* NOISE_DHLEN, for IK's initiator */
 	const uint8_t *psk;           /* NOISE_PSKLEN, for psk modifiers */
 	const struct weft_rng *rng;   /* draws ephemeral private keys */
+	/* Transport ciphers stay on libsodium even for AESGCM: for
+	 * sessions that carry little, where OpenSSL's setup (about 2.5 MiB
+	 * of pages touched once per process) costs more than it saves. */
+	bool sodium_only;
 };
 
 struct noise_handshake {
@@ -213,6 +217,7 @@ struct noise_handshake {
 	uint8_t rs[NOISE_DHLEN], re[NOISE_DHLEN];
 	uint8_t psk[NOISE_PSKLEN];
 	bool has_s, has_e, has_rs, has_re, has_psk;
+	bool sodium_only;
 	struct weft_rng rng;
 };
 
@@ -248,7 +253,8 @@ enum noise_action noise_handshake_action(const struct noise_handshake *hs);
  * Splits into the two transport ciphers, ours to send with and ours to
  * receive with, and wipes every secret of the handshake.  AESGCM ones
  * run on OpenSSL (noise_cipher_use_openssl(), libsodium when that
- * fails): the caller must noise_cipher_wipe() both.
+ * fails, or when the params said sodium_only): the caller must
+ * noise_cipher_wipe() both.
  */
 int noise_handshake_split(struct noise_handshake *hs, struct noise_cipher *send,
                           struct noise_cipher *recv);

@@ -216,6 +216,7 @@ hs_init(struct session *s, enum noise_pattern pattern,
 		.static_sk = s->cfg.self->dh_sk,
 		.remote_static = remote_static,
 		.rng = s->cfg.rng,
+		.sodium_only = !s->cfg.bulk,
 	};
 
 	/* The hello bytes go into the prologue as well as into the protocol

@@ -69,6 +69,10 @@ struct session_config {
 	 * 0: every one this CPU runs.  The initiator offers the fastest,
 	 * AESGCM before ChaChaPoly; docs/PROTOCOL.md has the negotiation. */
 	unsigned ciphers;
+	/* The session carries bulk data (the mesh): AESGCM records run on
+	 * OpenSSL.  Otherwise (gossip's push-pull) they stay on libsodium,
+	 * and a process that never moves bulk never pays OpenSSL's setup. */
+	bool bulk;
 	int64_t handshake_timeout_ms; /* 0: SESSION_HANDSHAKE_TIMEOUT_MS */
 	uint64_t rekey_after;         /* 0: SESSION_REKEY_AFTER */
 	const struct weft_rng *rng;   /* ephemeral keys */
