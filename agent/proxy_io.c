@@ -46,6 +46,9 @@
 /* Inbound connections still in their handshake: each holds about 92 KiB
  * before a byte is authenticated, so strangers get a small share. */
 #define MAX_PENDING_IN 128
+/* WEFT_E codes counted for failed handshakes (common/err.h); others
+ * count as "other". */
+#define HS_CODES 32
 
 struct pconn {
 	struct list link;
@@ -60,6 +63,7 @@ struct pconn {
 	bool writing;
 	bool closing;
 	bool pending_in; /* inbound, handshake not finished */
+	bool up;         /* the handshake finished */
 	bool kicked;     /* on px->kicked: flush in the check phase */
 	struct list kick_link;
 	uint8_t key_id[KEY_ID_LEN]; /* outbound: the peer we dialled */
@@ -134,6 +138,10 @@ struct agent_proxy {
 	struct http_front_h2 **fronts_h2; /* h2c ones (http2, grpc) */
 	size_t n_fronts_h2;
 	uint64_t http_in;             /* MESH_EV_REQUEST seen */
+	/* Mesh handshakes: finished, by direction (0 out, 1 in), and
+	 * failed, by direction and the WEFT_E code that ended them. */
+	uint64_t hs_ok[2];
+	uint64_t hs_failed[2][HS_CODES];
 	struct accesslog *alog;       /* NULL: no access log */
 	struct proxy_metrics *pm;
 	struct agent_proxy_stats stats;
@@ -770,6 +778,12 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 	}
 	switch (ev->type) {
 	case MESH_EV_CONN_UP:
+		if (ev->conn_user) {
+			struct pconn *upc = ev->conn_user;
+
+			upc->up = true;
+			px->hs_ok[upc->initiator ? 0 : 1]++;
+		}
 		if (ev->conn_user &&
 		    ((struct pconn *)ev->conn_user)->pending_in) {
 			((struct pconn *)ev->conn_user)->pending_in = false;
@@ -784,6 +798,13 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		              : "XX");
 		break;
 	case MESH_EV_CONN_CLOSED:
+		if (ev->conn_user && !((struct pconn *)ev->conn_user)->up) {
+			struct pconn *dpc = ev->conn_user;
+			int code = ev->err < 0 && -ev->err < HS_CODES ? -ev->err : 0;
+
+			px->hs_failed[dpc->initiator ? 0 : 1][code]++;
+			dpc->up = true; /* counted once */
+		}
 		if (ev->err && ev->err != WEFT_ECLOSED)
 			weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"mesh connection "
 			          "closed\" peer=%s addr=%s reason=\"%s\"",
@@ -1338,6 +1359,30 @@ collect_http(const struct agent_proxy *px, struct metrics_writer *w)
 	        "for a circuit limit.", NULL, NULL, overflow, NULL, 0);
 }
 
+/* Handshakes by direction, and failures by what ended them. */
+static void
+collect_handshakes(const struct agent_proxy *px, struct metrics_writer *w)
+{
+	static const char *const dirs[2] = {"out", "in"};
+	struct metrics_label l[2];
+
+	counter(w, "weft_proxy_handshakes_total", "Mesh handshakes finished, "
+	        "by direction.", "direction", "out", px->hs_ok[0], "in",
+	        px->hs_ok[1]);
+	metrics_family(w, "weft_proxy_handshake_failures_total",
+	               METRICS_COUNTER, "Mesh connections that ended before "
+	               "their handshake finished, by direction and reason.");
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < HS_CODES; k++) {
+			if (px->hs_failed[d][k] == 0)
+				continue;
+			l[0] = (struct metrics_label){"direction", dirs[d]};
+			l[1] = (struct metrics_label){"reason",
+			    k == 0 ? "other" : weft_strerror(-k)};
+			metrics_sample(w, l, 2, (double)px->hs_failed[d][k]);
+		}
+}
+
 /* The data plane's counters, for GET /v1/metrics. */
 static void
 collect(void *ctx, struct metrics_writer *w)
@@ -1370,6 +1415,7 @@ collect(void *ctx, struct metrics_writer *w)
 	metrics_family(w, "weft_proxy_mesh_connections", METRICS_GAUGE,
 	               "Mesh connections open now.");
 	metrics_sample(w, NULL, 0, (double)px->n_pconns);
+	collect_handshakes(px, w);
 	collect_http(px, w);
 }
 

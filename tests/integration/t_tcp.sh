@@ -288,6 +288,12 @@ wait_for 10 "c refuses s (another CA) at the handshake (c's log)" stranger_refus
 [ -z "$STRANGER_IN" ] && ok "no connection of s got through" ||
 	fail "a peer from another CA got through: $STRANGER_IN"
 grep 'msg="mesh connection closed" peer=?' "$T/c.log" | tail -1 | sed 's/^/# /'
+hs=$(api c GET /v1/metrics | grep '^weft_proxy_handshake_failures_total{direction="in"' | tr '\n' ' ')
+[ -n "$hs" ] && ok "c counts the refused handshake by reason: $hs" ||
+	fail "no handshake failure in c's metrics"
+hs=$(api c GET /v1/metrics | grep '^weft_proxy_handshakes_total{direction="in"} [1-9]')
+[ -n "$hs" ] && ok "c counts finished handshakes: $hs" ||
+	fail "no finished handshake in c's metrics"
 
 # ---- a revoked node ----
 write_config r $R $A "" "$(upstream $R)"
