@@ -55,6 +55,9 @@ struct session {
 
 	struct noise_handshake hs;
 	struct noise_cipher tx, rx;
+	/* Full-size records seen each way: a bulk session moves a
+	 * direction to OpenSSL once it has carried SESSION_BULK_AFTER. */
+	unsigned big_tx, big_rx;
 	uint64_t tx_msgs, rx_msgs;
 
 	struct cert peer_cert;
@@ -66,6 +69,26 @@ struct session {
 	size_t frame_len; /* bytes of a partial frame held in frame[] */
 	uint8_t frame[FRAME_HDR + NOISE_MAX_MSG];
 };
+
+/*
+ * AESGCM records start on libsodium; a bulk session moves a direction to
+ * OpenSSL (twice the speed here, but about 3 MiB of pages once a process
+ * sets it up) only when that direction has carried SESSION_BULK_AFTER
+ * full-size records, so that request traffic of small records never
+ * pays for it while a file transfer does within its first megabytes.
+ * Both compute the same AES-256-GCM, so the switch is invisible on the
+ * wire.
+ */
+static void
+bulk_check(struct session *s, struct noise_cipher *c, unsigned *big,
+           size_t plain_len)
+{
+	if (!s->cfg.bulk || *big > SESSION_BULK_AFTER ||
+	    plain_len < SESSION_BULK_RECORD)
+		return;
+	if (++*big == SESSION_BULK_AFTER)
+		(void)noise_cipher_use_openssl(c);
+}
 
 /* ---- byte queues ---- */
 
@@ -216,7 +239,7 @@ hs_init(struct session *s, enum noise_pattern pattern,
 		.static_sk = s->cfg.self->dh_sk,
 		.remote_static = remote_static,
 		.rng = s->cfg.rng,
-		.sodium_only = !s->cfg.bulk,
+		.sodium_only = true, /* see bulk_check() */
 	};
 
 	/* The hello bytes go into the prologue as well as into the protocol
@@ -510,6 +533,7 @@ transport_read(struct session *s, const uint8_t *msg, size_t len)
 	dst = bq_reserve(&s->plain, len - NOISE_TAGLEN);
 	if (dst == NULL)
 		return close_with(s, WEFT_ENOMEM, "out of memory");
+	bulk_check(s, &s->rx, &s->big_rx, len - NOISE_TAGLEN);
 	rc = noise_cipher_decrypt(&s->rx, NULL, 0, msg, len, dst,
 	    len - NOISE_TAGLEN, &n);
 	if (rc == WEFT_ECRYPTO)
@@ -609,6 +633,7 @@ session_write(struct session *s, const uint8_t *data, size_t len)
 
 		if (dst == NULL)
 			return close_with(s, WEFT_ENOMEM, "out of memory");
+		bulk_check(s, &s->tx, &s->big_tx, chunk);
 		rc = noise_cipher_encrypt(&s->tx, NULL, 0, data, chunk,
 		    dst + FRAME_HDR, chunk + NOISE_TAGLEN, &n);
 		if (rc)
@@ -760,4 +785,10 @@ int
 session_error(const struct session *s)
 {
 	return s->err;
+}
+
+const char *
+session_aead_impl(const struct session *s, bool send)
+{
+	return noise_cipher_impl(send ? &s->tx : &s->rx);
 }

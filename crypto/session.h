@@ -42,6 +42,11 @@
 #define SESSION_CIPHER_BIT(id) (1u << (id))
 /* Largest plaintext one transport message carries. */
 #define SESSION_CHUNK_MAX (NOISE_MAX_MSG - NOISE_TAGLEN)
+/* What makes a bulk session move to OpenSSL (session_config.bulk):
+ * records of at least this many bytes, this many of them one way.  A
+ * file transfer fills records; request traffic, even batched, does not. */
+#define SESSION_BULK_RECORD (32u * 1024)
+#define SESSION_BULK_AFTER 64u
 /* Largest handshake frame accepted: the hello, a certificate plus keys
  * and tags. */
 #define SESSION_HANDSHAKE_MAX (SESSION_HELLO_LEN + CERT_ENCODED_MAX + \
@@ -69,7 +74,8 @@ struct session_config {
 	 * 0: every one this CPU runs.  The initiator offers the fastest,
 	 * AESGCM before ChaChaPoly; docs/PROTOCOL.md has the negotiation. */
 	unsigned ciphers;
-	/* The session carries bulk data (the mesh): AESGCM records run on
+	/* The session may carry bulk data (the mesh): a direction that has
+	 * carried SESSION_BULK_AFTER full-size AESGCM records moves them to
 	 * OpenSSL.  Otherwise (gossip's push-pull) they stay on libsodium,
 	 * and a process that never moves bulk never pays OpenSSL's setup. */
 	bool bulk;
@@ -150,6 +156,9 @@ int session_tick(struct session *s, int64_t now_ms);
 enum session_state session_state(const struct session *s);
 /* NULL until established. */
 const struct session_peer *session_peer(const struct session *s);
+/* Which code runs the AEAD each way: "libsodium" or "OpenSSL" (a bulk
+ * session's AESGCM directions move once they carry bulk). */
+const char *session_aead_impl(const struct session *s, bool send);
 /* Why the session closed ("" while open), and the error code. */
 const char *session_reason(const struct session *s);
 int session_error(const struct session *s);

@@ -923,6 +923,52 @@ test_rekey(void **state)
 	stop(&p);
 }
 
+/* A bulk session moves a direction to OpenSSL after SESSION_BULK_AFTER
+ * full-size records, not before and not for small ones; the bytes keep
+ * flowing across the switch.  Other sessions stay on libsodium. */
+static void
+test_bulk_moves_to_openssl(void **state)
+{
+	struct fixture *f = *state;
+	struct pair p;
+
+	if (!noise_cipher_available(NOISE_CIPHER_AESGCM)) {
+		skip();
+		return;
+	}
+	p.ca = config(f, &f->a);
+	p.cb = config(f, &f->b);
+	p.ca.ciphers = p.cb.ciphers = AESGCM;
+	p.ca.bulk = p.cb.bulk = true;
+	assert_int_equal(session_new(&p.ca, true, NULL, T_MS, T_NOW, &p.a), 0);
+	assert_int_equal(session_new(&p.cb, false, NULL, T_MS, T_NOW, &p.b), 0);
+	pump(p.a, p.b);
+	for (int i = 0; i < 1000; i++)
+		exchange(p.a, p.b, 1000);
+	assert_string_equal(session_aead_impl(p.a, true), "libsodium");
+	for (unsigned i = 0; i + 1 < SESSION_BULK_AFTER; i++)
+		exchange(p.a, p.b, SESSION_BULK_RECORD);
+	assert_string_equal(session_aead_impl(p.a, true), "libsodium");
+	assert_string_equal(session_aead_impl(p.b, false), "libsodium");
+	exchange(p.a, p.b, SESSION_BULK_RECORD);
+	exchange(p.a, p.b, SESSION_BULK_RECORD + 5);
+	assert_string_equal(session_aead_impl(p.a, true), "OpenSSL");
+	assert_string_equal(session_aead_impl(p.b, false), "OpenSSL");
+	/* The other direction carried nothing big. */
+	exchange(p.b, p.a, 100);
+	assert_string_equal(session_aead_impl(p.b, true), "libsodium");
+	stop(&p);
+
+	p.ca.bulk = p.cb.bulk = false;
+	assert_int_equal(session_new(&p.ca, true, NULL, T_MS, T_NOW, &p.a), 0);
+	assert_int_equal(session_new(&p.cb, false, NULL, T_MS, T_NOW, &p.b), 0);
+	pump(p.a, p.b);
+	for (unsigned i = 0; i < SESSION_BULK_AFTER + 2; i++)
+		exchange(p.a, p.b, SESSION_BULK_RECORD);
+	assert_string_equal(session_aead_impl(p.a, true), "libsodium");
+	stop(&p);
+}
+
 static void
 test_bad_config(void **state)
 {
@@ -943,6 +989,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bulk_moves_to_openssl),
 		cmocka_unit_test(test_xx_authenticates_both),
 		cmocka_unit_test(test_ik_authenticates_both),
 		cmocka_unit_test(test_sha256_sessions),
