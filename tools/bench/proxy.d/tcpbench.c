@@ -11,6 +11,11 @@
  *   tcpbench hold HOST PORT N SECONDS
  *       opens N connections, echoes one byte over each, prints "held N",
  *       then keeps them open SECONDS (at most 600) and exits.
+ *   tcpbench holdhttp HOST PORT N SECONDS
+ *       as hold, but each connection carries one HTTP/1.1 keep-alive
+ *       request (GET /, answer read to its Content-Length) and then
+ *       stays open idle: the idle keep-alive connections of an app.
+ *   Both hold modes stop opening after 20 failures (each may wait 10 s).
  *
  * Every socket is non-blocking and every loop bounded by time or count.
  */
@@ -20,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +37,7 @@
 #define MAX_SLOTS 1024
 #define MAX_HOLD 20000
 #define MAX_SECONDS 600
+#define MAX_HOLD_FAILURES 20
 
 static double
 now_s(void)
@@ -233,14 +240,58 @@ run_connrate(const char *host, const char *port, int seconds, int slots)
 	return failed > done / 100 ? 1 : 0;
 }
 
-/* ---- hold ---- */
+/* ---- hold, holdhttp ---- */
+
+/* One echoed byte: the connection made it through to the app. */
+static int
+hold_echo(int fd)
+{
+	char b = 'x';
+
+	return write(fd, &b, 1) == 1 && read(fd, &b, 1) == 1 ? 0 : -1;
+}
+
+/* One keep-alive request and its whole answer (head to its blank line,
+ * then Content-Length bytes of body; at most sizeof(buf) in all). */
+static int
+hold_http(int fd)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: bench\r\n"
+	                          "User-Agent: tcpbench\r\n\r\n";
+	char buf[8192];
+	size_t have = 0, want = 0;
+
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
+		return -1;
+	while (have < sizeof(buf) - 1) {
+		ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *end, *cl;
+
+		if (r <= 0)
+			return -1;
+		have += (size_t)r;
+		buf[have] = '\0';
+		if (want == 0 && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+			*end = '\0';
+			cl = strcasestr(buf, "\r\ncontent-length:");
+			want = (size_t)(end - buf) + 4 +
+			       (cl ? strtoul(cl + 17, NULL, 10) : 0);
+			*end = '\r';
+			if (strncmp(buf, "HTTP/1.1 200", 12) != 0)
+				return -1;
+		}
+		if (want > 0 && have >= want)
+			return have == want ? 0 : -1;
+	}
+	return -1;
+}
 
 static int
-run_hold(const char *host, const char *port, int n, int seconds)
+run_hold(const char *host, const char *port, int n, int seconds, bool http)
 {
 	struct sockaddr_in sin = addr_of(host, port);
 	static int fds[MAX_HOLD];
-	int ok = 0;
+	int ok = 0, failed = 0, tried = 0;
 	double end;
 
 	if (n < 1 || n > MAX_HOLD || seconds < 1 || seconds > MAX_SECONDS) {
@@ -248,16 +299,27 @@ run_hold(const char *host, const char *port, int n, int seconds)
 		        MAX_HOLD, MAX_SECONDS);
 		return 2;
 	}
-	for (int i = 0; i < n; i++) {
-		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	for (int i = 0; i < n && failed < MAX_HOLD_FAILURES; i++) {
 		struct timeval tv = { 10, 0 };
-		char b = 'x';
 
+		tried++;
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0) {
+			perror("socket");
+			failed++;
+			continue;
+		}
+		/* SO_SNDTIMEO bounds the connect too. */
 		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fds[i], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-		    write(fds[i], &b, 1) == 1 && read(fds[i], &b, 1) == 1)
+		    (http ? hold_http(fds[i]) : hold_echo(fds[i])) == 0)
 			ok++;
+		else
+			failed++;
 	}
+	if (tried < n)
+		fprintf(stderr, "tcpbench: stopped after %d failures\n", failed);
 	printf("held %d of %d\n", ok, n);
 	fflush(stdout);
 	end = now_s() + seconds;
@@ -275,8 +337,12 @@ main(int argc, char **argv)
 		return run_connrate(argv[2], argv[3], atoi(argv[4]),
 		                    atoi(argv[5]));
 	if (argc == 6 && strcmp(argv[1], "hold") == 0)
-		return run_hold(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+		return run_hold(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]),
+		                false);
+	if (argc == 6 && strcmp(argv[1], "holdhttp") == 0)
+		return run_hold(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]),
+		                true);
 	fprintf(stderr, "usage: tcpbench echo HOST PORT | connrate HOST PORT "
-	        "SECONDS SLOTS | hold HOST PORT N SECONDS\n");
+	        "SECONDS SLOTS | hold|holdhttp HOST PORT N SECONDS\n");
 	return 2;
 }
