@@ -36,9 +36,12 @@
 #include "common/str.h"
 #include "proxy/authz.h"
 #include "proxy/chunkq.h"
+#include "proxy/h2mem.h"
 
 /* Chunks a connection keeps for reuse. */
 #define MESH_POOL_CHUNKS 64
+/* Recycled blocks kept per connection (see struct h2mem). */
+#define MESH_MEM_CACHE (128u * 1024)
 
 struct mesh_node {
 	struct mesh_config cfg;
@@ -144,6 +147,10 @@ struct mesh_conn {
 	size_t n_streams;
 	size_t n_client; /* client streams the peer counts against its limit */
 	struct chunk_pool pool;
+	/* nghttp2's allocations, the stream records and received header
+	 * blocks: recycled, so a warm connection allocates nothing per
+	 * stream. */
+	struct h2mem mem;
 	size_t in_buffered; /* bytes read by no agent yet, all streams */
 	size_t conn_debt;   /* connection window not yet given back */
 	uint8_t *stage;     /* frames gathered into one secure message */
@@ -267,15 +274,15 @@ stream_free(struct mesh_stream *s)
 		list_remove(&s->ev_link);
 	list_remove(&s->link);
 	table_unref(s->table);
-	free(s->head);
-	free(s->trailers);
-	free(s->req);
-	free(s->trl_out);
+	h2mem_release(&c->mem, s->head);
+	h2mem_release(&c->mem, s->trailers);
+	h2mem_release(&c->mem, s->req);
+	h2mem_release(&c->mem, s->trl_out);
 	if (s->client && c->n_client > 0)
 		c->n_client--;
 	if (--c->n_streams == 0)
 		c->idle_since = c->now;
-	free(s);
+	h2mem_release(&c->mem, s);
 }
 
 static void
@@ -288,7 +295,7 @@ maybe_free(struct mesh_stream *s)
 static struct mesh_stream *
 stream_new(struct mesh_conn *c, bool client)
 {
-	struct mesh_stream *s = calloc(1, sizeof(*s));
+	struct mesh_stream *s = h2mem_calloc(&c->mem, 1, sizeof(*s));
 
 	if (s == NULL)
 		return NULL;
@@ -477,7 +484,7 @@ data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length,
 			int rv = nghttp2_submit_trailer(h2, id, s->trl_out->nv,
 			    s->trl_out->n);
 
-			free(s->trl_out);
+			h2mem_release(&s->c->mem, s->trl_out);
 			s->trl_out = NULL;
 			if (rv != 0)
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -505,12 +512,13 @@ provide(struct mesh_stream *s, nghttp2_data_provider *prd)
 
 /* ---- header blocks ---- */
 
-/* Room for n fields of bytes bytes in all (names plus values). */
+/* Room for n fields of bytes bytes in all (names plus values), from the
+ * connection's recycled blocks; h2mem_release() frees it. */
 static struct hblock *
-hblock_new(size_t n, size_t bytes)
+hblock_new(struct mesh_conn *c, size_t n, size_t bytes)
 {
-	struct hblock *b = malloc(sizeof(*b) + n * sizeof(nghttp2_nv) +
-	    bytes + 2 * n);
+	struct hblock *b = h2mem_malloc(&c->mem, sizeof(*b) +
+	    n * sizeof(nghttp2_nv) + bytes + 2 * n);
 
 	if (b != NULL)
 		b->n = 0;
@@ -624,7 +632,7 @@ hs_take(struct mesh_conn *c, bool strip)
 	struct hblock *b;
 	uint8_t *at;
 
-	if ((b = hblock_new(c->hs_n, c->hs_used)) == NULL)
+	if ((b = hblock_new(c, c->hs_n, c->hs_used)) == NULL)
 		return NULL;
 	at = (uint8_t *)&b->nv[c->hs_n];
 	for (size_t i = 0; i < c->hs_n; i++) {
@@ -641,7 +649,7 @@ hs_take(struct mesh_conn *c, bool strip)
 
 /* A copy of nv[0..n) the core owns (to be sent later). */
 static struct hblock *
-hblock_copy(const nghttp2_nv *nv, size_t n)
+hblock_copy(struct mesh_conn *c, const nghttp2_nv *nv, size_t n)
 {
 	size_t bytes = 0;
 	struct hblock *b;
@@ -649,7 +657,7 @@ hblock_copy(const nghttp2_nv *nv, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		bytes += nv[i].namelen + nv[i].valuelen;
-	if ((b = hblock_new(n, bytes)) == NULL)
+	if ((b = hblock_new(c, n, bytes)) == NULL)
 		return NULL;
 	at = (uint8_t *)&b->nv[n];
 	for (size_t i = 0; i < n; i++)
@@ -1241,6 +1249,7 @@ h2_new(struct mesh_conn *c)
 	const struct mesh_config *cfg = &c->n->cfg;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *opt;
+	nghttp2_mem mem;
 	nghttp2_settings_entry iv[3];
 	size_t niv = 0;
 	int rc;
@@ -1263,10 +1272,11 @@ h2_new(struct mesh_conn *c)
 	nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_no_closed_streams(opt, 1);
+	h2mem_mem(&c->mem, &mem);
 	if (c->initiator)
-		rc = nghttp2_session_client_new2(&c->h2, cbs, c, opt);
+		rc = nghttp2_session_client_new3(&c->h2, cbs, c, opt, &mem);
 	else
-		rc = nghttp2_session_server_new2(&c->h2, cbs, c, opt);
+		rc = nghttp2_session_server_new3(&c->h2, cbs, c, opt, &mem);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	if (rc != 0)
@@ -1367,6 +1377,7 @@ mesh_conn_new(struct mesh_node *n, bool initiator, const uint8_t *remote_static,
 	list_init(&c->streams);
 	list_init(&c->ev_queue);
 	chunk_pool_init(&c->pool, MESH_POOL_CHUNKS);
+	h2mem_init(&c->mem, MESH_MEM_CACHE);
 	if (expect_key_id != NULL) {
 		c->expect = true;
 		memcpy(c->expect_id, expect_key_id, KEY_ID_LEN);
@@ -1399,6 +1410,7 @@ mesh_conn_free(struct mesh_conn *c)
 	}
 	session_free(c->sess);
 	chunk_pool_fini(&c->pool);
+	h2mem_clear(&c->mem);
 	free(c->stage);
 	free(c->hs_field);
 	free(c->hs_buf);
@@ -1747,7 +1759,7 @@ submit_stream(struct mesh_conn *c, struct mesh_stream *s)
 		id = nghttp2_submit_request(c->h2, NULL, s->req != NULL ?
 		    s->req->nv : c->nv_out, s->req != NULL ? s->req->n :
 		    s->req_n, body ? &prd : NULL, s);
-		free(s->req);
+		h2mem_release(&c->mem, s->req);
 		s->req = NULL;
 	} else {
 		nva[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"CONNECT",
@@ -2130,7 +2142,7 @@ mesh_request_open(struct mesh_conn *c, const char *service,
 	if ((s = stream_new(c, true)) == NULL)
 		return WEFT_ENOMEM;
 	/* weft-service points at the stream's own copy of the name. */
-	snprintf(s->service, sizeof(s->service), "%s", service);
+	weft_str_copy(s->service, sizeof(s->service), service);
 	if ((rc = request_nv(c, s->service, nv, n, &k)) != 0) {
 		maybe_free(s);
 		return rc;
@@ -2147,7 +2159,7 @@ mesh_request_open(struct mesh_conn *c, const char *service,
 	if (c->state == MESH_CONN_OPEN) {
 		s->req_n = k;
 		rc = submit_stream(c, s);
-	} else if ((s->req = hblock_copy(c->nv_out, k)) == NULL) {
+	} else if ((s->req = hblock_copy(c, c->nv_out, k)) == NULL) {
 		rc = WEFT_ENOMEM;
 	}
 	if (rc != 0) {
@@ -2245,7 +2257,7 @@ mesh_stream_end_trailers(struct mesh_stream *s, const nghttp2_nv *nv,
 		return WEFT_EINVAL;
 	if (!block_fits(nv, n, 0, 0))
 		return WEFT_ETOOBIG;
-	if ((s->trl_out = hblock_copy(nv, n)) == NULL)
+	if ((s->trl_out = hblock_copy(s->c, nv, n)) == NULL)
 		return WEFT_ENOMEM;
 	s->shut = true;
 	s->want_writable = false;
