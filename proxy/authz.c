@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/str.h"
 
 /* Specificity of a source match; 0 means no match. */
 enum src_rank {
@@ -32,6 +33,27 @@ source_rank(const char *source, const struct session_peer *peer)
 		    SRC_GROUP : SRC_NONE;
 	return in_list(peer->services, peer->n_services, source) ?
 	    SRC_SERVICE : SRC_NONE;
+}
+
+/* "src->dst" or "src->dst (name)": how reasons name an intention. */
+static void
+intention_name(char *dst, size_t cap, const char *prefix,
+               const struct table_intention *it)
+{
+	size_t used = 0;
+
+	/* No printf: every request gets a reason, and a format costs more
+	 * than the decision itself. */
+	dst[0] = '\0';
+	weft_str_put(dst, cap, &used, prefix);
+	weft_str_put(dst, cap, &used, it->source);
+	weft_str_put(dst, cap, &used, "->");
+	weft_str_put(dst, cap, &used, it->destination);
+	if (it->name[0] != '\0') {
+		weft_str_put(dst, cap, &used, " (");
+		weft_str_put(dst, cap, &used, it->name);
+		weft_str_put(dst, cap, &used, ")");
+	}
 }
 
 /* Higher is more specific; destination outranks source. */
@@ -63,9 +85,12 @@ decide(const struct table *t, const struct cert *self,
 	const struct table_intention *its, *best = NULL;
 	size_t n;
 	int best_rank = 0;
+	size_t used;
 	const char *who;
 
-	memset(d, 0, sizeof(*d));
+	d->allow = false;
+	d->by = NULL;
+	d->reason[0] = '\0';
 	if (t == NULL || self == NULL || peer == NULL || service == NULL) {
 		snprintf(d->reason, sizeof(d->reason),
 		    "denied: authorization had nothing to decide on");
@@ -98,16 +123,19 @@ decide(const struct table *t, const struct cert *self,
 	if (best != NULL) {
 		d->allow = best->action == TABLE_ALLOW;
 		d->by = best;
-		snprintf(d->reason, sizeof(d->reason), "%s by intention %s->%s%s%s%s",
-		    d->allow ? "allowed" : "denied", best->source,
-		    best->destination, best->name[0] != '\0' ? " (" : "",
-		    best->name, best->name[0] != '\0' ? ")" : "");
+		intention_name(d->reason, sizeof(d->reason), d->allow ?
+		    "allowed by intention " : "denied by intention ", best);
 		return 0;
 	}
 	d->allow = table_default_action(t) == TABLE_ALLOW;
-	snprintf(d->reason, sizeof(d->reason),
-	    "%s by default: no intention matches node %s for service %s",
-	    d->allow ? "allowed" : "denied", who, service);
+	used = 0;
+	weft_str_put(d->reason, sizeof(d->reason), &used,
+	    d->allow ? "allowed" : "denied");
+	weft_str_put(d->reason, sizeof(d->reason), &used,
+	    " by default: no intention matches node ");
+	weft_str_put(d->reason, sizeof(d->reason), &used, who);
+	weft_str_put(d->reason, sizeof(d->reason), &used, " for service ");
+	weft_str_put(d->reason, sizeof(d->reason), &used, service);
 	return 0;
 }
 
@@ -151,9 +179,7 @@ authz_check_request(const struct table *t, const struct cert *self,
 	}
 	if (d->by == NULL || d->by->n_http == 0)
 		return 0;
-	snprintf(who, sizeof(who), "%s->%s%s%s%s", d->by->source,
-	    d->by->destination, d->by->name[0] != '\0' ? " (" : "",
-	    d->by->name, d->by->name[0] != '\0' ? ")" : "");
+	intention_name(who, sizeof(who), "", d->by);
 	l7.intention = who;
 	l7.rules = d->by->http;
 	l7.n_rules = d->by->n_http;
