@@ -3,8 +3,11 @@
  * session.
  *
  * nghttp2 runs in memory mode: received plaintext goes in with
- * nghttp2_session_mem_recv(), frames come out of nghttp2_session_mem_send()
- * and are encrypted by session_write().  nghttp2's callbacks only record
+ * nghttp2_session_mem_recv(); frames come out of nghttp2_session_send()
+ * through send callbacks into a staging buffer, gathered there until one
+ * secure message is full, and are encrypted by session_write().  DATA
+ * frames are NO_COPY: their bytes go from the stream's chunks straight
+ * into the stage (one copy, not two through nghttp2's frame buffer).  nghttp2's callbacks only record
  * what happened (flags on the stream, queued on the connection); the agent
  * hears about it from dispatch() once nghttp2 has returned, so whatever the
  * agent does in its event callback never re-enters nghttp2.
@@ -155,6 +158,8 @@ struct mesh_conn {
 	size_t conn_debt;   /* connection window not yet given back */
 	uint8_t *stage;     /* frames gathered into one secure message */
 	size_t stage_len;
+	int stage_err;      /* session_write failed inside a send callback */
+	bool hw_deferred;   /* a data source waits for out_high_water */
 	bool ev_up, ev_closed, dispatching, freeing, goaway_in;
 	int32_t goaway_last; /* -1, or the last stream our GOAWAY keeps */
 	int err;
@@ -463,20 +468,47 @@ stream_of(nghttp2_session *h2, int32_t id)
 	return nghttp2_session_get_stream_user_data(h2, id);
 }
 
+/* Ciphertext that may still be produced before out_high_water. */
+static size_t
+out_room(const struct mesh_conn *c)
+{
+	const uint8_t *p;
+	size_t len;
+
+	session_out_peek(c->sess, &p, &len);
+	len += c->stage_len;
+	return len >= c->n->cfg.out_high_water ? 0 :
+	    c->n->cfg.out_high_water - len;
+}
+
 static ssize_t
 data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length,
           uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
 	struct mesh_stream *s = src->ptr;
 	struct mesh_conn *c = ud;
-	size_t n;
+	size_t n, room = out_room(c);
 
+	(void)buf;
 	if (s->st == ST_RESET) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		return 0;
 	}
-	n = chunkq_take(&s->out, &c->pool, buf, length);
-	if (s->out.len == 0 && s->shut) {
+	/* send_data() copies the bytes, at once (it never says WOULDBLOCK,
+	 * so the stream cannot go away with a frame half sent); what bounds
+	 * the ciphertext is this: no more than out_high_water allows. */
+	n = s->out.len < length ? s->out.len : length;
+	if (n > room) {
+		n = room;
+		if (n == 0) {
+			s->deferred = true;
+			c->hw_deferred = true;
+			return NGHTTP2_ERR_DEFERRED;
+		}
+	}
+	if (n > 0)
+		*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (s->out.len == n && s->shut) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		if (s->trl_out != NULL) {
 			/* The trailers end the stream instead (nghttp2 copies
@@ -494,10 +526,6 @@ data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length,
 	} else if (n == 0) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
-	}
-	if (s->want_writable && s->out.len <= c->n->cfg.send_buffer / 2) {
-		s->want_writable = false;
-		mark(s, EV_WRITABLE);
 	}
 	return (ssize_t)n;
 }
@@ -1243,6 +1271,12 @@ on_error(nghttp2_session *h2, int lib_error, const char *msg, size_t len,
 	return 0;
 }
 
+static ssize_t send_frames(nghttp2_session *h2, const uint8_t *d, size_t n,
+                           int flags, void *ud);
+static int send_data(nghttp2_session *h2, nghttp2_frame *frame,
+                     const uint8_t *framehd, size_t length,
+                     nghttp2_data_source *src, void *ud);
+
 static int
 h2_new(struct mesh_conn *c)
 {
@@ -1270,6 +1304,8 @@ h2_new(struct mesh_conn *c)
 	    on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	nghttp2_session_callbacks_set_error_callback2(cbs, on_error);
+	nghttp2_session_callbacks_set_send_callback(cbs, send_frames);
+	nghttp2_session_callbacks_set_send_data_callback(cbs, send_data);
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_no_closed_streams(opt, 1);
 	h2mem_mem(&c->mem, &mem);
@@ -1534,47 +1570,113 @@ stage_flush(struct mesh_conn *c)
 	return rc;
 }
 
+/* Room for n more staged bytes: flushes the stage when they do not fit. */
+static int
+stage_room(struct mesh_conn *c, size_t n)
+{
+	int rc;
+
+	if (n <= SESSION_CHUNK_MAX - c->stage_len)
+		return 0;
+	if ((rc = stage_flush(c)) != 0)
+		c->stage_err = rc;
+	return rc;
+}
+
+static ssize_t
+send_frames(nghttp2_session *h2, const uint8_t *d, size_t n, int flags,
+            void *ud)
+{
+	struct mesh_conn *c = ud;
+
+	(void)h2;
+	(void)flags;
+	if (out_room(c) == 0)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	if (stage_room(c, n) != 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (n >= SESSION_CHUNK_MAX) {
+		if ((c->stage_err = session_write(c->sess, d, n)) != 0)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		return (ssize_t)n;
+	}
+	memcpy(c->stage + c->stage_len, d, n);
+	c->stage_len += n;
+	return (ssize_t)n;
+}
+
+/* A NO_COPY DATA frame: its header, then its bytes from the chunks. */
+static int
+send_data(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t *framehd,
+          size_t length, nghttp2_data_source *src, void *ud)
+{
+	struct mesh_conn *c = ud;
+	struct mesh_stream *s = src->ptr;
+	size_t pad = frame->data.padlen, got;
+
+	(void)h2;
+	if (stage_room(c, 9 + pad + length) != 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	memcpy(c->stage + c->stage_len, framehd, 9);
+	c->stage_len += 9;
+	if (pad > 0)
+		c->stage[c->stage_len++] = (uint8_t)(pad - 1);
+	got = chunkq_take(&s->out, &c->pool, c->stage + c->stage_len, length);
+	if (got != length)
+		return NGHTTP2_ERR_CALLBACK_FAILURE; /* data_read promised */
+	c->stage_len += length;
+	if (pad > 1) {
+		memset(c->stage + c->stage_len, 0, pad - 1);
+		c->stage_len += pad - 1;
+	}
+	if (s->want_writable && s->out.len <= c->n->cfg.send_buffer / 2) {
+		s->want_writable = false;
+		mark(s, EV_WRITABLE);
+	}
+	return 0;
+}
+
+static void resume(struct mesh_stream *s);
+
+/* Streams that waited for room under out_high_water go on. */
+static void
+resume_hw(struct mesh_conn *c)
+{
+	struct list *pos;
+
+	if (!c->hw_deferred || out_room(c) == 0)
+		return;
+	c->hw_deferred = false;
+	list_foreach(pos, &c->streams) {
+		struct mesh_stream *s = list_entry(pos, struct mesh_stream, link);
+
+		if (s->out.len > 0 || s->shut)
+			resume(s);
+	}
+}
+
 /* Frames from nghttp2 into the secure session, gathered so that one
  * secure message carries as many frames as fit. */
 static void
 pump(struct mesh_conn *c)
 {
-	const uint8_t *p;
-	size_t out_len;
-	int rc = 0;
+	int rc;
 
 	if (c->state == MESH_CONN_CLOSED || c->state == MESH_CONN_HANDSHAKE)
 		return;
-	for (;;) {
-		const uint8_t *d;
-		ssize_t n;
-
-		session_out_peek(c->sess, &p, &out_len);
-		if (out_len + c->stage_len >= c->n->cfg.out_high_water)
-			break;
-		n = nghttp2_session_mem_send(c->h2, &d);
-		if (n < 0) {
-			conn_fail(c, WEFT_EMALFORMED, "HTTP/2: %s",
-			    nghttp2_strerror((int)n));
-			return;
-		}
-		if (n == 0)
-			break;
-		if ((size_t)n > SESSION_CHUNK_MAX - c->stage_len &&
-		    (rc = stage_flush(c)) != 0)
-			break;
-		if ((size_t)n >= SESSION_CHUNK_MAX) {
-			if ((rc = session_write(c->sess, d, (size_t)n)) != 0)
-				break;
-			continue;
-		}
-		memcpy(c->stage + c->stage_len, d, (size_t)n);
-		c->stage_len += (size_t)n;
+	resume_hw(c);
+	c->stage_err = 0;
+	rc = nghttp2_session_send(c->h2);
+	if (rc != 0 && c->stage_err == 0) {
+		conn_fail(c, WEFT_EMALFORMED, "HTTP/2: %s",
+		    nghttp2_strerror(rc));
+		return;
 	}
-	if (rc == 0)
-		rc = stage_flush(c);
-	if (rc != 0) {
-		conn_fail(c, rc, "secure session: %s", session_reason(c->sess));
+	if (c->stage_err == 0)
+		c->stage_err = stage_flush(c);
+	if (c->stage_err != 0) {
+		conn_fail(c, c->stage_err, "secure session: %s",
+		    session_reason(c->sess));
 		return;
 	}
 	check_finished(c);
@@ -1618,7 +1720,7 @@ mesh_conn_want_write(const struct mesh_conn *c)
 	if (len > 0)
 		return true;
 	return (c->state == MESH_CONN_OPEN || c->state == MESH_CONN_DRAINING) &&
-	    nghttp2_session_want_write(c->h2);
+	    (nghttp2_session_want_write(c->h2) || c->hw_deferred);
 }
 
 int64_t

@@ -339,6 +339,53 @@ pat(uint64_t off)
 	return (uint8_t)((off * 2654435761u) >> 13);
 }
 
+/*
+ * A socket that takes nothing: the ciphertext waiting stops near
+ * out_high_water (one frame and one secure message over at most), and once
+ * it drains the waiting bytes go on by themselves, whole and in order.
+ */
+static void
+test_out_high_water_bounds_then_resumes(void **state)
+{
+	struct mp_world *w = *state;
+	struct mesh_stream *cs, *ss;
+	const size_t total = 200 * 1024, hw = 16 * 1024;
+	static uint8_t data[200 * 1024], got[200 * 1024];
+	const uint8_t *p;
+	size_t len, n = 0;
+	bool eof = false;
+
+	w->a.mcfg.out_high_water = hw;
+	w->a.mcfg.send_buffer = 256 * 1024;
+	w->b.mcfg.stream_window = 1024 * 1024;
+	mp_start(w);
+	cs = open_one(w, "db", 5432);
+	ss = server_stream(w, 0);
+	for (size_t i = 0; i < total; i++)
+		data[i] = pat(i);
+	write_all(cs, data, total);
+	assert_int_equal(mesh_stream_shutdown_write(cs), 0);
+	for (int i = 0; i < 3; i++) {
+		mesh_conn_out_peek(w->a.conn, &p, &len);
+		assert_true(len > 0);
+		assert_true(len <= hw + 16384 + 9 + 64);
+	}
+	assert_true(mesh_conn_want_write(w->a.conn));
+	for (int round = 0; round < 10000 && !eof; round++) {
+		size_t k;
+
+		mp_pump(w);
+		mesh_stream_read_peek(ss, &p, &k, &eof);
+		assert_true(n + k <= total);
+		memcpy(got + n, p, k);
+		n += k;
+		mesh_stream_read_consume(ss, k);
+	}
+	assert_true(eof);
+	assert_int_equal(n, total);
+	assert_memory_equal(got, data, total);
+}
+
 static void
 test_flow_control_slow_reader(void **state)
 {
@@ -1022,6 +1069,7 @@ main(void)
 		T(test_reset_client_to_server),
 		T(test_reset_server_to_client),
 		T(test_flow_control_slow_reader),
+		T(test_out_high_water_bounds_then_resumes),
 		T(test_thousand_streams),
 		T(test_connection_bounds_unread_bytes),
 		T(test_stream_limit_asks_for_another_conn),
