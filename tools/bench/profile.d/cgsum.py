@@ -72,6 +72,8 @@ def parse(path):
 	incl_call = collections.Counter()   # cost of calls made, per caller
 	calls_to = collections.Counter()    # call count per callee name
 	alloc_from = collections.Counter()  # allocator calls per caller
+	callers = collections.Counter()     # (callee, caller): inclusive cost
+	pending = None
 	fn_key = {}
 	total = 0
 	after_calls = False
@@ -97,6 +99,7 @@ def parse(path):
 				key = (cur["ob"], cur["fl"], cur["fn"])
 				if after_calls:
 					incl_call[key] += cost
+					callers[pending] += cost
 					after_calls = False
 				else:
 					self_cost[key] += cost
@@ -116,6 +119,8 @@ def parse(path):
 				cfn = resolve("fn", v)
 			elif k == "calls":
 				calls_to[cfn] += int(v.split()[0])
+				pending = (label(cob or cur["ob"], cfn),
+				    label(cur["ob"], cur["fn"]))
 				if cfn in ALLOC:
 					alloc_from[label(cur["ob"], cur["fn"])] += \
 					    int(v.split()[0])
@@ -124,13 +129,15 @@ def parse(path):
 				total = max(total, int(v.split()[0]))
 	if not total:
 		total = sum(self_cost.values())
-	return self_cost, incl_call, calls_to, alloc_from, total
+	return self_cost, incl_call, calls_to, alloc_from, callers, total
 
 
 def main():
 	path, div, title = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 	top = int(sys.argv[4]) if len(sys.argv) > 4 else 12
-	self_cost, incl_call, calls_to, alloc_from, total = parse(path)
+	who = sys.argv[5:]  # functions whose callers to list
+	self_cost, incl_call, calls_to, alloc_from, callers, total = \
+	    parse(path)
 	groups = collections.Counter()
 	fself = collections.Counter()
 	fincl = collections.Counter()
@@ -161,6 +168,11 @@ def main():
 	print()
 	print("allocations per unit by caller: " + ", ".join(
 	    f"{fn} {c / div:.2f}" for fn, c in alloc_from.most_common(8)))
+	for fn in who:
+		print(f"callers of {fn} (inclusive Ir per unit): " + ", ".join(
+		    f"{c} {v / div:,.0f}" for (e, c), v in sorted(
+		        callers.items(), key=lambda kv: -kv[1])
+		    if e == fn and v / div >= 1)[:8 * 30])
 	print()
 	print("top inclusive (recursion counted once per call site):")
 	for fn, c in fincl.most_common(top + 8):
