@@ -17,7 +17,6 @@ wait is bounded.  TSV lines: what<TAB>count<TAB>rss_kib.
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -48,6 +47,18 @@ def status_kib(pid, field):
     except OSError:
         pass
     return None
+
+
+def pss_kib(pid):
+    """Proportional set size: shared pages divided among their users."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def unix_http(path, target, timeout=2.0):
@@ -86,6 +97,13 @@ class Procs:
     def kill(self, p):
         if p is None or p.pid not in self.live:
             return
+        # GNU time's child (the simulator) first: it is ours too.
+        try:
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                for c in f.read().split():
+                    os.kill(int(c), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
         try:
             p.kill()
         except OSError:
@@ -277,10 +295,23 @@ http {
                 self.tsv.append(("%s_conns" % kind, n, max(row[3], row[5])))
                 self.procs.kill(h)
                 time.sleep(self.a.settle)
-            # What stays once every connection is closed.
+            # What stays once every connection is closed, and whether the
+            # largest step a second time reuses it or grows again.
             time.sleep(1)
-            self.after[kind] = (status_kib(pa.pid, "VmRSS"),
-                                status_kib(pb.pid, "VmRSS"))
+            after = [status_kib(pa.pid, "VmRSS"), status_kib(pb.pid, "VmRSS")]
+            n = self.a.conns[-1]
+            h, ok = self.hold(kind, n)
+            time.sleep(self.a.settle)
+            again = [ok, status_kib(pa.pid, "VmRSS"),
+                     status_kib(pb.pid, "VmRSS")]
+            self.procs.kill(h)
+            time.sleep(self.a.settle + 1)
+            self.after[kind] = after + again + [
+                status_kib(pa.pid, "VmRSS"), status_kib(pb.pid, "VmRSS")]
+            say("%s: after closing a %s b %s KiB; %d again (%d held): a %s "
+                "b %s KiB; closed: a %s b %s KiB" % (
+                    kind, after[0], after[1], n, again[0], again[1],
+                    again[2], self.after[kind][5], self.after[kind][6]))
             self.procs.kill(pa)
             self.procs.kill(pb)
 
@@ -312,11 +343,15 @@ http {
             if None in rss or None in hwm:
                 raise SystemExit("rss bench: an agent died; logs in %s"
                                  % self.tmp)
+            anon = [status_kib(p.pid, "RssAnon") or 0 for p, _ in agents]
+            pss = [pss_kib(p.pid) for p, _ in agents]
             med = int(statistics.median(rss))
             self.member_rows.append((n, med, max(rss),
-                                     int(statistics.median(hwm)), max(hwm)))
-            say("N=%d: RSS median %d KiB, max %d; HWM median %d, max %d"
-                % self.member_rows[-1])
+                                     int(statistics.median(hwm)), max(hwm),
+                                     int(statistics.median(anon)),
+                                     int(statistics.median(pss))))
+            say("N=%d: RSS median %d KiB, max %d; HWM median %d, max %d; "
+                "RssAnon median %d, PSS median %d" % self.member_rows[-1])
             self.tsv.append(("real_members", n, med))
         for p, _ in agents:
             self.procs.kill(p)
@@ -328,16 +363,19 @@ http {
             say("weft-sim --nodes %d" % n)
             t0 = time.monotonic()
             out = os.path.join(self.tmp, "sim-%d.json" % n)
+            hwm = os.path.join(self.tmp, "sim-%d.maxrss" % n)
             with open(out, "w") as f:
-                p = subprocess.Popen([self.a.sim, "--nodes", str(n),
+                # GNU time's child is forked from a small process, so its
+                # maxrss is the simulator's own peak, not this Python's.
+                p = subprocess.Popen([self.a.time, "-f", "%M", "-o", hwm,
+                                      self.a.sim, "--nodes", str(n),
                                       "--seconds", str(self.a.sim_seconds),
                                       "--seed", "1", "--loss", "0"],
                                      stdout=f, stderr=subprocess.DEVNULL)
                 self.procs.live[p.pid] = p
-                # wait4 gives this child's own peak RSS (ru_maxrss, KiB).
-                _, st, ru = os.wait4(p.pid, 0)
-                p.returncode = os.waitstatus_to_exitcode(st)
+                p.wait()
                 self.procs.live.pop(p.pid, None)
+            maxrss = int(open(hwm).read().split()[-1])
             if p.returncode != 0:
                 raise SystemExit("rss bench: weft-sim --nodes %d failed" % n)
             d = json.load(open(out))
@@ -345,7 +383,7 @@ http {
             # bytes_per_member is all nodes' state over all nodes' member
             # entries; converged, each node holds about N entries.
             per_node_kib = bpm * n / 1024.0
-            self.sim_rows.append((n, bpm, per_node_kib, ru.ru_maxrss,
+            self.sim_rows.append((n, bpm, per_node_kib, maxrss,
                                   time.monotonic() - t0))
             self.tsv.append(("sim_members", n, int(round(per_node_kib))))
 
@@ -373,27 +411,35 @@ http {
                     print("| %s | %s | %d | %s (%s) | %s (%s) | %.1f |" % (
                         kind, format(r[1], ","), r[2], mib(r[3]), mib(r[4]),
                         mib(r[5]), mib(r[6]), per))
-                fa, fb = self.after[kind]
-                print("| %s | 0, after closing all | - | %s | %s | - |" % (
+                fa, fb, ok, ga, gb, ca, cb = self.after[kind]
+                n = self.a.conns[-1]
+                print("| %s | 0, all closed | - | %s | %s | - |" % (
                     kind, mib(fa), mib(fb)))
+                print("| %s | %s again | %d | %s | %s | - |" % (
+                    kind, format(n, ","), ok, mib(ga), mib(gb)))
+                print("| %s | 0, all closed again | - | %s | %s | - |" % (
+                    kind, mib(ca), mib(cb)))
             print()
         if self.member_rows:
             print("### Real agents: RSS per agent against members\n")
             print("| N | RSS median MiB | RSS max MiB | HWM median MiB | "
-                  "HWM max MiB |")
-            print("|---|---|---|---|---|")
+                  "HWM max MiB | RssAnon median MiB | PSS median MiB |")
+            print("|---|---|---|---|---|---|---|")
             for r in self.member_rows:
-                print("| %d | %s | %s | %s | %s |" % (r[0], mib(r[1]),
-                      mib(r[2]), mib(r[3]), mib(r[4])))
+                print("| %d | %s | %s | %s | %s | %s | %s |" % (r[0],
+                      mib(r[1]), mib(r[2]), mib(r[3]), mib(r[4]), mib(r[5]),
+                      mib(r[6])))
             print()
         if self.sim_rows:
             print("### Simulator: gossip state per node against members\n")
             print("| N | state bytes per member | state per node KiB | "
-                  "simulator peak RSS MiB (all N nodes) | wall s |")
-            print("|---|---|---|---|---|")
+                  "simulator peak RSS MiB (all N nodes) | peak RSS / N KiB "
+                  "| wall s |")
+            print("|---|---|---|---|---|---|")
             for r in self.sim_rows:
-                print("| %s | %.0f | %.1f | %s | %.0f |" % (
-                    format(r[0], ","), r[1], r[2], mib(r[3]), r[4]))
+                print("| %s | %.0f | %.1f | %s | %.1f | %.0f |" % (
+                    format(r[0], ","), r[1], r[2], mib(r[3]), r[3] / r[0],
+                    r[4]))
             print()
         if self.a.out:
             with open(self.a.out, "w") as f:
@@ -413,13 +459,14 @@ def main():
     ap.add_argument("--sim", required=True)
     ap.add_argument("--tcpbench", required=True)
     ap.add_argument("--nginx", default="/usr/sbin/nginx")
+    ap.add_argument("--time", default="/usr/bin/time")
     ap.add_argument("--conns", type=numbers, default=[10, 100, 1000, 10000])
     ap.add_argument("--members", type=numbers, default=[16, 64, 128])
     ap.add_argument("--sim-sizes", dest="sim_sizes", type=numbers,
                     default=[16, 100, 1000, 10000])
     ap.add_argument("--sim-seconds", type=int, default=20)
     ap.add_argument("--settle", type=float, default=2.0)
-    ap.add_argument("--member-settle", type=float, default=10.0)
+    ap.add_argument("--member-settle", type=float, default=30.0)
     ap.add_argument("--out")
     a = ap.parse_args()
     for n in a.conns:
