@@ -146,8 +146,10 @@ class Goals:
     def __init__(self):
         self.rows = []
 
-    def add(self, goal, measured, value, target, higher_better, note=""):
-        """value against target; higher_better: goal is value >= target."""
+    def add(self, goal, measured, value, target, higher_better, note="",
+            why=""):
+        """value against target; higher_better: goal is value >= target;
+        why: what this run shows about the cause, said when missed."""
         if value is None:
             self.rows.append([goal, measured or "not measured", "-", note])
             return
@@ -158,6 +160,8 @@ class Goals:
             ok = value <= target
             by = "" if ok else "over by %.0f%%" % (100 * (value / target - 1))
         verdict = "**met**" if ok else "**missed**, " + by
+        if not ok and why:
+            note = "; ".join(x for x in (note, why) if x)
         self.rows.append([goal, measured, verdict, note])
 
     def info(self, goal, measured, note=""):
@@ -186,6 +190,7 @@ class Plots:
         os.makedirs(self.png_dir, exist_ok=True)
         out = os.path.join(self.png_dir, name + ".png")
         script = ("set terminal pngcairo size 860,500 font 'sans,10'\n"
+                  "set termoption noenhanced\n"
                   "set output '%s'\nset title \"%s\"\nset grid\n"
                   "set key left top opaque box\n%s\n" % (out, title, body))
         gp = os.path.join(self.data, name + ".gp")
@@ -297,16 +302,24 @@ def gossip_section(g, sim, goals, plots, quick):
                       "time" % what,
                       "%s s vs Serf %s s = %sx" % (f(a), f(b),
                                                    f(ratio(a, b))),
-                      ratio(a, b), 0.5, False, note)
+                      ratio(a, b), 0.5, False, note,
+                      "see \"Reading the figures\" under Gossip on real "
+                      "agents")
         rw = r.get("rest", {}).get("weft")
         if rw:
             goals.add("gossip: RSS at most 3 MiB per agent",
                       "%s MiB median (max %s)" % (f(rw["rss_mib_median"]),
                                                   f(rw["rss_mib_max"])),
-                      rw["rss_mib_median"], 3.0, False, note)
+                      rw["rss_mib_median"], 3.0, False, note,
+                      "Serf %s MiB; see \"Reading the figures\" under "
+                      "Gossip on real agents" % f(
+                          r.get("rest", {}).get("serf", {}).get(
+                              "rss_mib_median")))
             goals.add("gossip: CPU at rest at most 0.02 s/min per agent",
                       "%s s/min" % f(rw["cpu_s_per_min"], 4),
-                      rw["cpu_s_per_min"], 0.02, False, note)
+                      rw["cpu_s_per_min"], 0.02, False, note,
+                      "Serf %s s/min" % f(r.get("rest", {}).get(
+                          "serf", {}).get("cpu_s_per_min"), 3))
     else:
         for what in ("crash", "join"):
             goals.add("gossip: %s known to all in at most half of Serf's "
@@ -515,15 +528,27 @@ def proxy_section(px, goals, plots):
                    f((one(px, "rss_kib", "client_idle") or 0) / 1024, 1),
                    f((one(px, "rss_kib", "server_1000_conns") or 0) / 1024,
                      1)))
+    wcpu = px.get(("pair_cpu_s_per_gb", "weft"))
+    hcpu = px.get(("pair_cpu_s_per_gb", "haproxy"))
+    wcpu = med(wcpu) if wcpu else None
+    hcpu = med(hcpu) if hcpu else None
+    prof = ("profile: `tools/bench/profile --phases tcp`, and \"Where the "
+            "time goes\" under Data plane")
     goals.add("TCP bulk at least 1.25x the HAProxy mTLS pair",
               "%s vs %s Gbit/s = %sx" % (f(w), f(h), f(ratio(w, h))),
-              ratio(w, h), 1.25, True)
+              ratio(w, h), 1.25, True, "",
+              "pair CPU %s s/GB, HAProxy's %s; %s" % (f(wcpu), f(hcpu),
+                                                      prof))
     goals.add("TCP bulk at least 80% of single-core AEAD",
               "%s of %s Gbit/s (%s) = %s%%" % (
                   f(w), f(aead * 8 if aead else None), aead_key,
                   f(100 * w / (aead * 8) if w and aead else None, 0)),
               w / (aead * 8) if w and aead else None, 0.8, True,
-              "single-core AEAD encrypt only; the pair also decrypts")
+              "the anchor is AEAD encrypt alone on one core",
+              "the pair spent %s CPU s per GB, of which the cipher "
+              "(encrypt on a, decrypt on b) is about %s: the rest is "
+              "copies, syscalls and the event loop; %s" % (
+                  f(wcpu), f(2 / aead if aead else None), prof))
     if rss1000:
         goals.info("agent RSS with 1,000 TCP connections",
                    "%s MiB (client agent)" % f(rss1000 / 1024, 1))
@@ -534,7 +559,7 @@ def proxy_section(px, goals, plots):
             "set xtics rotate by -15\nunset key\n")
     if aead:
         body += ("set label 1 'single-core AEAD %.1f Gbit/s (%s)' at graph "
-                 "0.02, graph 0.95\n" % (aead * 8, aead_key))
+                 "0.45, graph 0.95\n" % (aead * 8, aead_key))
     img = plots.plot("proxy-bulk", "TCP bulk throughput, one stream",
                      body + "plot 'proxy-bulk.dat' u 2:xtic(1) lc rgb "
                      "'#4477aa'", {"proxy-bulk.dat": dat})
@@ -551,12 +576,13 @@ HTTP_NAMES = {"direct": "direct (no proxy)", "weft": "weft pair",
 def http_section(path, goals, plots):
     rows = collections.defaultdict(list)
     head = None
-    meta = ""
+    meta = {}
     try:
         with open(path) as fh:
             for line in fh:
                 if line.startswith("#"):
-                    meta = line[1:].strip()
+                    w = line[1:].split()
+                    meta = dict(zip(w[::2], w[1::2]))
                     continue
                 p = line.rstrip("\n").split("\t")
                 if head is None:
@@ -602,9 +628,10 @@ def http_section(path, goals, plots):
     out.append("One nginx backend with a small static answer; wrk -t1 "
                "(HTTP/1.1 keep-alive) at 1 and 64 connections, h2load -t1 "
                "-c4 -m16 (h2c); a 1 s warm-up before every measured run, "
-               "the order of the paths turning each round; medians over "
-               "rounds (%s). CPU: both proxies of a pair, us per request. "
-               "Ratios are to the best of the two anchor pairs.\n" % meta)
+               "the order of the paths turning each round; %s s per run x %s "
+               "rounds, medians. CPU: both proxies of a pair, us per request. "
+               "Ratios are to the best of the two anchor pairs.\n" % (
+                   meta.get("seconds", "?"), meta.get("rounds", "?")))
     trows = []
     for p in paths:
         x = fig[p]
@@ -624,20 +651,30 @@ def http_section(path, goals, plots):
                       "RSS MiB (max of the pair)", "errors"], trows))
     w = fig.get("weft")
     if w:
+        prof = ("profile: `tools/bench/profile`, and \"Where the time "
+                "goes\" under HTTP through the mesh")
+
+        def cpu_why(key):
+            return ("CPU per request of the pair: weft %s us, %s; " % (
+                f(w[key], 1), ", ".join("%s %s us" % (
+                    p, f(fig[p][key], 1)) for p in anchors)) + prof)
         goals.add("HTTP/1.1 at 64 connections: at least 1.5x the best mTLS "
                   "pair", "%s vs %s req/s = %sx" % (
                       f(w["rps64"], 0), f(best64, 0),
                       f(ratio(w["rps64"], best64))),
-                  ratio(w["rps64"], best64), 1.5, True)
+                  ratio(w["rps64"], best64), 1.5, True, "", cpu_why("cpu64"))
         goals.add("h2c: at least 1.5x the best mTLS pair",
                   "%s vs %s req/s = %sx" % (f(w["rpsh2"], 0), f(besth2, 0),
                                             f(ratio(w["rpsh2"], besth2))),
-                  ratio(w["rpsh2"], besth2), 1.5, True)
+                  ratio(w["rpsh2"], besth2), 1.5, True, "", cpu_why("cpuh2"))
         add = w["lat1"] - dlat if dlat is not None else None
         goals.add("at most 40 us added median latency at 1 connection",
                   "+%s us (%s vs direct %s)" % (f(add, 0), f(w["lat1"], 0),
                                                 f(dlat, 0)),
-                  add, 40.0, False)
+                  add, 40.0, False, "",
+                  "added by the anchors: %s; %s" % (", ".join(
+                      "%s +%s us" % (p, f(fig[p]["lat1"] - dlat, 0))
+                      for p in anchors) if dlat is not None else "-", prof))
         goals.add("agent RSS under load at most 8 MiB",
                   "%s MiB (larger agent, HTTP runs)" % f(w["rss"], 1),
                   w["rss"], 8.0, False)
