@@ -15,6 +15,10 @@ import sys
 ALLOC = {"malloc", "calloc", "realloc", "reallocarray", "posix_memalign",
          "aligned_alloc", "memalign"}
 FREE = {"free", "cfree"}
+# libc's system call wrappers the agent's loop uses (libuv calls them).
+SYSCALLS = ("read", "readv", "write", "writev", "sendmsg", "recvmsg",
+            "sendto", "recvfrom", "epoll_wait", "epoll_pwait", "epoll_ctl",
+            "accept4", "connect", "close", "setsockopt", "getsockopt")
 MALLOC_INTERNAL = re.compile(r"^(_int_malloc|_int_free|_int_realloc|"
                              r"malloc_consolidate|tcache_|unlink_chunk|"
                              r"_int_memalign|sysmalloc|malloc$|calloc$|"
@@ -153,6 +157,11 @@ def main():
 	      f"({total:,} / {div:,.0f})")
 	print(f"allocator calls per unit: {allocs / div:.2f} "
 	      f"malloc/calloc/realloc, {frees / div:.2f} free")
+	sys_calls = [(n, calls_to[n] / div) for n in SYSCALLS
+	             if calls_to[n] / div >= 0.005]
+	print("system calls per unit: " + ", ".join(
+	    f"{n} {v:.2f}" for n, v in sys_calls) + f" (total "
+	    f"{sum(v for _, v in sys_calls):.2f})")
 	print()
 	print("| group (self) | Ir per unit | share |")
 	print("|---|---:|---:|")
