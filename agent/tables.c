@@ -18,6 +18,7 @@
 #include "agent/route_json.h"
 #include "agent/tables.h"
 #include "common/err.h"
+#include "common/hex.h"
 #include "crypto/cert.h"
 #include "gossip/gossip.h"
 
@@ -37,6 +38,8 @@ struct builder {
 	void **blocks; /* label arrays */
 	size_t n_blocks, cap_blocks;
 	size_t bad_intentions, bad_routes, bad_labels, plain_denies;
+	uint8_t (*revoked)[KEY_ID_LEN];
+	size_t n_revoked, cap_revoked;
 	const struct weft_log *log;
 	int err;
 };
@@ -310,6 +313,31 @@ add_route(struct builder *b, const struct gossip_object *o)
 	b->rjs[b->n_routes++] = rj;
 }
 
+/* The gossip core refuses a revoked key's records and handshakes; the
+ * snapshot carries the list so data-plane workers, on other threads,
+ * refuse its mesh handshakes without reading gossip state. */
+static void
+add_revocation(struct builder *b, const struct gossip_object *o)
+{
+	uint8_t id[KEY_ID_LEN];
+
+	if (hex_decode(id, KEY_ID_LEN, o->name) != 0)
+		return;
+	if (b->n_revoked == b->cap_revoked) {
+		size_t ncap = b->cap_revoked ? 2 * b->cap_revoked : 16;
+		uint8_t (*n)[KEY_ID_LEN] = realloc(b->revoked,
+		                                   ncap * sizeof(*n));
+
+		if (n == NULL) {
+			b->err = WEFT_ENOMEM;
+			return;
+		}
+		b->revoked = n;
+		b->cap_revoked = ncap;
+	}
+	memcpy(b->revoked[b->n_revoked++], id, KEY_ID_LEN);
+}
+
 static void
 add_object(void *ctx, const struct gossip_object *o)
 {
@@ -322,6 +350,8 @@ add_object(void *ctx, const struct gossip_object *o)
 		add_intention(b, o);
 	else if (o->kind == GOSSIP_OBJ_ROUTE && b->n_routes < TABLE_MAX_ROUTES)
 		add_route(b, o);
+	else if (o->kind == GOSSIP_OBJ_REVOCATION)
+		add_revocation(b, o);
 }
 
 int
@@ -368,6 +398,8 @@ agent_tables_build_ex(struct agent *a, uint64_t version, struct table **out,
 		.n_routes = b.n_routes,
 		.default_action = a->cfg.default_deny ? TABLE_DENY : TABLE_ALLOW,
 		.version = version,
+		.revoked = (const uint8_t (*)[KEY_ID_LEN])b.revoked,
+		.n_revoked = b.n_revoked,
 	};
 	if (st != NULL)
 		*st = (struct agent_tables_stats){
@@ -394,6 +426,7 @@ agent_tables_build_ex(struct agent *a, uint64_t version, struct table **out,
 		route_json_free(b.rjs[i]);
 	free(b.rjs);
 	free(b.routes);
+	free(b.revoked);
 	free(b.eps);
 	free(b.its);
 	free(locals);

@@ -27,6 +27,8 @@ struct table_run {
 };
 
 struct table {
+	/* Atomic: data-plane workers on other threads hold and drop
+	 * references to the same snapshot. */
 	unsigned refs;
 	uint64_t version;
 	enum table_action default_action;
@@ -40,6 +42,8 @@ struct table {
 	size_t n_locals;
 	struct route_spec *routes; /* sorted by service, then name */
 	size_t n_routes;
+	uint8_t (*revoked)[KEY_ID_LEN]; /* sorted */
+	size_t n_revoked;
 	struct arena_block *arena; /* every string and array, copied */
 };
 
@@ -282,6 +286,8 @@ check_spec(const struct table_spec *s, const char **why, size_t *bad)
 		return fail(why, bad, "too many endpoints", s->n_endpoints);
 	if (s->n_intentions > TABLE_MAX_INTENTIONS)
 		return fail(why, bad, "too many intentions", s->n_intentions);
+	if (s->n_revoked > 0 && s->revoked == NULL)
+		return fail(why, bad, "revoked ids missing", 0);
 	if (s->n_locals > TABLE_MAX_LOCAL)
 		return fail(why, bad, "too many local services", s->n_locals);
 	if (s->default_action != TABLE_ALLOW && s->default_action != TABLE_DENY)
@@ -385,6 +391,12 @@ route_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->name, y->name);
 }
 
+static int
+revoked_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, KEY_ID_LEN);
+}
+
 static bool
 copy_all(struct table *t, const struct table_spec *spec)
 {
@@ -455,8 +467,10 @@ table_new(const struct table_spec *spec, struct table **out, const char **why,
 	t->intentions = calloc(spec->n_intentions + 1, sizeof(*t->intentions));
 	t->locals = calloc(spec->n_locals + 1, sizeof(*t->locals));
 	t->routes = calloc(spec->n_routes + 1, sizeof(*t->routes));
+	t->revoked = calloc(spec->n_revoked + 1, sizeof(*t->revoked));
 	if (t->endpoints == NULL || t->runs == NULL || t->intentions == NULL ||
-	    t->locals == NULL || t->routes == NULL || !copy_all(t, spec)) {
+	    t->locals == NULL || t->routes == NULL || t->revoked == NULL ||
+	    !copy_all(t, spec)) {
 		table_unref(t);
 		return WEFT_ENOMEM;
 	}
@@ -472,6 +486,10 @@ table_new(const struct table_spec *spec, struct table **out, const char **why,
 	}
 	qsort(t->locals, t->n_locals, sizeof(*t->locals), local_cmp);
 	qsort(t->routes, t->n_routes, sizeof(*t->routes), route_cmp);
+	if (spec->n_revoked > 0)
+		memcpy(t->revoked, spec->revoked, spec->n_revoked * KEY_ID_LEN);
+	t->n_revoked = spec->n_revoked;
+	qsort(t->revoked, t->n_revoked, KEY_ID_LEN, revoked_cmp);
 	*out = t;
 	return 0;
 }
@@ -480,16 +498,17 @@ struct table *
 table_ref(struct table *t)
 {
 	if (t != NULL)
-		t->refs++;
+		__atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
 	return t;
 }
 
 void
 table_unref(struct table *t)
 {
-	if (t == NULL || --t->refs > 0)
+	if (t == NULL || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	free(t->endpoints);
+	free(t->revoked);
 	free(t->runs);
 	free(t->intentions);
 	free(t->locals);
@@ -506,7 +525,15 @@ table_unref(struct table *t)
 unsigned
 table_refcount(const struct table *t)
 {
-	return t->refs;
+	return __atomic_load_n(&t->refs, __ATOMIC_RELAXED);
+}
+
+bool
+table_is_revoked(const struct table *t, const uint8_t key_id[KEY_ID_LEN])
+{
+	return t != NULL && t->n_revoked > 0 &&
+	       bsearch(key_id, t->revoked, t->n_revoked, KEY_ID_LEN,
+	               revoked_cmp) != NULL;
 }
 
 uint64_t

@@ -6,8 +6,8 @@
  * table_new(), which copies everything it is given, and swaps it in
  * (mesh_node_set_table()).  Whoever keeps a snapshot holds a reference:
  * streams keep the one they started with, so a swap never changes the
- * rules under a stream in flight.  The count is not atomic: snapshots
- * belong to the one thread that drives the proxy core.
+ * rules under a stream in flight.  The count is atomic: data-plane
+ * workers on several threads share one snapshot, read only.
  */
 #ifndef WEFT_PROXY_TABLE_H
 #define WEFT_PROXY_TABLE_H
@@ -103,6 +103,10 @@ struct table_spec {
 	size_t n_routes;
 	enum table_action default_action;
 	uint64_t version; /* the agent's own counter, shown in listings */
+	/* Key ids of revoked certificates: a data-plane worker checks a
+	 * handshaking peer against its snapshot, never the gossip state. */
+	const uint8_t (*revoked)[KEY_ID_LEN];
+	size_t n_revoked;
 };
 
 struct table;
@@ -127,6 +131,9 @@ void table_unref(struct table *t);
 unsigned table_refcount(const struct table *t);
 
 uint64_t table_version(const struct table *t);
+/* Whether the snapshot lists key_id as revoked (false for a NULL t). */
+bool table_is_revoked(const struct table *t,
+                      const uint8_t key_id[KEY_ID_LEN]);
 enum table_action table_default_action(const struct table *t);
 
 /* The endpoints of service, in a stable order (n 0 when unknown).  The

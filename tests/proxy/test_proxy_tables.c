@@ -166,6 +166,39 @@ test_table_refcount_lifetime(void **state)
 	assert_null(table_ref(NULL));
 }
 
+/* The snapshot carries revoked key ids (copied, sorted) so workers on
+ * other threads check handshakes without the gossip state. */
+static void
+test_table_revoked_ids(void **state)
+{
+	uint8_t ids[3][KEY_ID_LEN];
+	uint8_t other[KEY_ID_LEN];
+	struct table_spec spec = {.default_action = TABLE_ALLOW};
+	struct table *t;
+
+	(void)state;
+	memset(ids[0], 0x30, KEY_ID_LEN);
+	memset(ids[1], 0x10, KEY_ID_LEN);
+	memset(ids[2], 0x20, KEY_ID_LEN);
+	memset(other, 0x15, KEY_ID_LEN);
+	spec.revoked = (const uint8_t (*)[KEY_ID_LEN])ids;
+	spec.n_revoked = 3;
+	assert_int_equal(table_new(&spec, &t, NULL, NULL), 0);
+	memset(ids, 0, sizeof(ids)); /* the table kept its own copy */
+	memset(ids[0], 0x10, KEY_ID_LEN);
+	assert_true(table_is_revoked(t, ids[0]));
+	memset(ids[0], 0x20, KEY_ID_LEN);
+	assert_true(table_is_revoked(t, ids[0]));
+	memset(ids[0], 0x30, KEY_ID_LEN);
+	assert_true(table_is_revoked(t, ids[0]));
+	assert_false(table_is_revoked(t, other));
+	assert_false(table_is_revoked(NULL, other));
+	table_unref(t);
+
+	spec.revoked = NULL; /* a count without ids */
+	assert_int_equal(table_new(&spec, &t, NULL, NULL), WEFT_EINVAL);
+}
+
 /* ---- authorization ---- */
 
 struct az {
@@ -436,6 +469,49 @@ test_balance_p2c_spreads_and_prefers_idle(void **state)
 	table_unref(t);
 }
 
+/* An ejection shared by another worker keeps picks off the endpoint for
+ * its time, then lets it back. */
+static void
+test_balance_shared_ejection(void **state)
+{
+	struct table_endpoint eps[3] = {
+		ep("db", "node-a", 1, 1), ep("db", "node-b", 2, 1),
+		ep("db", "node-c", 3, 1),
+	};
+	struct test_rng_state rs;
+	struct weft_rng rng = test_rng(&rs, 7);
+	struct balance *b;
+	const struct table_endpoint *got, *a_ep;
+	struct table *t;
+	size_t n;
+	int saw_a = 0;
+
+	(void)state;
+	t = make(eps, 3, NULL, 0, TABLE_ALLOW);
+	table_endpoints(t, "db", &a_ep, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(a_ep->node, "node-a");
+	assert_int_equal(balance_new(&(struct balance_config){
+		.outlier = {.base_ms = 1000, .max_ms = 5000, .max_percent = 50},
+	}, &b), 0);
+	assert_int_equal(balance_eject(b, a_ep, n, 100, 2000), 0);
+	assert_true(balance_is_ejected(b, a_ep, 100));
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(balance_pick(b, t, "db", 100 + i, &rng, &got,
+		                              NULL), 0);
+		assert_string_not_equal(got->node, "node-a");
+	}
+	assert_false(balance_is_ejected(b, a_ep, 2100));
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(balance_pick(b, t, "db", 2100 + i, &rng, &got,
+		                              NULL), 0);
+		saw_a += strcmp(got->node, "node-a") == 0;
+	}
+	assert_true(saw_a > 0);
+	balance_free(b);
+	table_unref(t);
+}
+
 static void
 test_balance_skips_unusable(void **state)
 {
@@ -623,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_table_lookup_and_copy),
 		cmocka_unit_test(test_table_refuses_bad_specs),
 		cmocka_unit_test(test_table_refcount_lifetime),
+		cmocka_unit_test(test_table_revoked_ids),
 		cmocka_unit_test_setup_teardown(test_authz_default, az_setup,
 		    az_teardown),
 		cmocka_unit_test_setup_teardown(test_authz_exact_group_wildcard,
@@ -635,6 +712,7 @@ main(void)
 		    test_authz_own_cert_must_list_service, az_setup, az_teardown),
 		cmocka_unit_test(test_balance_p2c_spreads_and_prefers_idle),
 		cmocka_unit_test(test_balance_skips_unusable),
+		cmocka_unit_test(test_balance_shared_ejection),
 		cmocka_unit_test(test_balance_backoff_moves_on_and_doubles),
 		cmocka_unit_test(test_balance_weights),
 		cmocka_unit_test(test_chunkq_boundaries_and_reuse),
