@@ -486,6 +486,26 @@ balance_request_done_us(struct balance *b, const struct table_endpoint *ep,
 		    e->eject_until);
 }
 
+int
+balance_eject(struct balance *b, const struct table_endpoint *ep,
+              size_t n_service, int64_t now_ms, int64_t for_ms)
+{
+	struct bentry *e;
+	struct outlier_key k = okey(ep);
+	bool ejected = false;
+	int rc;
+
+	if ((rc = get(b, ep->key_id, ep->port, &e)) != 0)
+		return rc;
+	rc = outlier_eject(b->outlier, &k, n_service > 0 ? n_service : 1,
+	                   now_ms, for_ms, &ejected);
+	if (rc == 0 && ejected) {
+		e->eject_until = outlier_ejected_until(b->outlier, &k, now_ms);
+		b->stats.ejections++;
+	}
+	return rc;
+}
+
 void
 balance_stats(const struct balance *b, struct balance_stats *out)
 {

@@ -150,6 +150,13 @@ void balance_request_done(struct balance *b, const struct table_endpoint *ep,
 void balance_request_done_us(struct balance *b,
                              const struct table_endpoint *ep, int64_t now_ms,
                              int64_t latency_us, enum balance_result r);
+/*
+ * Takes ep out for for_ms because another worker of this agent ejected
+ * it (outlier_eject); n_service: the service's endpoints now.  No log
+ * event: the worker that saw the failures reported it.
+ */
+int balance_eject(struct balance *b, const struct table_endpoint *ep,
+                  size_t n_service, int64_t now_ms, int64_t for_ms);
 /* Whether outlier detection has ep out at now_ms. */
 bool balance_is_ejected(const struct balance *b,
                         const struct table_endpoint *ep, int64_t now_ms);

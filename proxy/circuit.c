@@ -1,5 +1,6 @@
 #include "proxy/circuit.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -12,8 +13,8 @@ void
 circuit_set_limits(struct circuit *c, const struct circuit_limits *lim)
 {
 	for (int k = 0; k < CIRCUIT_KINDS_; k++)
-		c->max[k] = lim != NULL && lim->max[k] > 0 ? lim->max[k] :
-		            defaults[k];
+		__atomic_store_n(&c->max[k], lim != NULL && lim->max[k] > 0
+		                 ? lim->max[k] : defaults[k], __ATOMIC_RELAXED);
 }
 
 void
@@ -26,21 +27,36 @@ circuit_init(struct circuit *c, const struct circuit_limits *lim)
 int
 circuit_acquire(struct circuit *c, enum circuit_kind kind)
 {
+	unsigned used;
+
 	if ((unsigned)kind >= CIRCUIT_KINDS_)
 		return WEFT_EINVAL;
-	if (c->used[kind] >= c->max[kind]) {
-		c->overflows[kind]++;
-		return WEFT_ETOOBIG;
-	}
-	c->used[kind]++;
+	used = __atomic_load_n(&c->used[kind], __ATOMIC_RELAXED);
+	do {
+		if (used >= __atomic_load_n(&c->max[kind], __ATOMIC_RELAXED)) {
+			__atomic_fetch_add(&c->overflows[kind], 1,
+			                   __ATOMIC_RELAXED);
+			return WEFT_ETOOBIG;
+		}
+	} while (!__atomic_compare_exchange_n(&c->used[kind], &used, used + 1,
+	                                      true, __ATOMIC_RELAXED,
+	                                      __ATOMIC_RELAXED));
 	return 0;
 }
 
 void
 circuit_release(struct circuit *c, enum circuit_kind kind)
 {
-	if ((unsigned)kind < CIRCUIT_KINDS_ && c->used[kind] > 0)
-		c->used[kind]--;
+	unsigned used;
+
+	if ((unsigned)kind >= CIRCUIT_KINDS_)
+		return;
+	used = __atomic_load_n(&c->used[kind], __ATOMIC_RELAXED);
+	while (used > 0 &&
+	       !__atomic_compare_exchange_n(&c->used[kind], &used, used - 1,
+	                                    true, __ATOMIC_RELAXED,
+	                                    __ATOMIC_RELAXED))
+		;
 }
 
 const char *

@@ -5,9 +5,11 @@
  * queued without bound, so one slow upstream cannot take the agent's
  * memory or every caller's latency with it.
  *
- * A plain counter object the caller keeps per upstream service; no
+ * A counter object the caller keeps per upstream service; no
  * allocation, no time.  Every acquire that returned 0 is matched by one
- * release.
+ * release.  The counters are atomic: the data-plane workers of one agent
+ * share one circuit per upstream, so a limit holds for the host.  Read
+ * used[] and overflows[] with __atomic_load_n.
  */
 #ifndef WEFT_PROXY_CIRCUIT_H
 #define WEFT_PROXY_CIRCUIT_H

@@ -111,6 +111,31 @@ counts(const struct outlier *o, enum outlier_result r)
 	return false;
 }
 
+static int
+add_entry(struct outlier *o, const struct outlier_key *k, struct oentry **out)
+{
+	struct oentry *e;
+
+	if (o->n == OUTLIER_MAX_ENTRIES)
+		return WEFT_ETOOBIG;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		struct oentry *ne = realloc(o->e, cap * sizeof(*ne));
+
+		if (ne == NULL)
+			return WEFT_ENOMEM;
+		o->e = ne;
+		o->cap = cap;
+	}
+	e = &o->e[o->n++];
+	memset(e, 0, sizeof(*e));
+	strcpy(e->service, k->service);
+	memcpy(e->key_id, k->key_id, KEY_ID_LEN);
+	e->port = k->port;
+	*out = e;
+	return 0;
+}
+
 int
 outlier_report(struct outlier *o, const struct outlier_key *k,
                enum outlier_result r, size_t n_endpoints, int64_t now_ms,
@@ -127,24 +152,12 @@ outlier_report(struct outlier *o, const struct outlier_key *k,
 		return WEFT_EINVAL;
 	e = find(o, k);
 	if (e == NULL) {
+		int rc;
+
 		if (!counts(o, r))
 			return 0; /* nothing to remember */
-		if (o->n == OUTLIER_MAX_ENTRIES)
-			return WEFT_ETOOBIG;
-		if (o->n == o->cap) {
-			size_t cap = o->cap ? o->cap * 2 : 16;
-			struct oentry *ne = realloc(o->e, cap * sizeof(*ne));
-
-			if (ne == NULL)
-				return WEFT_ENOMEM;
-			o->e = ne;
-			o->cap = cap;
-		}
-		e = &o->e[o->n++];
-		memset(e, 0, sizeof(*e));
-		strcpy(e->service, k->service);
-		memcpy(e->key_id, k->key_id, KEY_ID_LEN);
-		e->port = k->port;
+		if ((rc = add_entry(o, k, &e)) != 0)
+			return rc;
 	}
 	if (e->out_until != 0 && now_ms >= e->out_until) {
 		e->out_until = 0; /* its time is up: back in, from scratch */
@@ -173,6 +186,41 @@ outlier_report(struct outlier *o, const struct outlier_key *k,
 	    t > o->cfg.max_ms)
 		t = o->cfg.max_ms;
 	e->out_until = now_ms + t;
+	e->last_eject = now_ms;
+	e->errors = 0;
+	if (ejected != NULL)
+		*ejected = true;
+	return 0;
+}
+
+int
+outlier_eject(struct outlier *o, const struct outlier_key *k,
+              size_t n_endpoints, int64_t now_ms, int64_t for_ms,
+              bool *ejected)
+{
+	struct oentry *e;
+	size_t out;
+	int rc;
+
+	if (ejected != NULL)
+		*ejected = false;
+	if (o == NULL || k == NULL || k->service == NULL ||
+	    strlen(k->service) > OUTLIER_SERVICE_MAX || for_ms <= 0)
+		return WEFT_EINVAL;
+	e = find(o, k);
+	if (e == NULL && (rc = add_entry(o, k, &e)) != 0)
+		return rc;
+	if (out_at(e, now_ms))
+		return 0;
+	/* The same share rule as an ejection of our own. */
+	out = outlier_ejected_count(o, k->service, now_ms);
+	if (out > 0 &&
+	    (out + 1) * 100 > (size_t)o->cfg.max_percent * n_endpoints)
+		return 0;
+	if (for_ms > o->cfg.max_ms)
+		for_ms = o->cfg.max_ms;
+	e->ejections++;
+	e->out_until = now_ms + for_ms;
 	e->last_eject = now_ms;
 	e->errors = 0;
 	if (ejected != NULL)

@@ -66,6 +66,16 @@ void outlier_free(struct outlier *o);
 int outlier_report(struct outlier *o, const struct outlier_key *k,
                    enum outlier_result r, size_t n_endpoints, int64_t now_ms,
                    bool *ejected);
+/*
+ * Takes k out for for_ms (at most max_ms) because someone else saw it
+ * fail: another data-plane worker of the same agent, which shares what
+ * it ejects so that every worker need not pay consecutive_errors
+ * failures of its own.  The max_percent share holds as for a report; an
+ * endpoint already out stays as it is.  *ejected says whether it went.
+ */
+int outlier_eject(struct outlier *o, const struct outlier_key *k,
+                  size_t n_endpoints, int64_t now_ms, int64_t for_ms,
+                  bool *ejected);
 /* Whether k is out at now_ms. */
 bool outlier_is_ejected(const struct outlier *o, const struct outlier_key *k,
                         int64_t now_ms);

@@ -84,6 +84,44 @@ test_eject_and_return(void **state)
 	outlier_free(o);
 }
 
+/* An ejection another worker shares: out at once for its time (capped at
+ * max_ms), under the same share rule, and counted for the next back-off. */
+static void
+test_eject_shared(void **state)
+{
+	struct outlier_config cfg = {.consecutive_errors = 3, .base_ms = 1000,
+	                             .max_ms = 3500, .max_percent = 50};
+	struct outlier *o;
+	struct outlier_key a = key("api", 1, 80), b = key("api", 2, 80);
+	bool e;
+
+	(void)state;
+	assert_int_equal(outlier_new(&cfg, &o), 0);
+	assert_int_equal(outlier_eject(o, &a, 2, 100, 1000, &e), 0);
+	assert_true(e);
+	assert_true(outlier_is_ejected(o, &a, 100));
+	assert_int_equal(outlier_ejected_until(o, &a, 100), 1100);
+	/* Already out: unchanged. */
+	assert_int_equal(outlier_eject(o, &a, 2, 200, 3000, &e), 0);
+	assert_false(e);
+	assert_int_equal(outlier_ejected_until(o, &a, 200), 1100);
+	/* The share: a second of two endpoints may not go too. */
+	assert_int_equal(outlier_eject(o, &b, 2, 200, 1000, &e), 0);
+	assert_false(e);
+	assert_false(outlier_is_ejected(o, &b, 200));
+	/* Back at its time; the next ejection of its own is the second
+	 * (2 x base_ms). */
+	assert_false(outlier_is_ejected(o, &a, 1100));
+	assert_int_equal(report_n(o, &a, OUTLIER_5XX, 3, 2, 1200), 1);
+	assert_int_equal(outlier_ejected_until(o, &a, 1200), 3200);
+	/* Capped at max_ms; refused for a bad length. */
+	assert_int_equal(outlier_eject(o, &b, 4, 5000, 99999, &e), 0);
+	assert_true(e);
+	assert_int_equal(outlier_ejected_until(o, &b, 5000), 8500);
+	assert_int_equal(outlier_eject(o, &b, 4, 5000, 0, &e), WEFT_EINVAL);
+	outlier_free(o);
+}
+
 static void
 test_max_percent(void **state)
 {
@@ -291,6 +329,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eject_and_return),
 		cmocka_unit_test(test_max_percent),
+		cmocka_unit_test(test_eject_shared),
 		cmocka_unit_test(test_gateway_only_and_gc),
 		cmocka_unit_test(test_ewma_peak_and_decay),
 		cmocka_unit_test(test_ewma_p2c_prefers_fast),
