@@ -25,17 +25,18 @@ struct h2mem_free {
 
 #define HDR sizeof(struct h2mem_block)
 
+/* The smallest class whose blocks hold size bytes; H2MEM_N_CLASSES when
+ * none does.  Called on every allocation: a bit scan, not a loop. */
 static unsigned
 class_of(size_t size)
 {
-	unsigned cls = 0;
-	size_t cap = H2MEM_MIN_CLASS;
-
-	while (cap < size && cls < H2MEM_N_CLASSES) {
-		cap <<= 1;
-		cls++;
-	}
-	return cls;
+	if (size <= H2MEM_MIN_CLASS)
+		return 0;
+	if (size > H2MEM_MAX_CLASS)
+		return H2MEM_N_CLASSES;
+	/* Bits of size - 1, less those of H2MEM_MIN_CLASS - 1. */
+	return (unsigned)(__builtin_clzll(H2MEM_MIN_CLASS - 1) -
+	    __builtin_clzll((unsigned long long)size - 1));
 }
 
 static size_t

@@ -5,25 +5,27 @@
 #include "common/err.h"
 #include "common/hex.h"
 
-/* Lowercase hex only: the spec forbids uppercase, and accepting it would
- * let two spellings of one trace id into the logs. */
+/* One more than the digit value of lowercase hex, 0 for anything else.
+ * Lowercase only: the spec forbids uppercase, and accepting it would let
+ * two spellings of one trace id into the logs.  A table, not ranges
+ * compared: every traced request parses 55 characters. */
+static const uint8_t hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+/* n is even: pairs of digits into bytes. */
 static bool
 lower_hex(const char *s, size_t n, uint8_t *out)
 {
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int v;
+	for (size_t i = 0; i < n; i += 2) {
+		unsigned hi = hexval[(unsigned char)s[i]];
+		unsigned lo = hexval[(unsigned char)s[i + 1]];
 
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
+		if (hi == 0 || lo == 0)
 			return false;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
+		out[i / 2] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 	}
 	return true;
 }
