@@ -171,9 +171,11 @@ class Goals:
 # ------------------------------------------------------------ gnuplot
 
 class Plots:
-    def __init__(self, data, png_dir):
+    def __init__(self, data, png_dir, doc):
         self.data = data
-        self.png_dir = png_dir
+        self.png_dir = os.path.abspath(png_dir) if png_dir else None
+        # links relative to the document the report goes into
+        self.base = os.path.dirname(os.path.abspath(doc)) if doc else "."
         self.made = {}
 
     def plot(self, name, title, body, datasets):
@@ -202,7 +204,7 @@ class Plots:
             sys.stderr.write("gnuplot %s: %s\n" % (name, p.stderr.strip()))
             return ""
         self.made[name] = out
-        return "![%s](bench/%s.png)" % (title, name)
+        return "![%s](%s)" % (title, os.path.relpath(out, self.base))
 
 
 # ------------------------------------------------------------ sections
@@ -467,7 +469,7 @@ def gossip_section(g, sim, goals, plots, quick):
                        "bytes-sim.dat": bytes_sim}) if lines else ""
     imgs = [i for i in (img1, img2) if i]
     if imgs:
-        out.append("\n" + "\n".join(imgs))
+        out.append("\n" + "\n\n".join(imgs))
     return "\n".join(out)
 
 
@@ -554,7 +556,8 @@ def proxy_section(px, goals, plots):
                    "%s MiB (client agent)" % f(rss1000 / 1024, 1))
     dat = "".join("\"%s\" %s\n" % (PROXY_NAMES[p].replace(" pair", ""),
                                    f(bulk[p], 3)) for p in paths)
-    body = ("set style data histograms\nset style fill solid 0.8 border -1\n"
+    body = ("set style data histograms\nset key outside bottom center "
+            "horizontal\nset style fill solid 0.8 border -1\n"
             "set boxwidth 0.7\nset ylabel 'Gbit/s'\nset yrange [0:*]\n"
             "set xtics rotate by -15\nunset key\n")
     if aead:
@@ -681,7 +684,8 @@ def http_section(path, goals, plots):
     dat = "".join("\"%s\" %s %s\n" % (HTTP_NAMES[p].split(" (")[0],
                                       f(fig[p]["rps64"], 0),
                                       f(fig[p]["rpsh2"], 0)) for p in paths)
-    body = ("set style data histograms\nset style histogram clustered gap 1"
+    body = ("set style data histograms\nset key outside bottom center "
+            "horizontal\nset style histogram clustered gap 1"
             "\nset style fill solid 0.8 border -1\nset ylabel 'requests per "
             "second'\nset yrange [0:*]\n")
     img1 = plots.plot("http-rps", "Requests per second (one worker each)",
@@ -692,7 +696,8 @@ def http_section(path, goals, plots):
         HTTP_NAMES[p].split(" (")[0], f(fig[p]["lat1"], 1),
         f(fig[p]["lat1"] - dlat, 1) if dlat is not None else "-")
         for p in paths)
-    body = ("set style data histograms\nset style histogram clustered gap 1"
+    body = ("set style data histograms\nset key outside bottom center "
+            "horizontal\nset style histogram clustered gap 1"
             "\nset style fill solid 0.8 border -1\nset ylabel 'microseconds'"
             "\nset yrange [0:*]\nset datafile missing '-'\n")
     img2 = plots.plot("http-latency", "Median latency at 1 connection, "
@@ -703,7 +708,7 @@ def http_section(path, goals, plots):
                       {"http-latency.dat": dat})
     imgs = [i for i in (img1, img2) if i]
     if imgs:
-        out.append("\n" + "\n".join(imgs))
+        out.append("\n" + "\n\n".join(imgs))
     return "\n".join(out)
 
 
@@ -767,15 +772,24 @@ def rss_section(path, goals, plots, state):
                "keep-alive). Members: the median agent's VmRSS in a real "
                "cluster; for the simulator, its gossip state per node (not "
                "an RSS).\n")
-    labels = {"tcp_conns": "TCP connections, RSS MiB",
-              "http_conns": "HTTP/1.1 connections, RSS MiB",
-              "real_members": "real agents, RSS per agent MiB",
-              "sim_members": "simulator, gossip state per node MiB"}
-    trows = []
-    for what in ("tcp_conns", "http_conns", "real_members", "sim_members"):
-        for n in sorted(rows.get(what, {})):
-            trows.append([labels[what], n, f(rows[what][n] / 1024, 2)])
-    out.append(table(["what", "count", "MiB"], trows))
+    def mib(what, n):
+        v = rows.get(what, {}).get(n)
+        return f(v / 1024, 2) if v is not None else "-"
+    conns = sorted(set(rows.get("tcp_conns", {}))
+                   | set(rows.get("http_conns", {})))
+    if conns:
+        out.append(table(["concurrent connections", "TCP: RSS MiB",
+                          "HTTP/1.1: RSS MiB"],
+                         [[n, mib("tcp_conns", n), mib("http_conns", n)]
+                          for n in conns]))
+    members = sorted(set(rows.get("real_members", {}))
+                     | set(rows.get("sim_members", {})))
+    if members:
+        out.append("\n" + table(["members", "real agents: RSS per agent "
+                                 "MiB", "simulator: gossip state per node "
+                                 "MiB"],
+                                [[n, mib("real_members", n),
+                                  mib("sim_members", n)] for n in members]))
     for what in ("tcp_conns", "http_conns"):
         if rows.get(what):
             n = max(rows[what])
@@ -810,7 +824,7 @@ def rss_section(path, goals, plots, state):
         if mem else ""
     imgs = [i for i in (img1, img2) if i]
     if imgs:
-        out.append("\n" + "\n".join(imgs))
+        out.append("\n" + "\n\n".join(imgs))
     return "\n".join(out)
 
 
@@ -835,7 +849,7 @@ def main():
             steps = [line.rstrip("\n").split("\t") for line in fh]
     except OSError:
         pass
-    plots = Plots(d, a.png)
+    plots = Plots(d, a.png, a.doc)
     if a.png and os.path.isdir(a.png):
         for fn in os.listdir(a.png):  # no stale plot from an older run
             if fn.endswith(".png"):
