@@ -594,6 +594,14 @@ h1_parser_free(struct h1_parser *p)
 	free(p);
 }
 
+/* Bytes that may sit inside a head line: visible ASCII, space, tab and
+ * obs-text; not CR, LF, other controls or DEL. */
+static inline bool
+line_byte(uint8_t c)
+{
+	return c >= 0x20 ? c != 0x7f : c == '\t';
+}
+
 /*
  * Scans head bytes: every line ends in CRLF, nothing else is a line end,
  * no control characters, no folding.  Returns how many bytes belong to
@@ -654,6 +662,20 @@ scan_head(struct h1_parser *p, const uint8_t *d, size_t n, bool *done)
 			break;
 		}
 		s.line_len++;
+		/* The rest of the line's plain bytes in one run (the checks
+		 * above matter only at a CR, a line's start or a bad byte),
+		 * stopping where the head would grow past max. */
+		{
+			size_t j = i + 1, end = n;
+
+			if (max - s.bytes < end - j)
+				end = j + (max - s.bytes);
+			while (j < end && line_byte(d[j]))
+				j++;
+			s.bytes += j - (i + 1);
+			s.line_len += j - (i + 1);
+			i = j - 1;
+		}
 	}
 	p->scan = s;
 	if (why != NULL)
