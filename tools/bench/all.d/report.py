@@ -499,7 +499,8 @@ def proxy_section(px, goals, plots):
     out.append("iperf3, one stream, %g s x %g rounds interleaved, median "
                "(best); CPU seconds both proxies spent per GB carried; "
                "connections per second with 16 in flight (connect, one byte "
-               "each way, close). weft ran its %s suite.\n" % (
+               "each way, close). weft ran its %s suite. No warm-up run: the "
+               "first round counts.\n" % (
                    secs or 0, rounds or 0, suite))
     bulk = {p: med(px[("bulk_gbit_per_s", p)]) for p in paths}
     d, h = bulk.get("direct"), bulk.get("haproxy")
@@ -795,6 +796,11 @@ def rss_section(path, goals, plots, state):
             n = max(rows[what])
             goals.info("agent RSS against connections (%s)" % what,
                        "%s MiB at %d" % (f(rows[what][n] / 1024, 1), n))
+    if rows.get("real_members"):
+        n = max(rows["real_members"])
+        goals.info("RSS per agent in a real cluster (tools/bench/rss)",
+                   "%s MiB at N = %d" % (
+                       f(rows["real_members"][n] / 1024, 2), n))
     conn = "".join("%d %s %s\n" % (
         n, f(rows["tcp_conns"][n] / 1024, 3) if n in rows.get("tcp_conns", {})
         else "-", f(rows["http_conns"][n] / 1024, 3)
@@ -889,7 +895,7 @@ def main():
                    "(gossip at N = 16 only, 2 s per HTTP/TCP path, the "
                    "simulator up to N = 1,000). It shows that everything "
                    "runs and roughly where weft stands; the figures to quote "
-                   "come from the full `tools/bench/all` (about 45-60 min).\n")
+                   "come from the full `tools/bench/all` (about 40 min).\n")
     else:
         out.append("## Report of `tools/bench/all`\n")
     out.append("Written by `tools/bench/all` on every run (between the "
