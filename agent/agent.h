@@ -24,7 +24,7 @@ struct api_server;
 struct agent_change;
 struct health;
 struct metrics_server;
-struct agent_proxy;
+struct proxy_workers;
 
 struct agent {
 	uv_loop_t *loop;
@@ -57,7 +57,7 @@ struct agent {
 	struct list streams; /* struct agent_stream */
 	unsigned n_streams;
 	struct api_server *api; /* allocated by agent_handlers_start */
-	struct agent_proxy *proxy; /* the data plane, agent/proxy_io.c */
+	struct proxy_workers *proxy; /* the data plane, agent/proxy_workers.c */
 	struct agent_change *changes; /* last state change per member */
 	size_t n_changes, cap_changes;
 

@@ -149,6 +149,7 @@ static const struct field top_fields[] = {
 	{"services", T_LIST_OBJ, service_fields, 0, 0, NULL},
 	{"upstreams", T_LIST_OBJ, upstream_fields, 0, 0, NULL},
 	{"proxy", T_OBJ, proxy_fields, 0, 0, NULL},
+	{"proxy_workers", T_INT, NULL, 0, AGENT_MAX_PROXY_WORKERS, NULL},
 	{"metrics_addr", T_HOSTPORT, NULL, 0, 0, NULL},
 	{"cert_warn_before", T_DURATION, NULL, 0, 0, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
@@ -847,6 +848,7 @@ agent_config_build(const json_t *doc, struct agent_config *c,
 	rc = build_proxy(json_object_get(doc, "proxy"), &c->proxy, err);
 	if (rc)
 		return rc;
+	c->proxy_workers = (unsigned)get_int(doc, "proxy_workers", 0);
 	return build_upstreams(json_object_get(doc, "upstreams"), NULL,
 	                       &c->upstreams, &c->n_upstreams, "upstreams", err);
 }

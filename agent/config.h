@@ -49,6 +49,8 @@ struct agent_upstream {
 
 #define AGENT_RETRY_BUFFER 65536 /* bytes of request body kept for retries */
 
+#define AGENT_MAX_PROXY_WORKERS 64
+
 /* The top-level "proxy" object: data-plane knobs, defaults filled in. */
 struct agent_proxy_config {
 	size_t retry_buffer;          /* "retry_buffer"; AGENT_RETRY_BUFFER */
@@ -134,6 +136,9 @@ struct agent_config {
 	struct agent_upstream *upstreams; /* per agent, outside any service */
 	size_t n_upstreams;
 	struct agent_proxy_config proxy;
+	/* "proxy_workers": data-plane threads, each with its own loop and
+	 * listeners; 0 (the default): one per core. */
+	unsigned proxy_workers;
 	json_t *effective; /* the merged document, for --check-config */
 };
 

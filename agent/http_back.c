@@ -18,10 +18,10 @@
 
 #define SWEEP_MS 5000
 
-struct agent *
-hb_agent(const struct http_back_set *set)
+const struct weft_log *
+hb_log(const struct http_back_set *set)
 {
-	return agent_proxy_agent(set->px);
+	return agent_proxy_log(set->px);
 }
 
 void
@@ -138,7 +138,7 @@ hb_fail(struct hb_req *r, const char *why)
 	char reason[MESH_REASON_MAX];
 
 	say_why(r, why, reason, sizeof(reason));
-	weft_logf(&hb_agent(r->set)->log, WEFT_LOG_WARN, "msg=\"http request "
+	weft_logf(hb_log(r->set), WEFT_LOG_WARN, "msg=\"http request "
 	          "failed\" service=%s reason=\"%s\"", r->service, reason);
 	if (r->ms != NULL) {
 		if (!r->responded) {
@@ -160,7 +160,7 @@ hb_reset(struct hb_req *r, const char *why)
 	char reason[MESH_REASON_MAX];
 
 	say_why(r, why, reason, sizeof(reason));
-	weft_logf(&hb_agent(r->set)->log, WEFT_LOG_INFO, "msg=\"http response "
+	weft_logf(hb_log(r->set), WEFT_LOG_INFO, "msg=\"http response "
 	          "broken off\" service=%s reason=\"%s\"", r->service, reason);
 	if (r->ms != NULL)
 		mesh_stream_reset(r->ms);

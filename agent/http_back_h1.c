@@ -712,7 +712,7 @@ req_maybe_done(struct hb_req *r)
 	if (c != NULL && !r->req_sent) {
 		/* The app answered before taking the whole request: the
 		 * connection cannot carry another; drop the rest. */
-		weft_logf(&hb_agent(r->set)->log, WEFT_LOG_DEBUG,
+		weft_logf(hb_log(r->set), WEFT_LOG_DEBUG,
 		          "msg=\"app answered before the request's end\" "
 		          "service=%s addr=%s", r->service, r->addr);
 		conn_close(c);
@@ -722,7 +722,7 @@ req_maybe_done(struct hb_req *r)
 		if (c->keep_alive && !c->app_eof && !c->writing) {
 			conn_put_idle(c);
 		} else {
-			weft_logf(&hb_agent(r->set)->log, WEFT_LOG_DEBUG,
+			weft_logf(hb_log(r->set), WEFT_LOG_DEBUG,
 			          "msg=\"app connection not kept\" service=%s "
 			          "addr=%s keep_alive=%d app_eof=%d writing=%d",
 			          r->service, r->addr, c->keep_alive,

@@ -122,7 +122,7 @@ void hb_kick_later(struct hb_req *r);
 void hb_wake(struct http_back_set *set);
 /* Arms MESH_EV_WRITABLE when the stream has no room. */
 void hb_arm_writable(struct mesh_stream *ms);
-struct agent *hb_agent(const struct http_back_set *set);
+const struct weft_log *hb_log(const struct http_back_set *set);
 
 /* HTTP/1.1 apps (http_back_h1.c). */
 int hb_h1_start(struct hb_req *r);

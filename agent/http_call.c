@@ -19,6 +19,7 @@
 #include "agent/http_call.h"
 #include "agent/http_retry.h"
 #include "agent/proxy_int.h"
+#include "common/counter.h"
 #include "common/err.h"
 #include "common/str.h"
 #include "crypto/key.h"
@@ -128,9 +129,7 @@ now_ms(const struct http_call *c)
 static const char *
 self_name(const struct http_caller *hc)
 {
-	const struct agent *a = agent_proxy_agent(hc->px);
-
-	return a->cfg.node_name ? a->cfg.node_name : "";
+	return agent_proxy_node(hc->px);
 }
 
 static void
@@ -426,13 +425,11 @@ no_endpoint(struct http_call *c, const char *service,
             const struct balance_miss *m, struct http_call_error *err)
 {
 	if (m->total == 0) {
-		const struct agent *a = agent_proxy_agent(c->hc->px);
-
 		/* Until a first push-pull has brought the cluster's records
 		 * (a restart begins with names and addresses only), an
 		 * unknown service is not known to be missing: 503, which
 		 * apps retry, rather than a final-looking 404. */
-		if (gossip_get_stats(a->g)->streams_in == 0) {
+		if (!agent_proxy_heard(c->hc->px)) {
 			err->status = 503;
 			snprintf(err->reason, sizeof(err->reason), "no endpoint "
 			         "of %s known yet: this agent has not heard from "
@@ -551,7 +548,7 @@ can_retry(struct http_call *c, enum route_outcome o, int status, int grpc)
 	case HTTP_RETRY_YES:
 		return true;
 	case HTTP_RETRY_BUDGET:
-		c->hc->st.budget_denied++;
+		COUNTER_INC(c->hc->st.budget_denied);
 		return false;
 	default:
 		return false;
@@ -577,12 +574,12 @@ fail(struct http_call *c, int status, const char *reason, const char *agent)
 		end_try(c, false, BALANCE_OK);
 	c->state = CALL_FAILED;
 	uv_timer_stop(&c->timer);
-	hc->st.errors[status / 100 % 6]++;
+	COUNTER_INC(hc->st.errors[status / 100 % 6]);
 	c->status = status;
 	c->generated = true;
 	c->timed_out = status == 504;
 	snprintf(c->why, sizeof(c->why), "%s", reason);
-	weft_logf(&agent_proxy_agent(hc->px)->log, WEFT_LOG_INFO,
+	weft_logf(agent_proxy_log(hc->px), WEFT_LOG_INFO,
 	          "msg=\"http request failed\" service=%s status=%d by=%s "
 	          "tries=%u reason=\"%s\"", c->service, status,
 	          agent ? agent : "?", c->tries, reason);
@@ -600,7 +597,7 @@ abort_call(struct http_call *c, const char *reason)
 	}
 	c->state = CALL_FAILED;
 	uv_timer_stop(&c->timer);
-	c->hc->st.aborted++;
+	COUNTER_INC(c->hc->st.aborted);
 	snprintf(c->why, sizeof(c->why), "%s", reason);
 	if (c->sink.on_abort)
 		c->sink.on_abort(c->sink.ctx, reason);
@@ -632,13 +629,13 @@ on_timer(uv_timer_t *t)
 	switch (c->state) {
 	case CALL_WAITING:
 		if (c->deadline_ms && now >= c->deadline_ms) {
-			c->hc->st.timeouts++;
+			COUNTER_INC(c->hc->st.timeouts);
 			fail(c, 504, "request timed out", self_name(c->hc));
 			return;
 		}
 		if (now < c->wake_ms)
 			break;
-		c->hc->st.retries++;
+		COUNTER_INC(c->hc->st.retries);
 		rc = open_try(c, &err);
 		if (rc == 0) {
 			call_rearm(c);
@@ -654,7 +651,7 @@ on_timer(uv_timer_t *t)
 		return;
 	case CALL_TRYING:
 		if (c->deadline_ms && now >= c->deadline_ms) {
-			c->hc->st.timeouts++;
+			COUNTER_INC(c->hc->st.timeouts);
 			end_try(c, true, BALANCE_GATEWAY_ERROR);
 			snprintf(why, sizeof(why), "no answer within the request "
 			         "timeout (%lld ms)",
@@ -663,7 +660,7 @@ on_timer(uv_timer_t *t)
 			return;
 		}
 		if (c->per_try_ms && now >= c->try_start_ms + c->per_try_ms) {
-			c->hc->st.timeouts++;
+			COUNTER_INC(c->hc->st.timeouts);
 			mesh_stream_reset(c->ms);
 			end_try(c, true, BALANCE_GATEWAY_ERROR);
 			snprintf(why, sizeof(why), "no answer within the per-try "
@@ -673,7 +670,7 @@ on_timer(uv_timer_t *t)
 			return;
 		}
 		if (c->idle_ms && now >= c->last_ms + c->idle_ms) {
-			c->hc->st.timeouts++;
+			COUNTER_INC(c->hc->st.timeouts);
 			mesh_stream_reset(c->ms);
 			end_try(c, true, BALANCE_GATEWAY_ERROR);
 			fail(c, 504, "request idle too long", self_name(c->hc));
@@ -683,7 +680,7 @@ on_timer(uv_timer_t *t)
 	case CALL_ANSWERED:
 		if ((c->deadline_ms && now >= c->deadline_ms) ||
 		    (c->idle_ms && now >= c->last_ms + c->idle_ms)) {
-			c->hc->st.timeouts++;
+			COUNTER_INC(c->hc->st.timeouts);
 			c->timed_out = true;
 			abort_call(c, "response timed out");
 			return;
@@ -844,7 +841,7 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	*out = NULL;
 	memset(err, 0, sizeof(*err));
 	weft_str_copy(err->agent, sizeof(err->agent), self_name(hc));
-	hc->st.requests++;
+	COUNTER_INC(hc->st.requests);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		err->status = 503;
@@ -867,7 +864,7 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 		err->status = 431;
 		snprintf(err->reason, sizeof(err->reason), "too many header "
 		         "fields to add a traceparent");
-		hc->st.errors[4]++;
+		COUNTER_INC(hc->st.errors[4]);
 		return WEFT_EINVAL;
 	}
 	c->nv = nv_copy(head, n_head, c->upgrade ? MESH_UPGRADE_HEADER : NULL,
@@ -943,7 +940,7 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	}
 	if (rc) {
 		c->state = CALL_FAILED;
-		hc->st.errors[err->status / 100 % 6]++;
+		COUNTER_INC(hc->st.errors[err->status / 100 % 6]);
 		c->status = err->status;
 		c->generated = true;
 		snprintf(c->why, sizeof(c->why), "%s", err->reason);
@@ -956,7 +953,7 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	*out = c;
 	return 0;
 fail:
-	hc->st.errors[err->status / 100 % 6]++;
+	COUNTER_INC(hc->st.errors[err->status / 100 % 6]);
 	c->status = err->status;
 	c->generated = true;
 	snprintf(c->why, sizeof(c->why), "%s", err->reason);
@@ -1181,7 +1178,7 @@ on_response(struct http_call *c, const struct mesh_event *ev)
 	c->state = CALL_ANSWERED;
 	c->status = upgraded ? 101 : status;
 	c->last_ms = now_ms(c);
-	c->hc->st.responses[(upgraded ? 101 : status) / 100 % 6]++;
+	COUNTER_INC(c->hc->st.responses[(upgraded ? 101 : status) / 100 % 6]);
 	if (upgraded)
 		c->deadline_ms = 0;
 	/* Nothing more to replay. */

@@ -23,6 +23,7 @@
 #include "agent/http_front.h"
 #include "agent/proxy_int.h"
 #include "common/buf.h"
+#include "common/counter.h"
 #include "common/err.h"
 #include "proxy/circuit.h"
 #include "proxy/h1.h"
@@ -39,7 +40,7 @@ struct http_front {
 	struct http_caller *hc;
 	uv_tcp_t listener;
 	struct list conns;
-	struct circuit circuit;
+	struct circuit *circuit; /* the upstream's, shared by workers */
 	struct h1_limits limits;
 	struct http_front_stats st;
 	char service[SERVICE_MAX];
@@ -153,7 +154,7 @@ log_refusal(struct http_front *f, int status, const char *why)
 		f->refusals_unlogged++;
 		return;
 	}
-	weft_logf(&agent_proxy_agent(f->px)->log, WEFT_LOG_INFO,
+	weft_logf(agent_proxy_log(f->px), WEFT_LOG_INFO,
 	          "msg=\"http request refused\" service=%s status=%d "
 	          "reason=\"%s\" unlogged_before=%u", f->service, status, why,
 	          f->refusals_unlogged);
@@ -164,9 +165,7 @@ log_refusal(struct http_front *f, int status, const char *why)
 static const char *
 self_name(const struct http_front *f)
 {
-	const struct agent *a = agent_proxy_agent(f->px);
-
-	return a->cfg.node_name ? a->cfg.node_name : "";
+	return agent_proxy_node(f->px);
 }
 
 /* ---- lifetimes ---- */
@@ -198,7 +197,7 @@ on_conn_closed(uv_handle_t *h)
 static void
 req_release(struct h1conn *c)
 {
-	struct circuit *ci = &c->f->circuit;
+	struct circuit *ci = c->f->circuit;
 
 	if (c->r.call != NULL) {
 		http_call_free(c->r.call);
@@ -219,7 +218,7 @@ conn_close(struct h1conn *c)
 	c->closing = true;
 	req_release(c);
 	if (c->counted)
-		circuit_release(&c->f->circuit, CIRCUIT_CONNECTIONS);
+		circuit_release(c->f->circuit, CIRCUIT_CONNECTIONS);
 	c->counted = false;
 	h1_parser_free(c->p);
 	c->p = NULL;
@@ -558,7 +557,7 @@ call_on_head(void *ctx, int status, const nghttp2_nv *nv, size_t n,
 	int rc;
 
 	if (c->r.pending) {
-		circuit_release(&c->f->circuit, CIRCUIT_PENDING);
+		circuit_release(c->f->circuit, CIRCUIT_PENDING);
 		c->r.pending = false;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -702,15 +701,15 @@ p_on_head(void *ctx, const struct h1_head *h)
 		snprintf(c->r.upgrade_to, sizeof(c->r.upgrade_to), "%s",
 		         h->upgrade_to);
 	c->r.has_body = h->chunked || (h->has_length && h->content_length > 0);
-	if (circuit_acquire(&f->circuit, CIRCUIT_REQUESTS) != 0) {
-		f->st.circuit_overflows++;
+	if (circuit_acquire(f->circuit, CIRCUIT_REQUESTS) != 0) {
+		COUNTER_INC(f->st.circuit_overflows);
 		req_error(c, 503, "circuit open: too many requests in flight",
 		          self_name(f));
 		return 0;
 	}
 	c->r.counted = true;
-	if (circuit_acquire(&f->circuit, CIRCUIT_PENDING) != 0) {
-		f->st.circuit_overflows++;
+	if (circuit_acquire(f->circuit, CIRCUIT_PENDING) != 0) {
+		COUNTER_INC(f->st.circuit_overflows);
 		req_error(c, 503, "circuit open: too many pending requests",
 		          self_name(f));
 		return 0;
@@ -904,7 +903,7 @@ conn_drive(struct h1conn *c)
 			const char *why;
 
 			h1_error(c->p, &status, &why);
-			c->f->st.bad_requests++;
+			COUNTER_INC(c->f->st.bad_requests);
 			log_refusal(c->f, status, why);
 			c->in_len = 0;
 			if (c->r.active && c->r.head_sent) {
@@ -963,9 +962,9 @@ on_accept(uv_stream_t *server, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	f->st.connections++;
-	if (circuit_acquire(&f->circuit, CIRCUIT_CONNECTIONS) != 0) {
-		f->st.circuit_overflows++;
+	COUNTER_INC(f->st.connections);
+	if (circuit_acquire(f->circuit, CIRCUIT_CONNECTIONS) != 0) {
+		COUNTER_INC(f->st.circuit_overflows);
 		c->r.active = true;
 		c->r.keep_alive = false;
 		req_error(c, 503, "circuit open: too many connections",
@@ -981,7 +980,9 @@ int
 http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
                    const struct agent_upstream *u, struct http_front **out)
 {
-	struct agent *a = agent_proxy_agent(px);
+	/* Opened while the worker is made, on the main thread: the config
+	 * is safe to read here, never later. */
+	const struct agent *a = agent_proxy_agent(px);
 	struct http_front *f = calloc(1, sizeof(*f));
 	struct gossip_addr ga;
 	struct sockaddr_storage ss;
@@ -997,13 +998,11 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 	snprintf(f->owner, sizeof(f->owner), "%s", u->owner ? u->owner : "");
 	f->limits.max_head_bytes = a->cfg.proxy.max_head_bytes;
 	f->limits.max_headers = a->cfg.proxy.max_headers;
-	circuit_init(&f->circuit, &(struct circuit_limits){
-		.max = {
-			[CIRCUIT_CONNECTIONS] = u->max_connections,
-			[CIRCUIT_PENDING] = u->max_pending,
-			[CIRCUIT_REQUESTS] = u->max_requests,
-		},
-	});
+	f->circuit = agent_proxy_circuit(px, u);
+	if (f->circuit == NULL) {
+		free(f);
+		return WEFT_ENOMEM;
+	}
 	/* A head fits the parser's limits, so its block fits these. */
 	f->nv_cap = (f->limits.max_headers ? f->limits.max_headers
 	                                   : H1_MAX_HEADERS) + 8;
@@ -1021,9 +1020,9 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 	}
 	f->head_timeout_ms = a->cfg.proxy.head_timeout_ms;
 	f->idle_timeout_ms = a->cfg.proxy.client_idle_timeout_ms;
-	uv_tcp_init(a->loop, &f->listener);
+	uv_tcp_init(agent_proxy_loop(px), &f->listener);
 	f->listener.data = f;
-	uv_timer_init(a->loop, &f->sweep);
+	uv_timer_init(agent_proxy_loop(px), &f->sweep);
 	f->sweep.data = f;
 	f->handles = 2;
 	uv_timer_start(&f->sweep, on_sweep, 1000, 1000);
@@ -1033,18 +1032,17 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 	if (rc == 0)
 		rc = agent_addr_to_sockaddr(&ga, &ss);
 	if (rc == 0)
-		rc = uv_tcp_bind(&f->listener, (struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&f->listener, 511, on_accept);
+		rc = agent_proxy_listen(px, &f->listener,
+		                        (const struct sockaddr *)&ss, on_accept);
 	*out = f;
 	if (rc) {
-		weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot listen for "
+		weft_logf(agent_proxy_log(px), WEFT_LOG_ERROR, "msg=\"cannot listen for "
 		          "upstream\" service=%s addr=%s:%u error=\"%s\"",
 		          u->service, u->local_bind.host, u->local_bind.port,
 		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
 		return WEFT_EIO;
 	}
-	weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"upstream listening\" "
+	weft_logf(agent_proxy_log(px), WEFT_LOG_INFO, "msg=\"upstream listening\" "
 	          "service=%s addr=%s:%u protocol=http", u->service,
 	          u->local_bind.host, u->local_bind.port);
 	return 0;
@@ -1070,7 +1068,7 @@ on_sweep(uv_timer_t *t)
 			continue;
 		}
 		/* A head still incomplete: 408, and the connection goes. */
-		f->st.head_timeouts++;
+		COUNTER_INC(f->st.head_timeouts);
 		snprintf(why, sizeof(why), "request head not complete within "
 		         "%lld ms", (long long)f->head_timeout_ms);
 		log_refusal(f, 408, why);

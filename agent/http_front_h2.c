@@ -26,6 +26,7 @@
 #include "agent/http_call.h"
 #include "agent/http_front_h2.h"
 #include "agent/proxy_int.h"
+#include "common/counter.h"
 #include "common/err.h"
 #include "common/list.h"
 #include "proxy/circuit.h"
@@ -48,7 +49,7 @@ struct http_front_h2 {
 	struct list dirty;
 	uv_check_t flusher;
 	uv_idle_t awake;
-	struct circuit circuit; /* the upstream's limits (proxy/circuit.h) */
+	struct circuit *circuit; /* the upstream's limits, shared by workers */
 	char service[64];
 	char owner[64]; /* the upstream's service, "" for the agent's */
 	bool closing;
@@ -125,7 +126,7 @@ static void
 stream_unpend(struct fh2_stream *s)
 {
 	if (s->pending)
-		circuit_release(&s->c->f->circuit, CIRCUIT_PENDING);
+		circuit_release(s->c->f->circuit, CIRCUIT_PENDING);
 	s->pending = false;
 }
 
@@ -134,7 +135,7 @@ stream_free(struct fh2_stream *s)
 {
 	stream_unpend(s);
 	if (s->counted)
-		circuit_release(&s->c->f->circuit, CIRCUIT_REQUESTS);
+		circuit_release(s->c->f->circuit, CIRCUIT_REQUESTS);
 	s->counted = false;
 	list_remove(&s->link);
 	if (s->call != NULL)
@@ -178,7 +179,7 @@ conn_close(struct fh2_conn *c)
 	c->closing = true;
 	list_remove(&c->link);
 	if (c->counted)
-		circuit_release(&c->f->circuit, CIRCUIT_CONNECTIONS);
+		circuit_release(c->f->circuit, CIRCUIT_CONNECTIONS);
 	c->counted = false;
 	if (c->dirty) {
 		list_remove(&c->dirty_link);
@@ -250,7 +251,7 @@ conn_flush(struct fh2_conn *c)
 		int w;
 
 		if (n < 0) {
-			c->f->stats.bad++;
+			COUNTER_INC(c->f->stats.bad);
 			conn_close(c);
 			return;
 		}
@@ -609,7 +610,7 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 	const nghttp2_nv *host = NULL;
 	bool have_authority = false, expect = false;
 	size_t k = 0;
-	const char *self = agent_proxy_agent(f->px)->cfg.node_name;
+	const char *self = agent_proxy_node(f->px);
 
 	if (c->hbad) {
 		own_answer(s, 431, "request header block too large", self);
@@ -617,9 +618,9 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 		return;
 	}
 	/* Circuit limits: over one, 503 at once rather than a queue. */
-	if (c->over_limit || circuit_acquire(&f->circuit,
+	if (c->over_limit || circuit_acquire(f->circuit,
 	                                     CIRCUIT_REQUESTS) != 0) {
-		f->stats.circuit_overflows++;
+		COUNTER_INC(f->stats.circuit_overflows);
 		own_answer(s, 503, c->over_limit
 		               ? "circuit open: too many connections"
 		               : "circuit open: too many requests in flight",
@@ -628,8 +629,8 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 		return;
 	}
 	s->counted = true;
-	if (circuit_acquire(&f->circuit, CIRCUIT_PENDING) != 0) {
-		f->stats.circuit_overflows++;
+	if (circuit_acquire(f->circuit, CIRCUIT_PENDING) != 0) {
+		COUNTER_INC(f->stats.circuit_overflows);
 		own_answer(s, 503, "circuit open: too many pending requests",
 		           self);
 		s->req_ended = true;
@@ -674,7 +675,7 @@ start_call(struct fh2_conn *c, struct fh2_stream *s, bool end_stream)
 	req.nv = f->out;
 	req.n = k;
 	req.end_stream = end_stream;
-	f->stats.streams++;
+	COUNTER_INC(f->stats.streams);
 	if (http_call_start(f->hc, &req, &sink, &s->call, &err) != 0) {
 		s->call = NULL;
 		s->req_ended = true;
@@ -846,8 +847,8 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	rc = nghttp2_session_mem_recv(c->sess, (const uint8_t *)buf->base,
 	                              (size_t)n);
 	if (rc < 0) {
-		c->f->stats.bad++;
-		weft_logf(&agent_proxy_agent(c->f->px)->log, WEFT_LOG_INFO,
+		COUNTER_INC(c->f->stats.bad);
+		weft_logf(agent_proxy_log(c->f->px), WEFT_LOG_INFO,
 		          "msg=\"h2c app connection ended\" service=%s "
 		          "reason=\"%s\"", c->f->service,
 		          nghttp2_strerror((int)rc));
@@ -918,11 +919,11 @@ on_accept(uv_stream_t *server, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
-	f->stats.connections++;
-	if (circuit_acquire(&f->circuit, CIRCUIT_CONNECTIONS) != 0) {
+	COUNTER_INC(f->stats.connections);
+	if (circuit_acquire(f->circuit, CIRCUIT_CONNECTIONS) != 0) {
 		/* HTTP/2 has no answer without a stream: the session runs,
 		 * and each stream it opens is answered 503. */
-		f->stats.circuit_overflows++;
+		COUNTER_INC(f->stats.circuit_overflows);
 		c->over_limit = true;
 	} else {
 		c->counted = true;
@@ -948,7 +949,6 @@ http_front_h2_open(struct agent_proxy *px, struct http_caller *hc,
                    const struct agent_upstream *u,
                    struct http_front_h2 **out)
 {
-	struct agent *a = agent_proxy_agent(px);
 	struct http_front_h2 *f = calloc(1, sizeof(*f));
 	struct gossip_addr ga;
 	struct sockaddr_storage ss;
@@ -961,39 +961,36 @@ http_front_h2_open(struct agent_proxy *px, struct http_caller *hc,
 	f->hc = hc;
 	list_init(&f->conns);
 	list_init(&f->dirty);
-	circuit_init(&f->circuit, &(struct circuit_limits){
-		.max = {
-			[CIRCUIT_CONNECTIONS] = u->max_connections,
-			[CIRCUIT_PENDING] = u->max_pending,
-			[CIRCUIT_REQUESTS] = u->max_requests,
-		},
-	});
+	f->circuit = agent_proxy_circuit(px, u);
+	if (f->circuit == NULL) {
+		free(f);
+		return WEFT_ENOMEM;
+	}
 	snprintf(f->service, sizeof(f->service), "%s", u->service);
 	snprintf(f->owner, sizeof(f->owner), "%s", u->owner ? u->owner : "");
-	uv_tcp_init(a->loop, &f->listener);
+	uv_tcp_init(agent_proxy_loop(px), &f->listener);
 	f->listener.data = f;
-	uv_check_init(a->loop, &f->flusher);
+	uv_check_init(agent_proxy_loop(px), &f->flusher);
 	f->flusher.data = f;
 	uv_check_start(&f->flusher, on_flusher);
-	uv_idle_init(a->loop, &f->awake);
+	uv_idle_init(agent_proxy_loop(px), &f->awake);
 	f->awake.data = f;
 	f->handles = 3;
 	rc = agent_addr_from_hostport(&u->local_bind, &ga);
 	if (rc == 0)
 		rc = agent_addr_to_sockaddr(&ga, &ss);
 	if (rc == 0)
-		rc = uv_tcp_bind(&f->listener, (struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&f->listener, 511, on_accept);
+		rc = agent_proxy_listen(px, &f->listener,
+		                        (const struct sockaddr *)&ss, on_accept);
 	*out = f;
 	if (rc) {
-		weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot listen for "
+		weft_logf(agent_proxy_log(px), WEFT_LOG_ERROR, "msg=\"cannot listen for "
 		          "upstream\" service=%s addr=%s:%u error=\"%s\"",
 		          u->service, u->local_bind.host, u->local_bind.port,
 		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
 		return WEFT_EIO;
 	}
-	weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"upstream listening\" "
+	weft_logf(agent_proxy_log(px), WEFT_LOG_INFO, "msg=\"upstream listening\" "
 	          "service=%s addr=%s:%u protocol=%s", u->service,
 	          u->local_bind.host, u->local_bind.port,
 	          table_protocol_name(u->protocol));

@@ -144,3 +144,25 @@ agent_identity_free(struct agent_identity *id)
 	cert_free(&id->cert);
 	bundle_free(&id->bundle);
 }
+
+int
+agent_identity_copy(const struct agent_identity *src,
+                    struct agent_identity *dst)
+{
+	int rc;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->key = src->key;
+	rc = cert_decode(src->cert.encoded, src->cert.encoded_len, &dst->cert);
+	for (size_t i = 0; rc == 0 && i < src->bundle.n; i++) {
+		struct cert ca;
+
+		rc = cert_decode(src->bundle.cas[i].encoded,
+		                 src->bundle.cas[i].encoded_len, &ca);
+		if (rc == 0 && (rc = bundle_add(&dst->bundle, &ca)) != 0)
+			cert_free(&ca);
+	}
+	if (rc)
+		agent_identity_free(dst);
+	return rc;
+}

@@ -28,5 +28,12 @@ struct agent_identity {
 int agent_identity_load(const struct agent_config *c, int64_t now,
                         struct agent_identity *out, char *err, size_t cap);
 void agent_identity_free(struct agent_identity *id);
+/*
+ * A deep copy (the key, and the certificate and bundle decoded again from
+ * their bytes) for a data-plane worker on another thread, which must not
+ * share storage that a reload frees.  *dst holds nothing on failure.
+ */
+int agent_identity_copy(const struct agent_identity *src,
+                        struct agent_identity *dst);
 
 #endif

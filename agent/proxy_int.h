@@ -18,6 +18,10 @@
 
 struct agent;
 struct agent_proxy;
+struct agent_upstream;
+struct circuit;
+struct json_t;
+struct weft_log;
 
 enum proxy_stream_kind {
 	PROXY_STREAM_TCP = 1,   /* proxy_io.c's pstream: a TCP relay */
@@ -25,8 +29,35 @@ enum proxy_stream_kind {
 	PROXY_STREAM_HTTP_BACK, /* remote side: the request to the local app */
 };
 
+/* The worker's own loop: every handle of the data plane lives on the
+ * loop of the worker that made it (agent/proxy_workers.c). */
 uv_loop_t *agent_proxy_loop(struct agent_proxy *px);
-struct agent *agent_proxy_agent(struct agent_proxy *px);
+/*
+ * The agent, for reading its config while a worker is being made (on the
+ * main thread, in agent_proxy_worker_new and what it calls).  Never later:
+ * a worker on another thread must not touch what the main thread changes.
+ */
+const struct agent *agent_proxy_agent(struct agent_proxy *px);
+/* The log sink (thread-safe: one write per line). */
+const struct weft_log *agent_proxy_log(struct agent_proxy *px);
+/* Whether the agent has had a push-pull from the cluster since it
+ * started (before that, an unknown service is not known to be missing). */
+bool agent_proxy_heard(struct agent_proxy *px);
+/* The circuit limits of upstream u, one object shared by every worker
+ * (atomic counters), made on first use; NULL without memory.  Main
+ * thread, while workers are made. */
+struct circuit *agent_proxy_circuit(struct agent_proxy *px,
+                                    const struct agent_upstream *u);
+/*
+ * Binds and listens on sa with SO_REUSEPORT, so each worker has its own
+ * listening socket on the same address and the kernel spreads
+ * connections among them.  The first worker to bind an address checks
+ * that no other process listens there (SO_REUSEPORT would otherwise let
+ * it share silently).  t is initialised on the worker's loop.  0 or a
+ * negative libuv error.
+ */
+int agent_proxy_listen(struct agent_proxy *px, uv_tcp_t *t,
+                       const struct sockaddr *sa, uv_connection_cb cb);
 /* The current snapshot (no reference taken: table_ref() to keep it). */
 struct table *agent_proxy_table(struct agent_proxy *px);
 struct balance *agent_proxy_balance(struct agent_proxy *px);
@@ -73,6 +104,9 @@ const char *agent_proxy_node(struct agent_proxy *px);
 void agent_proxy_observe(struct agent_proxy *px,
                          const struct accesslog_entry *e, bool inbound,
                          bool timeout, bool generated);
+/* Hands a monitor event to the main thread, which streams it to
+ * `weft monitor` clients; takes over ev (a jansson json_t). */
+void agent_proxy_post_event(struct agent_proxy *px, struct json_t *ev);
 /* A monitor event of type "proxy" (denied, ejected, returned). */
 void agent_proxy_event(struct agent_proxy *px, const char *event,
                        const char *service, const char *node,

@@ -16,6 +16,7 @@
  * one write at a time, and consumed when the write completes, which is
  * what re-opens the HTTP/2 window.
  */
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sodium.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent/accesslog.h"
 #include "agent/agent.h"
@@ -30,18 +32,21 @@
 #include "agent/http_call.h"
 #include "agent/http_front.h"
 #include "agent/http_front_h2.h"
+#include "agent/identity.h"
 #include "agent/metrics.h"
 #include "agent/proxy_int.h"
 #include "agent/proxy_io.h"
 #include "agent/proxy_metrics.h"
+#include "agent/proxy_workers.h"
 #include "agent/tables.h"
+#include "common/counter.h"
 #include "common/err.h"
 #include "crypto/session.h"
 #include "proxy/balance.h"
+#include "proxy/circuit.h"
 #include "proxy/mesh.h"
 
 #define RELAY_CHUNK (64u * 1024)
-#define REBUILD_DELAY_MS 50
 #define MAX_PCONNS 4096
 /* Inbound connections still in their handshake: each holds about 92 KiB
  * before a byte is authenticated, so strangers get a small share. */
@@ -113,7 +118,19 @@ struct uplisten {
 };
 
 struct agent_proxy {
-	struct agent *a;
+	struct agent *a; /* only while agent_proxy_worker_new runs */
+	struct proxy_workers *set;
+	unsigned index;
+	uv_loop_t *loop;
+	const struct weft_log *log;
+	char node_name[64];
+	/* This worker's copy of the identity: a reload on the main thread
+	 * frees the agent's, so the worker never points at it. */
+	struct agent_identity id;
+	struct cert_revocations revoked; /* against the worker's snapshot */
+	int64_t cert_skew_s;
+	int64_t wall_base_ms; /* the wall clock when uv_base_ms was read */
+	uint64_t uv_base_ms;
 	struct mesh_node *node;
 	struct balance *bal;
 	struct session_config sc;
@@ -142,8 +159,8 @@ struct agent_proxy {
 	 * failed, by direction and the WEFT_E code that ended them. */
 	uint64_t hs_ok[2];
 	uint64_t hs_failed[2][HS_CODES];
-	struct accesslog *alog;       /* NULL: no access log */
-	struct proxy_metrics *pm;
+	struct accesslog *alog;       /* NULL: no access log; per worker */
+	struct proxy_metrics *pm;     /* shared by the workers */
 	struct agent_proxy_stats stats;
 	bool stopping;
 	uint8_t rbuf[RELAY_CHUNK]; /* app reads land here, one at a time */
@@ -159,7 +176,7 @@ static int client_attempt(struct pstream *ps);
 static int64_t
 mono(const struct agent_proxy *px)
 {
-	return (int64_t)uv_now(px->a->loop);
+	return (int64_t)uv_now(px->loop);
 }
 
 /* ---- mesh connections ---- */
@@ -188,7 +205,7 @@ pconn_close(struct pconn *pc)
 		list_remove(&pc->kick_link);
 		pc->kicked = false;
 	}
-	pc->px->n_pconns--;
+	COUNTER_DEC(pc->px->n_pconns);
 	if (pc->pending_in) {
 		pc->pending_in = false;
 		pc->px->n_pending_in--;
@@ -350,13 +367,13 @@ pconn_new(struct agent_proxy *px, bool initiator, const uint8_t *key_id,
 		free(pc);
 		return NULL;
 	}
-	uv_tcp_init(px->a->loop, &pc->tcp);
-	uv_timer_init(px->a->loop, &pc->timer);
+	uv_tcp_init(px->loop, &pc->tcp);
+	uv_timer_init(px->loop, &pc->timer);
 	uv_tcp_nodelay(&pc->tcp, 1);
 	pc->tcp.data = pc->timer.data = pc;
 	pc->handles = 2;
 	list_insert_tail(&px->pconns, &pc->link);
-	px->n_pconns++;
+	COUNTER_INC(px->n_pconns);
 	return pc;
 }
 
@@ -368,7 +385,7 @@ on_pconn_connect(uv_connect_t *req, int status)
 	if (pc->closing)
 		return;
 	if (status < 0) {
-		pc->px->stats.connect_fail++;
+		COUNTER_INC(pc->px->stats.connect_fail);
 		mesh_conn_abort(pc->mc, WEFT_EIO, uv_strerror(status));
 		pconn_flush(pc);
 		return;
@@ -410,7 +427,7 @@ pconn_for(struct agent_proxy *px, const struct table_endpoint *ep)
 	snprintf(pc->where, sizeof(pc->where), "%s (%s)", ep->node,
 	         ep->mesh_addr);
 	pc->connect.data = pc;
-	px->stats.conns_out++;
+	COUNTER_INC(px->stats.conns_out);
 	if (uv_tcp_connect(&pc->connect, &pc->tcp, (struct sockaddr *)&ss,
 	                   on_pconn_connect) != 0) {
 		mesh_conn_abort(pc->mc, WEFT_EIO, "connect failed");
@@ -443,10 +460,10 @@ pstream_observe(struct pstream *ps)
 		.kind = "tcp",
 		.direction = ps->client ? "outbound" : "inbound",
 		.src_service = ps->source[0] ? ps->source : NULL,
-		.src_node = ps->client ? ps->px->a->cfg.node_name : ps->peer,
+		.src_node = ps->client ? ps->px->node_name : ps->peer,
 		.dst_service = ps->service[0] ? ps->service : NULL,
 		.dst_node = ps->client ? (ep ? ep->node : NULL)
-		                       : ps->px->a->cfg.node_name,
+		                       : ps->px->node_name,
 		.bytes_in = ps->bytes_in,
 		.bytes_out = ps->bytes_out,
 		.duration_us = (int64_t)((uv_hrtime() - ps->start_ns) / 1000),
@@ -476,7 +493,7 @@ pstream_close(struct pstream *ps)
 	if (ps->ms) {
 		mesh_stream_close(ps->ms);
 		ps->ms = NULL;
-		px->stats.active_streams--;
+		COUNTER_DEC(px->stats.active_streams);
 		if (ps->client && ps->ep)
 			balance_stream_ended(px->bal, ps->ep);
 	}
@@ -568,7 +585,7 @@ on_app_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	mesh_stream_write(ps->ms, buf->base, (size_t)n, &accepted);
 	if (ps->client) {
-		ps->px->stats.bytes_up += accepted;
+		COUNTER_ADD(ps->px->stats.bytes_up, accepted);
 		ps->bytes_in += accepted;
 	} else {
 		ps->bytes_out += accepted;
@@ -619,7 +636,7 @@ on_app_written(uv_write_t *req, int status)
 	}
 	mesh_stream_read_consume(ps->ms, ps->write_len);
 	if (ps->client) {
-		ps->px->stats.bytes_down += ps->write_len;
+		COUNTER_ADD(ps->px->stats.bytes_down, ps->write_len);
 		ps->bytes_out += ps->write_len;
 	} else {
 		ps->bytes_in += ps->write_len;
@@ -692,7 +709,7 @@ pstream_pump_down(struct pstream *ps)
 	if (corked)
 		app_cork(ps, 0);
 	if (ps->client) {
-		ps->px->stats.bytes_down += done;
+		COUNTER_ADD(ps->px->stats.bytes_down, done);
 		ps->bytes_out += done;
 	} else {
 		ps->bytes_in += done;
@@ -726,8 +743,8 @@ pstream_new(struct agent_proxy *px, bool client)
 	ps->px = px;
 	ps->client = client;
 	ps->start_ns = uv_hrtime();
-	ps->start_wall_ms = agent_now_ms(px->a);
-	uv_tcp_init(px->a->loop, &ps->app);
+	ps->start_wall_ms = agent_proxy_wall_ms(px);
+	uv_tcp_init(px->loop, &ps->app);
 	uv_tcp_nodelay(&ps->app, 1);
 	ps->app.data = ps;
 	return ps;
@@ -747,7 +764,7 @@ on_local_connect(uv_connect_t *req, int status)
 	if (status < 0) {
 		snprintf(why, sizeof(why), "local service %s: %s", ps->service,
 		         uv_strerror(status));
-		weft_logf(&ps->px->a->log, WEFT_LOG_WARN, "msg=\"inbound stream "
+		weft_logf(ps->px->log, WEFT_LOG_WARN, "msg=\"inbound stream "
 		          "failed\" reason=\"%s\"", why);
 		mesh_stream_refuse(ps->ms, 502, why);
 		pstream_close(ps);
@@ -764,7 +781,6 @@ static void
 on_mesh_event(void *ctx, const struct mesh_event *ev)
 {
 	struct agent_proxy *px = ctx;
-	struct agent *a = px->a;
 	struct pstream *ps = ev->stream_user;
 
 	/* Every stream's user starts with its kind (proxy_int.h). */
@@ -782,14 +798,14 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 			struct pconn *upc = ev->conn_user;
 
 			upc->up = true;
-			px->hs_ok[upc->initiator ? 0 : 1]++;
+			COUNTER_INC(px->hs_ok[upc->initiator ? 0 : 1]);
 		}
 		if (ev->conn_user &&
 		    ((struct pconn *)ev->conn_user)->pending_in) {
 			((struct pconn *)ev->conn_user)->pending_in = false;
 			px->n_pending_in--;
 		}
-		weft_logf(&a->log, WEFT_LOG_DEBUG, "msg=\"mesh connection up\" "
+		weft_logf(px->log, WEFT_LOG_DEBUG, "msg=\"mesh connection up\" "
 		          "peer=%s handshake=%s", ev->peer ? ev->peer : "?",
 		          mesh_conn_peer(ev->conn) &&
 		                  mesh_conn_peer(ev->conn)->pattern ==
@@ -802,11 +818,11 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 			struct pconn *dpc = ev->conn_user;
 			int code = ev->err < 0 && -ev->err < HS_CODES ? -ev->err : 0;
 
-			px->hs_failed[dpc->initiator ? 0 : 1][code]++;
+			COUNTER_INC(px->hs_failed[dpc->initiator ? 0 : 1][code]);
 			dpc->up = true; /* counted once */
 		}
 		if (ev->err && ev->err != WEFT_ECLOSED)
-			weft_logf(&a->log, WEFT_LOG_INFO, "msg=\"mesh connection "
+			weft_logf(px->log, WEFT_LOG_INFO, "msg=\"mesh connection "
 			          "closed\" peer=%s addr=%s reason=\"%s\"",
 			          ev->peer ? ev->peer : "?",
 			          ev->conn_user && ((struct pconn *)ev->conn_user)->where[0]
@@ -823,8 +839,8 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		}
 		break;
 	case MESH_EV_REFUSED:
-		px->stats.refused_out++;
-		weft_logf(&a->log, WEFT_LOG_WARN, "msg=\"stream refused\" "
+		COUNTER_INC(px->stats.refused_out);
+		weft_logf(px->log, WEFT_LOG_WARN, "msg=\"stream refused\" "
 		          "service=%s peer=%s status=%d reason=\"%s\"",
 		          ev->service ? ev->service : "?",
 		          ev->peer ? ev->peer : "?", ev->status,
@@ -833,8 +849,8 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 			pstream_close(ps);
 		break;
 	case MESH_EV_DENIED:
-		px->stats.denied_in++;
-		weft_logf(&a->log, WEFT_LOG_WARN, "msg=\"inbound stream denied\" "
+		COUNTER_INC(px->stats.denied_in);
+		weft_logf(px->log, WEFT_LOG_WARN, "msg=\"inbound stream denied\" "
 		          "service=%s peer=%s status=%d reason=\"%s\"",
 		          ev->service ? ev->service : "?",
 		          ev->peer ? ev->peer : "?", ev->status,
@@ -864,7 +880,7 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		                &sin) != 0) {
 			/* The handle is in the loop now: close, never free. */
 			in->ms = ev->stream;
-			px->stats.active_streams++; /* pstream_close counts it down */
+			COUNTER_INC(px->stats.active_streams); /* pstream_close counts it down */
 			mesh_stream_refuse(ev->stream, 502, "bad local address");
 			pstream_close(in);
 			break;
@@ -878,8 +894,8 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		agent_proxy_peer_services(mesh_conn_peer(ev->conn), in->source,
 		                          sizeof(in->source));
 		mesh_stream_set_user(ev->stream, in);
-		px->stats.streams_in++;
-		px->stats.active_streams++;
+		COUNTER_INC(px->stats.streams_in);
+		COUNTER_INC(px->stats.active_streams);
 		in->connect.data = in;
 		if (uv_tcp_connect(&in->connect, &in->app,
 		                   (struct sockaddr *)&sin, on_local_connect) != 0) {
@@ -890,8 +906,8 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 		break;
 	}
 	case MESH_EV_REQUEST:
-		px->http_in++;
-		px->stats.streams_in++;
+		COUNTER_INC(px->http_in);
+		COUNTER_INC(px->stats.streams_in);
 		/* The stream is the back end's whatever the result. */
 		(void)http_back_start(px->back, ev);
 		break;
@@ -918,7 +934,7 @@ on_mesh_event(void *ctx, const struct mesh_event *ev)
 				balance_connect_failed(px->bal, ps->ep, mono(px));
 			mesh_stream_close(ps->ms);
 			ps->ms = NULL;
-			px->stats.active_streams--;
+			COUNTER_DEC(px->stats.active_streams);
 			if (ps->ep)
 				balance_stream_ended(px->bal, ps->ep);
 			ps->ep = NULL;
@@ -949,8 +965,8 @@ client_attempt(struct pstream *ps)
 	rc = balance_pick(px->bal, ps->table, ps->service, mono(px),
 	                  &key_system_rng, &ep, &miss);
 	if (rc) {
-		px->stats.no_endpoint++;
-		weft_logf(&px->a->log, WEFT_LOG_WARN, "msg=\"no endpoint\" "
+		COUNTER_INC(px->stats.no_endpoint);
+		weft_logf(px->log, WEFT_LOG_WARN, "msg=\"no endpoint\" "
 		          "service=%s endpoints=%zu not_alive=%zu unhealthy=%zu "
 		          "ejected=%zu backoff=%zu", ps->service, miss.total,
 		          miss.not_alive, miss.unhealthy, miss.ejected,
@@ -966,8 +982,8 @@ client_attempt(struct pstream *ps)
 	ps->pc = pc;
 	ps->ep = ep;
 	balance_stream_started(px->bal, ep);
-	px->stats.streams_out++;
-	px->stats.active_streams++;
+	COUNTER_INC(px->stats.streams_out);
+	COUNTER_INC(px->stats.active_streams);
 	pconn_flush(pc);
 	return 0;
 }
@@ -1035,24 +1051,23 @@ listen_upstream(struct agent_proxy *px, const struct agent_upstream *u)
 	ul->px = px;
 	snprintf(ul->service, sizeof(ul->service), "%s", u->service);
 	snprintf(ul->owner, sizeof(ul->owner), "%s", u->owner ? u->owner : "");
-	uv_tcp_init(px->a->loop, &ul->tcp);
+	uv_tcp_init(px->loop, &ul->tcp);
 	ul->tcp.data = ul;
 	list_insert_tail(&px->uplisteners, &ul->link);
 	rc = agent_addr_from_hostport(&u->local_bind, &ga);
 	if (rc == 0)
 		rc = agent_addr_to_sockaddr(&ga, &ss);
 	if (rc == 0)
-		rc = uv_tcp_bind(&ul->tcp, (struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&ul->tcp, 511, on_upstream_accept);
+		rc = agent_proxy_listen(px, &ul->tcp, (const struct sockaddr *)&ss,
+		                        on_upstream_accept);
 	if (rc) {
-		weft_logf(&px->a->log, WEFT_LOG_ERROR, "msg=\"cannot listen for "
+		weft_logf(px->log, WEFT_LOG_ERROR, "msg=\"cannot listen for "
 		          "upstream\" service=%s addr=%s:%u error=\"%s\"",
 		          u->service, u->local_bind.host, u->local_bind.port,
 		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
 		return WEFT_EIO;
 	}
-	weft_logf(&px->a->log, WEFT_LOG_INFO, "msg=\"upstream listening\" "
+	weft_logf(px->log, WEFT_LOG_INFO, "msg=\"upstream listening\" "
 	          "service=%s addr=%s:%u", u->service, u->local_bind.host,
 	          u->local_bind.port);
 	return 0;
@@ -1075,7 +1090,7 @@ on_mesh_accept(uv_stream_t *server, int status)
 
 		if (t == NULL)
 			return;
-		uv_tcp_init(px->a->loop, t);
+		uv_tcp_init(px->loop, t);
 		uv_accept(server, (uv_stream_t *)t);
 		uv_close((uv_handle_t *)t, (uv_close_cb)free);
 		return;
@@ -1094,7 +1109,7 @@ on_mesh_accept(uv_stream_t *server, int status)
 		    agent_addr_from_sockaddr((struct sockaddr *)&ss, &ga) == 0)
 			agent_addr_format(&ga, pc->where, sizeof(pc->where));
 	}
-	px->stats.conns_in++;
+	COUNTER_INC(px->stats.conns_in);
 	pc->pending_in = true;
 	px->n_pending_in++;
 	pc->connected = true;
@@ -1114,7 +1129,6 @@ on_mesh_accept(uv_stream_t *server, int status)
 static void
 drop_untrusted_peers(struct agent_proxy *px)
 {
-	const struct agent *a = px->a;
 	int64_t now = agent_now_unix();
 	struct list *pos, *tmp;
 
@@ -1125,10 +1139,10 @@ drop_untrusted_peers(struct agent_proxy *px)
 
 		if (pc->closing || (peer = mesh_conn_peer(pc->mc)) == NULL)
 			continue;
-		if (a->revoked.is_revoked(a->revoked.ctx, peer->key_id))
+		if (table_is_revoked(px->table, peer->key_id))
 			why = "peer certificate revoked";
 		else if (peer->cert != NULL &&
-		         now - a->cfg.cert_skew_s > peer->cert->not_after)
+		         now - px->cert_skew_s > peer->cert->not_after)
 			why = "peer certificate expired";
 		if (why == NULL)
 			continue;
@@ -1138,24 +1152,29 @@ drop_untrusted_peers(struct agent_proxy *px)
 	}
 }
 
-static void
-on_rebuild(uv_timer_t *t)
+void
+agent_proxy_worker_set_table(struct agent_proxy *px, struct table *t)
 {
-	struct agent_proxy *px = t->data;
-	struct table *nt;
-	char err[256];
-
-	if (agent_tables_build(px->a, ++px->version, &nt, err, sizeof(err))) {
-		weft_logf(&px->a->log, WEFT_LOG_ERROR, "msg=\"routing table "
-		          "refused, keeping the previous one\" reason=\"%s\"", err);
+	if (px->stopping) {
+		table_unref(t);
 		return;
 	}
-	mesh_node_set_table(px->node, nt);
+	mesh_node_set_table(px->node, t);
 	if (px->table)
 		table_unref(px->table);
-	px->table = nt;
+	px->table = t;
 	balance_gc(px->bal, mono(px));
 	drop_untrusted_peers(px);
+}
+
+/* Handshakes check revocations against the worker's snapshot, which the
+ * main thread rebuilds whenever a revocation arrives. */
+static bool
+worker_is_revoked(void *ctx, const uint8_t key_id[KEY_ID_LEN])
+{
+	const struct agent_proxy *px = ctx;
+
+	return table_is_revoked(px->table, key_id);
 }
 
 /* ---- for the HTTP files (agent/proxy_int.h) ---- */
@@ -1163,13 +1182,80 @@ on_rebuild(uv_timer_t *t)
 uv_loop_t *
 agent_proxy_loop(struct agent_proxy *px)
 {
-	return px->a->loop;
+	return px->loop;
 }
 
-struct agent *
+const struct agent *
 agent_proxy_agent(struct agent_proxy *px)
 {
 	return px->a;
+}
+
+const struct weft_log *
+agent_proxy_log(struct agent_proxy *px)
+{
+	return px->log;
+}
+
+bool
+agent_proxy_heard(struct agent_proxy *px)
+{
+	return proxy_workers_heard(px->set);
+}
+
+struct circuit *
+agent_proxy_circuit(struct agent_proxy *px, const struct agent_upstream *u)
+{
+	return proxy_workers_circuit(px->set, u, &(struct circuit_limits){
+		.max = {
+			[CIRCUIT_CONNECTIONS] = u->max_connections,
+			[CIRCUIT_PENDING] = u->max_pending,
+			[CIRCUIT_REQUESTS] = u->max_requests,
+		},
+	});
+}
+
+static socklen_t
+sockaddr_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                 : sizeof(struct sockaddr_in);
+}
+
+int
+agent_proxy_listen(struct agent_proxy *px, uv_tcp_t *t,
+                   const struct sockaddr *sa, uv_connection_cb cb)
+{
+	int fd, on = 1, rc;
+
+	if (proxy_workers_first_bind(px->set, sa)) {
+		/* Without SO_REUSEPORT this bind fails if anything listens
+		 * there, even a process that set SO_REUSEPORT itself. */
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		rc = bind(fd, sa, sockaddr_len(sa)) == 0 ? 0 : -errno;
+		close(fd);
+		if (rc)
+			return rc;
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	            0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+	    bind(fd, sa, sockaddr_len(sa)) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if ((rc = uv_tcp_open(t, fd)) != 0) {
+		close(fd);
+		return rc;
+	}
+	return uv_listen((uv_stream_t *)t, 511, cb);
 }
 
 struct table *
@@ -1205,13 +1291,19 @@ agent_proxy_metrics(struct agent_proxy *px)
 int64_t
 agent_proxy_wall_ms(struct agent_proxy *px)
 {
-	return agent_now_ms(px->a);
+	return px->wall_base_ms + (int64_t)(uv_now(px->loop) - px->uv_base_ms);
 }
 
 const char *
 agent_proxy_node(struct agent_proxy *px)
 {
-	return px->a->cfg.node_name;
+	return px->node_name;
+}
+
+void
+agent_proxy_post_event(struct agent_proxy *px, struct json_t *ev)
+{
+	proxy_workers_post_event(px->set, ev);
 }
 
 int
@@ -1273,24 +1365,66 @@ on_flusher(uv_check_t *h)
 		uv_idle_start(&px->flush_again, on_flush_again);
 }
 
-void
-agent_proxy_mark_dirty(struct agent *a)
+/* ---- metrics: every worker's counters, summed ---- */
+
+struct sums {
+	struct agent_proxy_stats st;
+	uint64_t pconns, http_in;
+	uint64_t hs_ok[2], hs_failed[2][HS_CODES];
+	struct http_call_stats hs;
+	uint64_t bad, overflow, conns, conns_h2, bad_h2;
+};
+
+static void
+sum_worker(const struct agent_proxy *px, struct sums *s)
 {
-	struct agent_proxy *px = a->proxy;
+	const struct agent_proxy_stats *st = &px->stats;
+	const struct http_call_stats *hs = http_caller_stats(px->hc);
 
-	if (px == NULL || px->stopping || uv_is_active((uv_handle_t *)&px->rebuild))
-		return;
-	/* Many events arrive together (a push-pull merges a whole state):
-	 * one rebuild for all of them. */
-	uv_timer_start(&px->rebuild, on_rebuild, REBUILD_DELAY_MS, 0);
-}
+	s->st.streams_out += COUNTER_GET(st->streams_out);
+	s->st.streams_in += COUNTER_GET(st->streams_in);
+	s->st.refused_out += COUNTER_GET(st->refused_out);
+	s->st.denied_in += COUNTER_GET(st->denied_in);
+	s->st.no_endpoint += COUNTER_GET(st->no_endpoint);
+	s->st.connect_fail += COUNTER_GET(st->connect_fail);
+	s->st.conns_out += COUNTER_GET(st->conns_out);
+	s->st.conns_in += COUNTER_GET(st->conns_in);
+	s->st.active_streams += COUNTER_GET(st->active_streams);
+	s->st.bytes_up += COUNTER_GET(st->bytes_up);
+	s->st.bytes_down += COUNTER_GET(st->bytes_down);
+	s->pconns += COUNTER_GET(px->n_pconns);
+	s->http_in += COUNTER_GET(px->http_in);
+	for (int d = 0; d < 2; d++) {
+		s->hs_ok[d] += COUNTER_GET(px->hs_ok[d]);
+		for (int k = 0; k < HS_CODES; k++)
+			s->hs_failed[d][k] += COUNTER_GET(px->hs_failed[d][k]);
+	}
+	s->hs.requests += COUNTER_GET(hs->requests);
+	for (int i = 0; i < 6; i++) {
+		s->hs.responses[i] += COUNTER_GET(hs->responses[i]);
+		s->hs.errors[i] += COUNTER_GET(hs->errors[i]);
+	}
+	s->hs.retries += COUNTER_GET(hs->retries);
+	s->hs.timeouts += COUNTER_GET(hs->timeouts);
+	s->hs.aborted += COUNTER_GET(hs->aborted);
+	s->hs.budget_denied += COUNTER_GET(hs->budget_denied);
+	/* The front arrays are fixed once the worker is made; a stopping
+	 * worker's are no longer read (the set unregisters first). */
+	for (size_t i = 0; i < px->n_fronts; i++) {
+		const struct http_front_stats *f = http_front_stats(px->fronts[i]);
 
-const struct agent_proxy_stats *
-agent_proxy_stats(const struct agent *a)
-{
-	static const struct agent_proxy_stats none;
+		s->bad += COUNTER_GET(f->bad_requests);
+		s->overflow += COUNTER_GET(f->circuit_overflows);
+		s->conns += COUNTER_GET(f->connections);
+	}
+	for (size_t i = 0; i < px->n_fronts_h2; i++) {
+		const struct http_front_h2_stats *f =
+		    http_front_h2_stats(px->fronts_h2[i]);
 
-	return a->proxy ? &a->proxy->stats : &none;
+		s->conns_h2 += COUNTER_GET(f->connections);
+		s->bad_h2 += COUNTER_GET(f->bad);
+		s->overflow += COUNTER_GET(f->circuit_overflows);
+	}
 }
 
 static void
@@ -1309,30 +1443,20 @@ counter(struct metrics_writer *w, const char *name, const char *help,
 
 /* HTTP requests made for local apps (the caller side). */
 static void
-collect_http(const struct agent_proxy *px, struct metrics_writer *w)
+collect_http(const struct sums *s, struct metrics_writer *w)
 {
 	static const char *const cls[6] = {"", "1xx", "2xx", "3xx", "4xx",
 	                                   "5xx"};
-	const struct http_call_stats *hs = http_caller_stats(px->hc);
-	uint64_t bad = 0, overflow = 0, conns = 0, conns_h2 = 0, bad_h2 = 0;
+	const struct http_call_stats *hs = &s->hs;
 
-	for (size_t i = 0; i < px->n_fronts; i++) {
-		bad += http_front_stats(px->fronts[i])->bad_requests;
-		overflow += http_front_stats(px->fronts[i])->circuit_overflows;
-		conns += http_front_stats(px->fronts[i])->connections;
-	}
-	for (size_t i = 0; i < px->n_fronts_h2; i++) {
-		conns_h2 += http_front_h2_stats(px->fronts_h2[i])->connections;
-		bad_h2 += http_front_h2_stats(px->fronts_h2[i])->bad;
-	}
 	counter(w, "weft_http_app_connections_total", "App connections "
 	        "accepted on HTTP upstream ports, by protocol.", "protocol",
-	        "http1", conns, "h2c", conns_h2);
+	        "http1", s->conns, "h2c", s->conns_h2);
 	counter(w, "weft_http_h2_errors_total", "h2c app connections ended "
-	        "for an HTTP/2 protocol error.", NULL, NULL, bad_h2, NULL, 0);
+	        "for an HTTP/2 protocol error.", NULL, NULL, s->bad_h2, NULL, 0);
 	counter(w, "weft_http_requests_total", "HTTP requests from local apps "
 	        "(out) and from peers (in).", "direction", "out", hs->requests,
-	        "in", px->http_in);
+	        "in", s->http_in);
 	metrics_family(w, "weft_http_responses_total", METRICS_COUNTER,
 	               "Response heads from remote apps handed to local apps, "
 	               "by class.");
@@ -1354,42 +1478,67 @@ collect_http(const struct agent_proxy *px, struct metrics_writer *w)
 	counter(w, "weft_http_aborted_total", "HTTP responses cut after their "
 	        "head (reset or timeout).", NULL, NULL, hs->aborted, NULL, 0);
 	counter(w, "weft_http_bad_requests_total", "HTTP requests the front "
-	        "end refused as malformed.", NULL, NULL, bad, NULL, 0);
+	        "end refused as malformed.", NULL, NULL, s->bad, NULL, 0);
 	counter(w, "weft_http_circuit_overflows_total", "Requests answered 503 "
-	        "for a circuit limit.", NULL, NULL, overflow, NULL, 0);
+	        "for a circuit limit.", NULL, NULL, s->overflow, NULL, 0);
 }
 
 /* Handshakes by direction, and failures by what ended them. */
 static void
-collect_handshakes(const struct agent_proxy *px, struct metrics_writer *w)
+collect_handshakes(const struct sums *s, struct metrics_writer *w)
 {
 	static const char *const dirs[2] = {"out", "in"};
 	struct metrics_label l[2];
 
 	counter(w, "weft_proxy_handshakes_total", "Mesh handshakes finished, "
-	        "by direction.", "direction", "out", px->hs_ok[0], "in",
-	        px->hs_ok[1]);
+	        "by direction.", "direction", "out", s->hs_ok[0], "in",
+	        s->hs_ok[1]);
 	metrics_family(w, "weft_proxy_handshake_failures_total",
 	               METRICS_COUNTER, "Mesh connections that ended before "
 	               "their handshake finished, by direction and reason.");
 	for (int d = 0; d < 2; d++)
 		for (int k = 0; k < HS_CODES; k++) {
-			if (px->hs_failed[d][k] == 0)
+			if (s->hs_failed[d][k] == 0)
 				continue;
 			l[0] = (struct metrics_label){"direction", dirs[d]};
 			l[1] = (struct metrics_label){"reason",
 			    k == 0 ? "other" : weft_strerror(-k)};
-			metrics_sample(w, l, 2, (double)px->hs_failed[d][k]);
+			metrics_sample(w, l, 2, (double)s->hs_failed[d][k]);
 		}
 }
 
-/* The data plane's counters, for GET /v1/metrics. */
+/* Streams each worker carried: how evenly SO_REUSEPORT and the app's
+ * connections spread the load. */
 static void
-collect(void *ctx, struct metrics_writer *w)
+collect_workers(struct agent_proxy *const *wk, size_t n,
+                struct metrics_writer *w)
 {
-	const struct agent_proxy *px = ctx;
-	const struct agent_proxy_stats *st = &px->stats;
+	metrics_family(w, "weft_proxy_worker_streams_total", METRICS_COUNTER,
+	               "Mesh streams opened by each data-plane worker, both "
+	               "directions.");
+	for (size_t i = 0; i < n; i++) {
+		char idx[16];
 
+		if (wk[i] == NULL)
+			continue;
+		snprintf(idx, sizeof(idx), "%u", wk[i]->index);
+		metrics_sample(w, &(struct metrics_label){"worker", idx}, 1,
+		               (double)(COUNTER_GET(wk[i]->stats.streams_out) +
+		                        COUNTER_GET(wk[i]->stats.streams_in)));
+	}
+}
+
+void
+agent_proxy_workers_collect(struct agent_proxy *const *wk, size_t n,
+                            struct metrics_writer *w)
+{
+	struct sums s;
+	const struct agent_proxy_stats *st = &s.st;
+
+	memset(&s, 0, sizeof(s));
+	for (size_t i = 0; i < n; i++)
+		if (wk[i] != NULL)
+			sum_worker(wk[i], &s);
 	counter(w, "weft_proxy_streams_total", "Mesh streams opened, by "
 	        "direction (out: for local apps, in: to local services).",
 	        "direction", "out", st->streams_out, "in", st->streams_in);
@@ -1414,9 +1563,13 @@ collect(void *ctx, struct metrics_writer *w)
 	metrics_sample(w, NULL, 0, (double)st->active_streams);
 	metrics_family(w, "weft_proxy_mesh_connections", METRICS_GAUGE,
 	               "Mesh connections open now.");
-	metrics_sample(w, NULL, 0, (double)px->n_pconns);
-	collect_handshakes(px, w);
-	collect_http(px, w);
+	metrics_sample(w, NULL, 0, (double)s.pconns);
+	metrics_family(w, "weft_proxy_workers", METRICS_GAUGE,
+	               "Data-plane worker threads (proxy_workers).");
+	metrics_sample(w, NULL, 0, (double)n);
+	collect_workers(wk, n, w);
+	collect_handshakes(&s, w);
+	collect_http(&s, w);
 }
 
 static void
@@ -1429,47 +1582,107 @@ on_balance_event(void *arg, enum balance_event ev,
 	if (ev == BALANCE_EV_EJECTED) {
 		char why[64];
 
-		weft_logf(&px->a->log, WEFT_LOG_WARN, "msg=\"endpoint ejected\" "
-		          "service=%s node=%s for_ms=%lld", ep->service, ep->node,
-		          (long long)(until_ms - now_ms));
+		weft_logf(px->log, WEFT_LOG_WARN, "msg=\"endpoint ejected\" "
+		          "service=%s node=%s for_ms=%lld worker=%u", ep->service,
+		          ep->node, (long long)(until_ms - now_ms), px->index);
 		snprintf(why, sizeof(why), "out for %lld ms",
 		         (long long)(until_ms - now_ms));
 		proxy_metrics_ejected(px->pm, ep->service);
 		agent_proxy_event(px, "ejected", ep->service, ep->node, why);
+		/* Every worker must not pay consecutive_errors failures of
+		 * its own before it stops sending there. */
+		proxy_workers_share_ejection(px->set, px->index, ep->service,
+		                             ep->key_id, ep->port,
+		                             until_ms - now_ms);
 	} else {
-		weft_logf(&px->a->log, WEFT_LOG_INFO, "msg=\"endpoint returned\" "
-		          "service=%s node=%s", ep->service, ep->node);
+		weft_logf(px->log, WEFT_LOG_INFO, "msg=\"endpoint returned\" "
+		          "service=%s node=%s worker=%u", ep->service, ep->node,
+		          px->index);
 		agent_proxy_event(px, "returned", ep->service, ep->node, NULL);
 	}
 }
 
-int
-agent_proxy_start(struct agent *a)
+void
+agent_proxy_worker_eject(struct agent_proxy *px, const char *service,
+                         const uint8_t *key_id, uint16_t port, int64_t for_ms)
 {
-	struct agent_proxy *px = calloc(1, sizeof(*px));
-	struct mesh_config mc = {0};
+	const struct table_endpoint *eps;
+	size_t n;
+
+	if (px->stopping || px->table == NULL)
+		return;
+	table_endpoints(px->table, service, &eps, &n);
+	for (size_t i = 0; i < n; i++)
+		if (eps[i].port == port &&
+		    memcmp(eps[i].key_id, key_id, KEY_ID_LEN) == 0) {
+			(void)balance_eject(px->bal, &eps[i], n, mono(px),
+			                    for_ms);
+			return;
+		}
+}
+
+/* ---- a worker's life ---- */
+
+static void
+point_session_at_identity(struct agent_proxy *px)
+{
+	/* The mesh node reads the session config through this struct. */
+	px->sc.self = &px->id.key;
+	px->sc.cert = px->id.cert.encoded;
+	px->sc.cert_len = px->id.cert.encoded_len;
+	px->sc.bundle = &px->id.bundle;
+	px->sc.skew_s = px->cert_skew_s;
+}
+
+static int
+open_listeners(struct agent_proxy *px, const struct agent *a)
+{
 	struct sockaddr_storage ss;
 	int rc;
 
-	if (px == NULL)
-		return WEFT_ENOMEM;
-	a->proxy = px;
-	px->a = a;
-	list_init(&px->pconns);
-	list_init(&px->uplisteners);
-	list_init(&px->kicked);
+	rc = agent_addr_to_sockaddr(&a->mesh_addr, &ss);
+	if (rc == 0)
+		rc = agent_proxy_listen(px, &px->mesh_listener,
+		                        (const struct sockaddr *)&ss,
+		                        on_mesh_accept);
+	if (rc) {
+		char addr[72];
+
+		agent_addr_format(&a->mesh_addr, addr, sizeof(addr));
+		weft_logf(px->log, WEFT_LOG_ERROR, "msg=\"cannot listen for the "
+		          "mesh\" addr=%s error=\"%s\"", addr,
+		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
+		return WEFT_EIO;
+	}
+	for (size_t i = 0; i < a->cfg.n_upstreams; i++)
+		if ((rc = listen_upstream(px, &a->cfg.upstreams[i])) != 0)
+			return rc;
+	for (size_t i = 0; i < a->cfg.n_services; i++)
+		for (size_t j = 0; j < a->cfg.services[i].n_upstreams; j++)
+			if ((rc = listen_upstream(px,
+			                          &a->cfg.services[i].upstreams[j])) != 0)
+				return rc;
+	return 0;
+}
+
+static int
+worker_setup(struct agent_proxy *px, const struct agent *a)
+{
+	struct mesh_config mc = {0};
+	int rc;
+
+	rc = agent_identity_copy(&a->id, &px->id);
+	if (rc)
+		return rc;
+	px->revoked = (struct cert_revocations){worker_is_revoked, px};
 	px->sc = (struct session_config){
-		.self = &a->id.key,
-		.cert = a->id.cert.encoded,
-		.cert_len = a->id.cert.encoded_len,
-		.bundle = &a->id.bundle,
-		.revoked = &a->revoked,
-		.skew_s = a->cfg.cert_skew_s,
+		.revoked = &px->revoked,
 		.rng = &key_system_rng,
 		.bulk = true,
 	};
+	point_session_at_identity(px);
 	mc.session = &px->sc;
-	mc.self_cert = &a->id.cert;
+	mc.self_cert = &px->id.cert;
 	mc.event = on_mesh_event;
 	mc.ctx = px;
 	rc = mesh_node_new(&mc, &px->node);
@@ -1491,60 +1704,63 @@ agent_proxy_start(struct agent *a)
 		}, &px->hc);
 	if (rc == 0)
 		rc = http_back_new(px, &px->back);
-	if (rc == 0)
-		rc = proxy_metrics_new(&px->pm);
 	if (rc == 0 && a->cfg.proxy.access_log != NULL) {
 		char why[256] = "";
 
-		rc = accesslog_open(a->loop, &(struct accesslog_opts){
+		/* One writer per worker, each appending whole lines. */
+		rc = accesslog_open(px->loop, &(struct accesslog_opts){
 			.path = a->cfg.proxy.access_log,
 			.buffer = a->cfg.proxy.access_log_buffer,
-		}, &a->log, &px->alog, why, sizeof(why));
+		}, px->log, &px->alog, why, sizeof(why));
 		if (rc)
-			weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot open the "
+			weft_logf(px->log, WEFT_LOG_ERROR, "msg=\"cannot open the "
 			          "access log\" reason=\"%s\"", why);
 	}
-	if (rc)
-		return rc;
-	metrics_register(&a->metrics, "proxy", collect, px);
-	metrics_register(&a->metrics, "proxy_services", proxy_metrics_collect,
-	                 px->pm);
-	uv_check_init(a->loop, &px->flusher);
-	uv_idle_init(a->loop, &px->flush_again);
+	return rc;
+}
+
+int
+agent_proxy_worker_new(const struct proxy_worker_init *in,
+                       struct agent_proxy **out)
+{
+	struct agent_proxy *px = calloc(1, sizeof(*px));
+	struct agent *a = in->a;
+	int rc;
+
+	*out = px;
+	if (px == NULL)
+		return WEFT_ENOMEM;
+	px->a = a;
+	px->set = in->set;
+	px->index = in->index;
+	px->loop = in->loop;
+	px->log = &a->log;
+	px->pm = in->pm;
+	px->cert_skew_s = a->cfg.cert_skew_s;
+	snprintf(px->node_name, sizeof(px->node_name), "%s",
+	         a->cfg.node_name ? a->cfg.node_name : "");
+	uv_update_time(px->loop);
+	px->uv_base_ms = uv_now(px->loop);
+	px->wall_base_ms = agent_now_ms(a);
+	list_init(&px->pconns);
+	list_init(&px->uplisteners);
+	list_init(&px->kicked);
+	/* The handles first: a worker that fails later is stopped like a
+	 * running one, and stopping closes them. */
+	uv_check_init(px->loop, &px->flusher);
+	uv_idle_init(px->loop, &px->flush_again);
 	px->flusher.data = px;
 	uv_check_start(&px->flusher, on_flusher);
-	uv_timer_init(a->loop, &px->rebuild);
-	px->rebuild.data = px;
-	on_rebuild(&px->rebuild);
-	if (px->table == NULL)
-		return WEFT_EINVAL;
-
-	uv_tcp_init(a->loop, &px->mesh_listener);
+	uv_tcp_init(px->loop, &px->mesh_listener);
 	px->mesh_listener.data = px;
-	rc = agent_addr_to_sockaddr(&a->mesh_addr, &ss);
-	if (rc == 0)
-		rc = uv_tcp_bind(&px->mesh_listener, (struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&px->mesh_listener, 511,
-		               on_mesh_accept);
-	if (rc) {
-		char addr[72];
-
-		agent_addr_format(&a->mesh_addr, addr, sizeof(addr));
-		weft_logf(&a->log, WEFT_LOG_ERROR, "msg=\"cannot listen for the "
-		          "mesh\" addr=%s error=\"%s\"", addr,
-		          rc < 0 && rc > -4096 ? uv_strerror(rc) : "bad address");
-		return WEFT_EIO;
+	px->table = table_ref(in->table);
+	rc = worker_setup(px, a);
+	if (rc == 0) {
+		mesh_node_set_table(px->node, px->table);
+		rc = open_listeners(px, a);
 	}
-	for (size_t i = 0; i < a->cfg.n_upstreams; i++)
-		if ((rc = listen_upstream(px, &a->cfg.upstreams[i])) != 0)
-			return rc;
-	for (size_t i = 0; i < a->cfg.n_services; i++)
-		for (size_t j = 0; j < a->cfg.services[i].n_upstreams; j++)
-			if ((rc = listen_upstream(px,
-			                          &a->cfg.services[i].upstreams[j])) != 0)
-				return rc;
-	return 0;
+	px->a = NULL; /* from here on, the config is the main thread's */
+	return rc;
 }
 
 static void
@@ -1554,10 +1770,8 @@ free_uplisten(uv_handle_t *h)
 }
 
 void
-agent_proxy_free(struct agent *a)
+agent_proxy_worker_free(struct agent_proxy *px)
 {
-	struct agent_proxy *px = a->proxy;
-
 	if (px == NULL)
 		return;
 	if (px->table)
@@ -1566,25 +1780,18 @@ agent_proxy_free(struct agent *a)
 	balance_free(px->bal);
 	http_caller_free(px->hc);
 	http_back_free(px->back);
-	proxy_metrics_free(px->pm);
+	agent_identity_free(&px->id);
 	free(px->fronts);
 	free(px->fronts_h2);
 	free(px);
-	a->proxy = NULL;
 }
 
 void
-agent_proxy_stop(struct agent *a)
+agent_proxy_worker_stop(struct agent_proxy *px)
 {
-	struct agent_proxy *px = a->proxy;
-
-	if (px == NULL)
+	if (px == NULL || px->stopping)
 		return;
 	px->stopping = true;
-	metrics_unregister(&a->metrics, px);
-	metrics_unregister(&a->metrics, px->pm);
-	uv_timer_stop(&px->rebuild);
-	uv_close((uv_handle_t *)&px->rebuild, NULL);
 	uv_close((uv_handle_t *)&px->flusher, NULL);
 	uv_close((uv_handle_t *)&px->flush_again, NULL);
 	uv_close((uv_handle_t *)&px->mesh_listener, NULL);
@@ -1619,15 +1826,14 @@ agent_proxy_stop(struct agent *a)
 }
 
 void
-agent_proxy_identity_changed(struct agent *a)
+agent_proxy_worker_set_identity(struct agent_proxy *px,
+                                struct agent_identity *id, int64_t skew_s)
 {
-	struct agent_proxy *px = a->proxy;
-
-	if (px == NULL)
-		return;
-	/* The mesh node reads the session config through this struct: point
-	 * it at the new certificate (the old bytes were just freed). */
-	px->sc.cert = a->id.cert.encoded;
-	px->sc.cert_len = a->id.cert.encoded_len;
-	px->sc.skew_s = a->cfg.cert_skew_s;
+	/* Streams already open keep the identity they authenticated with;
+	 * new handshakes present the new certificate. */
+	agent_identity_free(&px->id);
+	px->id = *id;
+	memset(id, 0, sizeof(*id));
+	px->cert_skew_s = skew_s;
+	point_session_at_identity(px);
 }

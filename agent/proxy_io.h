@@ -12,6 +12,8 @@
 struct agent;
 struct agent_proxy;
 
+/* Starts proxy_workers (0: one per core) data-plane workers, each
+ * listening on the mesh and upstream addresses (agent/proxy_workers.h). */
 int agent_proxy_start(struct agent *a);
 /* Closes listeners and connections; the struct is freed once every
  * handle has closed. */
@@ -24,7 +26,7 @@ void agent_proxy_identity_changed(struct agent *a);
 /* Gossip changed: rebuild the tables soon (coalesced). */
 void agent_proxy_mark_dirty(struct agent *a);
 
-/* Counters for the API and metrics. */
+/* Counters of one worker, summed over workers for metrics. */
 struct agent_proxy_stats {
 	uint64_t streams_out, streams_in;
 	uint64_t refused_out; /* our streams the peer refused */
@@ -35,7 +37,5 @@ struct agent_proxy_stats {
 	uint64_t active_streams;
 	uint64_t bytes_up, bytes_down;
 };
-
-const struct agent_proxy_stats *agent_proxy_stats(const struct agent *a);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "common/err.h"
 
@@ -28,7 +29,10 @@ struct ejected {
 	uint64_t count;
 };
 
+/* One per agent, shared by its data-plane workers: each update and each
+ * scrape holds the lock, a few hundred nanoseconds per request. */
 struct proxy_metrics {
+	uv_mutex_t mu;
 	struct pair *pairs;
 	size_t n_pairs;
 	struct ejected *ejected;
@@ -43,6 +47,10 @@ proxy_metrics_new(struct proxy_metrics **out)
 	*out = NULL;
 	if (m == NULL)
 		return WEFT_ENOMEM;
+	if (uv_mutex_init(&m->mu) != 0) {
+		free(m);
+		return WEFT_ENOMEM;
+	}
 	/* Allocated up front: a scrape or a request never reallocates. */
 	m->pairs = calloc(PROXY_METRICS_MAX_PAIRS + 1, sizeof(*m->pairs));
 	m->ejected = calloc(PROXY_METRICS_MAX_PAIRS + 1, sizeof(*m->ejected));
@@ -59,6 +67,7 @@ proxy_metrics_free(struct proxy_metrics *m)
 {
 	if (m == NULL)
 		return;
+	uv_mutex_destroy(&m->mu);
 	free(m->pairs);
 	free(m->ejected);
 	free(m);
@@ -130,10 +139,11 @@ void
 proxy_metrics_observe(struct proxy_metrics *m,
                       const struct proxy_metrics_obs *o)
 {
-	struct pair *p = pair_for(m, o->inbound, o->tcp, o->source,
-	                          o->destination);
+	struct pair *p;
 	int cls = o->status >= 100 && o->status <= 599 ? o->status / 100 : 0;
 
+	uv_mutex_lock(&m->mu);
+	p = pair_for(m, o->inbound, o->tcp, o->source, o->destination);
 	p->responses[cls]++;
 	p->bytes_in += o->bytes_in;
 	p->bytes_out += o->bytes_out;
@@ -142,34 +152,37 @@ proxy_metrics_observe(struct proxy_metrics *m,
 	p->generated += o->generated;
 	metrics_histogram_observe(&p->duration,
 	                          o->duration_s >= 0 ? o->duration_s : 0);
+	uv_mutex_unlock(&m->mu);
 }
 
 void
 proxy_metrics_denied(struct proxy_metrics *m, bool inbound, bool tcp,
                      const char *source, const char *destination)
 {
+	uv_mutex_lock(&m->mu);
 	pair_for(m, inbound, tcp, source, destination)->denied++;
+	uv_mutex_unlock(&m->mu);
 }
 
 void
 proxy_metrics_ejected(struct proxy_metrics *m, const char *destination)
 {
 	const char *dst = name_or(destination, "unknown");
-	struct ejected *e;
+	struct ejected *e = NULL;
 
-	for (size_t i = 0; i < m->n_ejected; i++)
-		if (name_is(m->ejected[i].destination, dst)) {
-			m->ejected[i].count++;
-			return;
-		}
-	if (m->n_ejected == PROXY_METRICS_MAX_PAIRS) {
+	uv_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->n_ejected && e == NULL; i++)
+		if (name_is(m->ejected[i].destination, dst))
+			e = &m->ejected[i];
+	if (e == NULL && m->n_ejected == PROXY_METRICS_MAX_PAIRS) {
 		e = &m->ejected[PROXY_METRICS_MAX_PAIRS];
 		set_name(e->destination, PROXY_METRICS_OTHER);
-	} else {
+	} else if (e == NULL) {
 		e = &m->ejected[m->n_ejected++];
 		set_name(e->destination, dst);
 	}
 	e->count++;
+	uv_mutex_unlock(&m->mu);
 }
 
 static size_t
@@ -215,6 +228,7 @@ proxy_metrics_collect(void *ctx, struct metrics_writer *w)
 	struct proxy_metrics *m = ctx;
 	struct metrics_label l[METRICS_MAX_LABELS];
 
+	uv_mutex_lock(&m->mu);
 	metrics_family(w, "weft_proxy_requests_total", METRICS_COUNTER,
 	               "HTTP requests and TCP streams finished, by response "
 	               "class (none: no answer, or TCP)");
@@ -262,4 +276,5 @@ proxy_metrics_collect(void *ctx, struct metrics_writer *w)
 		l[0] = (struct metrics_label){"destination", e->destination};
 		metrics_sample(w, l, 1, (double)e->count);
 	}
+	uv_mutex_unlock(&m->mu);
 }

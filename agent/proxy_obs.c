@@ -76,16 +76,12 @@ void
 agent_proxy_event(struct agent_proxy *px, const char *event,
                   const char *service, const char *node, const char *reason)
 {
-	struct agent *a = agent_proxy_agent(px);
 	json_t *j;
 
-	if (a->api == NULL)
-		return;
 	j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "time_ms",
-	              (json_int_t)agent_now_ms(a), "type", "proxy", "event",
-	              event, "service", service ? service : "",
+	              (json_int_t)agent_proxy_wall_ms(px), "type", "proxy",
+	              "event", event, "service", service ? service : "",
 	              "node", node ? node : "", "reason", reason ? reason : "");
 	if (j != NULL)
-		api_server_broadcast_event(a->api, j);
-	json_decref(j);
+		agent_proxy_post_event(px, j);
 }

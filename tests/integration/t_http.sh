@@ -353,10 +353,14 @@ out=$("$WEFT" routes apply "$T/grpc-routes.json" "${OPS[@]}" --socket "$(sock c)
 	fail "routes apply grpc-routes: $out"
 wait_for 10 "a lists grpc-routes" lists a grpc-routes
 grpc_routed() {
-	local i
+	local i out
+	# Captured whole: grep -q closing the pipe early can fail the client
+	# on its last write, which pipefail would count as a miss.
 	for i in 1 2 3 4; do
-		timeout 30 $PY "$HERE/grpc_app.py" unary "$A:$UP_GRPC" u$i 2>&1 | grep -qx "msg b-grpc:u$i" || return 1
-		timeout 30 $PY "$HERE/grpc_app.py" stream "$A:$UP_GRPC" s$i 2 2>&1 | grep -qx "msg c-grpc:s$i:1" || return 1
+		out=$(timeout 30 $PY "$HERE/grpc_app.py" unary "$A:$UP_GRPC" u$i 2>&1)
+		grep -qx "msg b-grpc:u$i" <<<"$out" || return 1
+		out=$(timeout 30 $PY "$HERE/grpc_app.py" stream "$A:$UP_GRPC" s$i 2 2>&1)
+		grep -qx "msg c-grpc:s$i:1" <<<"$out" || return 1
 	done
 }
 wait_for 30 "gRPC method match: 4 Unary calls all to v1 (b), 4 Stream calls all to v2 (c)" grpc_routed

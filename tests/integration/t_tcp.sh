@@ -39,7 +39,8 @@ make_cert "$T/ca" r web
 	--out "$T/certs" >/dev/null || { fail "cert issue s (rogue CA)"; exit 1; }
 cat "$T/ca/ca.crt" "$T/rogue/ca.crt" >"$T/both.crt"
 
-write_config a $A "" "" "$(upstream $A)"
+# a runs two data-plane workers whatever the machine's core count.
+write_config a $A "" "" "$(upstream $A), \"proxy_workers\": 2"
 write_config b $B $A "" "$(echo_service $ECHO_B)"
 write_config c $C $A "" "$(echo_service $ECHO_C)"
 
@@ -75,6 +76,37 @@ out=$(client marker $A $UP "hello, half-closed world") &&
 	ok "half-close carried both ways: $out" || fail "half-close: $out"
 out=$(client many $A $UP 1000 4096) && ok "$out" ||
 	fail "1000 concurrent connections: $out"
+# ---- two workers: both listen (SO_REUSEPORT) and both carry streams ----
+wmetric() { # NAME SAMPLE: its value in NAME's metrics
+	api "$1" GET /v1/metrics | awk -v s="$2" '$1 == s {print $2; f = 1} END {if (!f) print 0}' |
+		head -1 | cut -d. -f1
+}
+w0=$(wmetric a 'weft_proxy_worker_streams_total{worker="0"}')
+w1=$(wmetric a 'weft_proxy_worker_streams_total{worker="1"}')
+[ "$(wmetric a weft_proxy_workers)" = 2 ] && [ "$w0" -gt 50 ] && [ "$w1" -gt 50 ] &&
+	[ $((w0 + w1)) -ge 1000 ] &&
+	ok "a's 2 workers shared the 1000 connections: $w0 and $w1 streams" ||
+	fail "a's workers: $(wmetric a weft_proxy_workers) workers, streams $w0 and $w1"
+[ "$(wmetric a 'weft_proxy_streams_total{direction="out"}')" -eq $((w0 + w1)) ] &&
+	ok "the streams counter sums the workers" ||
+	fail "weft_proxy_streams_total out $(wmetric a 'weft_proxy_streams_total{direction="out"}') != $w0 + $w1"
+# SO_REUSEPORT must not let a second process share an address silently:
+# an agent whose upstream port another process listens on refuses to start.
+python3 -c 'import socket,time,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.78", 15078)); s.listen(); print("ready", flush=True); time.sleep(60)' >"$T/squat.out" 2>&1 &
+PIDS[squat]=$!
+wait_for 10 "a process listens on 127.0.0.78:15078" grep -q ready "$T/squat.out"
+write_config busy 127.0.0.78 "" "" ", \"upstreams\": [{\"service\": \"echo\", \"local_bind\": \"127.0.0.78:15078\"}], \"proxy_workers\": 2"
+make_cert "$T/ca" busy web
+timeout 20 "$WEFTD" --config "$T/busy.json" >"$T/busy.log" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'msg="cannot listen for upstream" service=echo addr=127.0.0.78:15078 error="address already in use"' "$T/busy.log" &&
+	ok "an upstream port another process holds (with SO_REUSEPORT): weftd exits 1, address already in use" ||
+	fail "busy upstream port: exit $rc, $(tail -3 "$T/busy.log")"
+kill "${PIDS[squat]}" 2>/dev/null; unset 'PIDS[squat]'
+
 out=$(client echo $A $UP $BULK) && ok "bulk $((BULK >> 20)) MiB: $out" ||
 	fail "bulk $((BULK >> 20)) MiB: $out"
 
