@@ -87,6 +87,7 @@ struct pstream {
 	uv_shutdown_t sreq;
 	struct mesh_stream *ms;
 	struct pconn *pc;
+	struct circuit *circuit; /* client: the upstream's, one held */
 	bool client;       /* app connected to us (upstream) */
 	bool app_open;     /* the app socket is usable */
 	bool reading;      /* uv_read_start is in force */
@@ -112,6 +113,7 @@ struct pstream {
 struct uplisten {
 	struct list link;
 	struct agent_proxy *px;
+	struct circuit *circuit; /* max_connections, shared by workers */
 	uv_tcp_t tcp;
 	char service[64];
 	char owner[64]; /* the service it belongs to, "" for the agent's */
@@ -490,6 +492,8 @@ pstream_close(struct pstream *ps)
 		return;
 	ps->closed = true;
 	pstream_observe(ps);
+	if (ps->circuit != NULL)
+		circuit_release(ps->circuit, CIRCUIT_CONNECTIONS);
 	if (ps->ms) {
 		mesh_stream_close(ps->ms);
 		ps->ms = NULL;
@@ -1004,6 +1008,14 @@ on_upstream_accept(uv_stream_t *server, int status)
 		pstream_close(ps);
 		return;
 	}
+	/* Over max_connections: closed at once, as an HTTP front end
+	 * answers 503, so that apps cannot hold the agent's memory. */
+	if (circuit_acquire(ul->circuit, CIRCUIT_CONNECTIONS) != 0) {
+		COUNTER_INC(px->stats.circuit_overflows);
+		pstream_close(ps);
+		return;
+	}
+	ps->circuit = ul->circuit;
 	ps->app_open = true;
 	snprintf(ps->service, sizeof(ps->service), "%s", ul->service);
 	snprintf(ps->source, sizeof(ps->source), "%s", ul->owner);
@@ -1049,6 +1061,10 @@ listen_upstream(struct agent_proxy *px, const struct agent_upstream *u)
 	if (ul == NULL)
 		return WEFT_ENOMEM;
 	ul->px = px;
+	if ((ul->circuit = agent_proxy_circuit(px, u)) == NULL) {
+		free(ul);
+		return WEFT_ENOMEM;
+	}
 	snprintf(ul->service, sizeof(ul->service), "%s", u->service);
 	snprintf(ul->owner, sizeof(ul->owner), "%s", u->owner ? u->owner : "");
 	uv_tcp_init(px->loop, &ul->tcp);
@@ -1390,6 +1406,7 @@ sum_worker(const struct agent_proxy *px, struct sums *s)
 	s->st.conns_out += COUNTER_GET(st->conns_out);
 	s->st.conns_in += COUNTER_GET(st->conns_in);
 	s->st.active_streams += COUNTER_GET(st->active_streams);
+	s->st.circuit_overflows += COUNTER_GET(st->circuit_overflows);
 	s->st.bytes_up += COUNTER_GET(st->bytes_up);
 	s->st.bytes_down += COUNTER_GET(st->bytes_down);
 	s->pconns += COUNTER_GET(px->n_pconns);
@@ -1558,6 +1575,9 @@ agent_proxy_workers_collect(struct agent_proxy *const *wk, size_t n,
 	counter(w, "weft_proxy_connect_failures_total", "Failed connections to "
 	        "peer agents' mesh listeners.", NULL, NULL, st->connect_fail,
 	        NULL, 0);
+	counter(w, "weft_proxy_circuit_overflows_total", "App connections to "
+	        "TCP upstream ports closed at once for max_connections.", NULL,
+	        NULL, st->circuit_overflows, NULL, 0);
 	metrics_family(w, "weft_proxy_active_streams", METRICS_GAUGE,
 	               "Mesh streams open now.");
 	metrics_sample(w, NULL, 0, (double)st->active_streams);

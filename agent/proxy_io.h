@@ -35,6 +35,7 @@ struct agent_proxy_stats {
 	uint64_t connect_fail;
 	uint64_t conns_out, conns_in;
 	uint64_t active_streams;
+	uint64_t circuit_overflows; /* TCP app connections over the limit */
 	uint64_t bytes_up, bytes_down;
 };
 

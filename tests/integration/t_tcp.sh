@@ -22,6 +22,7 @@ BULK=$((512 << 20))
 upstream() { # IP: an upstreams list with echo on IP:UP
 	echo ", \"upstreams\": [{\"service\": \"echo\", \"local_bind\": \"$1:$UP\"}]"
 }
+TIGHT=15079     # a's second echo port: max_connections 3
 echo_service() { # PORT
 	echo ", \"services\": [{\"name\": \"echo\", \"port\": $1, \"protocol\": \"tcp\"}]"
 }
@@ -40,7 +41,8 @@ make_cert "$T/ca" r web
 cat "$T/ca/ca.crt" "$T/rogue/ca.crt" >"$T/both.crt"
 
 # a runs two data-plane workers whatever the machine's core count.
-write_config a $A "" "" "$(upstream $A), \"proxy_workers\": 2"
+write_config a $A "" "" ", \"upstreams\": [{\"service\": \"echo\", \"local_bind\": \"$A:$UP\"},
+  {\"service\": \"echo\", \"local_bind\": \"$A:$TIGHT\", \"max_connections\": 3}], \"proxy_workers\": 2"
 write_config b $B $A "" "$(echo_service $ECHO_B)"
 write_config c $C $A "" "$(echo_service $ECHO_C)"
 
@@ -90,6 +92,35 @@ w1=$(wmetric a 'weft_proxy_worker_streams_total{worker="1"}')
 [ "$(wmetric a 'weft_proxy_streams_total{direction="out"}')" -eq $((w0 + w1)) ] &&
 	ok "the streams counter sums the workers" ||
 	fail "weft_proxy_streams_total out $(wmetric a 'weft_proxy_streams_total{direction="out"}') != $w0 + $w1"
+# max_connections on a TCP upstream holds across both workers: of 6
+# connections held at once, 3 are carried and 3 closed at once.
+o0=$(wmetric a weft_proxy_circuit_overflows_total)
+out=$(timeout 30 python3 - "$A" "$TIGHT" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+conns = []
+for i in range(6):
+    c = socket.create_connection((host, port), timeout=5)
+    conns.append(c)
+    time.sleep(0.1)
+served = closed = 0
+for i, c in enumerate(conns):
+    try:
+        c.sendall(b"m%d" % i)
+        d = c.recv(16)
+        if d == b"m%d" % i:
+            served += 1
+        elif d == b"":
+            closed += 1
+    except OSError:
+        closed += 1
+print(served, closed)
+PY
+)
+o1=$(wmetric a weft_proxy_circuit_overflows_total)
+[ "$out" = "3 3" ] && [ $((o1 - o0)) -eq 3 ] &&
+	ok "TCP upstream max_connections 3 with 2 workers: 3 of 6 carried, 3 closed (overflows counted $((o1 - o0)))" ||
+	fail "TCP max_connections 3: served/closed '$out', overflows $((o1 - o0))"
 # SO_REUSEPORT must not let a second process share an address silently:
 # an agent whose upstream port another process listens on refuses to start.
 python3 -c 'import socket,time,sys
