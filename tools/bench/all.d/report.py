@@ -191,10 +191,10 @@ class Plots:
                 fh.write(text)
         os.makedirs(self.png_dir, exist_ok=True)
         out = os.path.join(self.png_dir, name + ".png")
-        script = ("set terminal pngcairo size 860,500 font 'sans,10'\n"
+        script = ("set terminal pngcairo size 860,540 font 'sans,10'\n"
                   "set termoption noenhanced\n"
                   "set output '%s'\nset title \"%s\"\nset grid\n"
-                  "set key left top opaque box\n%s\n" % (out, title, body))
+                  "set key outside bottom center horizontal\n%s\n" % (out, title, body))
         gp = os.path.join(self.data, name + ".gp")
         with open(gp, "w") as fh:
             fh.write(script)
@@ -392,7 +392,11 @@ def gossip_section(g, sim, goals, plots, quick):
                   for n in idle for k in idle[n]}
             out.append("\nIdle traffic (no loss, 30 simulated s) and gossip "
                        "state against N, each on its own defaults (probe "
-                       "every %s ms for weft, %s ms for memberlist):\n" % (
+                       "every %s ms for weft, %s ms for memberlist). The simulator "
+                       "counts the payload of the datagrams a node sends; the "
+                       "real-agent figures above are nft counts of whole IP "
+                       "packets, TCP included: compare each with its own "
+                       "anchor, not the levels with each other.\n" % (
                            pi.get("weft", "?"), pi.get("memberlist", "?")))
             rows = []
             for n in sorted(idle):
