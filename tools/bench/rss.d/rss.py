@@ -230,11 +230,12 @@ http {
         if not os.path.exists(os.path.join(self.certs, b + ".crt")):
             self.cert(a)
             self.cert(b, "echo,web")
-        # TCP upstreams have no circuit; an HTTP upstream's
-        # max_connections (default 1024, proxy/circuit.h) would refuse
-        # the rest with 503, so the bench raises it.
+        # An upstream's max_connections (default 1024, proxy/circuit.h)
+        # would refuse the rest (HTTP: 503; TCP: closed), so the bench
+        # raises it.
         conf_a, sock_a = self.agent_config(a, A, [], {"upstreams": [
-            {"service": "echo", "local_bind": "%s:%d" % (A, UP_ECHO)},
+            {"service": "echo", "local_bind": "%s:%d" % (A, UP_ECHO),
+             "max_connections": int(cap)},
             {"service": "web", "local_bind": "%s:%d" % (A, UP_HTTP),
              "protocol": "http", "max_connections": int(cap)}]})
         conf_b, _ = self.agent_config(b, B, ["%s:%d" % (A, GOSSIP_PORT)], {
