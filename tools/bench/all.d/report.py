@@ -117,10 +117,9 @@ def pkg(name):
     return v.splitlines()[0] if v else name + " ?"
 
 
-def versions(root, build):
-    commit = sh(["git", "-C", root, "rev-parse", "--short=12", "HEAD"]) or "?"
-    dirty = sh(["git", "-C", root, "status", "--porcelain",
-                "--untracked-files=no"])
+def versions(root, build, env):
+    commit = env.get("commit") or "?"
+    dirty = env.get("dirty")
     w = "weftd %s%s (%s)" % (
         commit, " + uncommitted changes in the tree" if dirty else "",
         os.path.relpath(build, root) if build.startswith(root) else build)
@@ -860,6 +859,14 @@ def main():
     except OSError:
         pass
     plots = Plots(d, a.png, a.doc)
+    env = {}
+    try:
+        with open(os.path.join(d, "env.tsv")) as fh:
+            for line in fh:
+                k, _, v = line.rstrip("\n").partition("\t")
+                env[k] = v
+    except OSError:
+        pass
     if a.png and os.path.isdir(a.png):
         for fn in os.listdir(a.png):  # no stale plot from an older run
             if fn.endswith(".png"):
@@ -907,11 +914,11 @@ def main():
                "and analysis.\n")
     out.append("- Command: `%s`, started %s, wall time %s (%s)" % (
         a.command, a.started, wall, step_txt or "no steps"))
-    out.append("- Machine: %s; load average at the end %s (a shared "
-               "machine: compare ratios within one run, not across runs)" % (
-                   machine(), " ".join(open("/proc/loadavg").read().split()
-                                       [:3])))
-    out.append("- Versions: %s" % versions(a.root, a.build))
+    out.append("- Machine: %s; load average %s at the start, %s at the end "
+               "(a shared machine: compare ratios within one run, not "
+               "across runs)" % (machine(), env.get("loadavg_start", "?"),
+                                 env.get("loadavg_end", "?")))
+    out.append("- Versions: %s" % versions(a.root, a.build, env))
     out.append("- Raw results: every benchmark's `--data` output, kept in "
                "`%s` on the machine that ran it\n" % d)
     out.append("### Goals of issue 9\n")
