@@ -684,7 +684,9 @@ def http_section(path, goals, plots):
                       for p in anchors) if dlat is not None else "-", prof))
         goals.add("agent RSS under load at most 8 MiB",
                   "%s MiB (larger agent, HTTP runs)" % f(w["rss"], 1),
-                  w["rss"], 8.0, False)
+                  w["rss"], 8.0, False, "under the HTTP runs above (at most "
+                  "64 connections); against 1,000 and more see the memory "
+                  "rows")
     dat = "".join("\"%s\" %s %s\n" % (HTTP_NAMES[p].split(" (")[0],
                                       f(fig[p]["rps64"], 0),
                                       f(fig[p]["rpsh2"], 0)) for p in paths)
