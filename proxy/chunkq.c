@@ -63,6 +63,7 @@ chunkq_init(struct chunkq *q)
 	q->head = NULL;
 	q->tail = NULL;
 	q->len = 0;
+	q->spare = NULL;
 }
 
 int
@@ -101,6 +102,53 @@ chunkq_append(struct chunkq *q, struct chunk_pool *pool, const void *p,
 	if (added != NULL)
 		*added = done;
 	return 0;
+}
+
+int
+chunkq_reserve(struct chunkq *q, struct chunk_pool *pool, size_t max,
+               uint8_t **p, size_t *len)
+{
+	struct chunk *t = q->tail;
+
+	*p = NULL;
+	*len = 0;
+	if (max == 0)
+		return 0;
+	if (t == NULL || t->end == CHUNK_SIZE) {
+		if (q->spare == NULL && (q->spare = chunk_get(pool)) == NULL)
+			return WEFT_ENOMEM;
+		t = q->spare;
+	} else if (q->spare != NULL) {
+		/* An earlier reservation nobody committed. */
+		chunk_put(pool, q->spare);
+		q->spare = NULL;
+	}
+	*p = t->data + t->end;
+	*len = CHUNK_SIZE - t->end < max ? CHUNK_SIZE - t->end : max;
+	return 0;
+}
+
+void
+chunkq_commit(struct chunkq *q, struct chunk_pool *pool, size_t n)
+{
+	struct chunk *c = q->spare;
+
+	q->spare = NULL;
+	if (c != NULL) {
+		if (n == 0) {
+			chunk_put(pool, c);
+			return;
+		}
+		if (q->tail == NULL)
+			q->head = c;
+		else
+			q->tail->next = c;
+		q->tail = c;
+	}
+	if (n == 0)
+		return;
+	q->tail->end += n;
+	q->len += n;
 }
 
 void
@@ -168,4 +216,8 @@ chunkq_clear(struct chunkq *q, struct chunk_pool *pool)
 	}
 	q->tail = NULL;
 	q->len = 0;
+	if (q->spare != NULL) {
+		chunk_put(pool, q->spare);
+		q->spare = NULL;
+	}
 }

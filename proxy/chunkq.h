@@ -34,6 +34,7 @@ struct chunkq {
 	struct chunk *head;
 	struct chunk *tail;
 	size_t len;
+	struct chunk *spare; /* reserved (chunkq_reserve), not yet linked */
 };
 
 void chunk_pool_init(struct chunk_pool *pool, size_t max_free);
@@ -54,7 +55,18 @@ void chunkq_consume(struct chunkq *q, struct chunk_pool *pool, size_t n);
 /* Copies up to cap bytes out and consumes them; returns how many. */
 size_t chunkq_take(struct chunkq *q, struct chunk_pool *pool, uint8_t *out,
                    size_t cap);
-/* Gives every chunk back. */
+/*
+ * Room to write up to max bytes in place, after the last byte: the tail
+ * chunk's free end, or a new chunk held aside until bytes are committed
+ * (so a reservation nobody fills leaves no empty chunk in the queue).
+ * *len is 0 when memory ran out (WEFT_ENOMEM).  Valid until the next call
+ * on q; at most one reservation at a time.
+ */
+int chunkq_reserve(struct chunkq *q, struct chunk_pool *pool, size_t max,
+                   uint8_t **p, size_t *len);
+/* The first n reserved bytes now hold data; 0 gives the room back. */
+void chunkq_commit(struct chunkq *q, struct chunk_pool *pool, size_t n);
+/* Gives every chunk back (a reserved one too). */
 void chunkq_clear(struct chunkq *q, struct chunk_pool *pool);
 
 #endif

@@ -1995,6 +1995,38 @@ resume(struct mesh_stream *s)
 }
 
 int
+mesh_stream_write_reserve(struct mesh_stream *s, uint8_t **p, size_t *len)
+{
+	size_t room = mesh_stream_write_room(s);
+
+	*p = NULL;
+	*len = 0;
+	if (!writable_state(s) || s->shut)
+		return WEFT_ECLOSED;
+	if (s->http && !s->client && s->st == ST_CONNECTING)
+		return WEFT_ESTATE;
+	if (room == 0) {
+		s->want_writable = true;
+		return 0;
+	}
+	return chunkq_reserve(&s->out, &s->c->pool, room, p, len);
+}
+
+void
+mesh_stream_write_commit(struct mesh_stream *s, size_t n)
+{
+	/* A reset between the two dropped the reservation with the rest
+	 * (chunkq_clear): nothing to commit then. */
+	if (!writable_state(s) || s->shut) {
+		chunkq_commit(&s->out, &s->c->pool, 0);
+		return;
+	}
+	chunkq_commit(&s->out, &s->c->pool, n);
+	if (n > 0)
+		resume(s);
+}
+
+int
 mesh_stream_write(struct mesh_stream *s, const void *data, size_t len,
                   size_t *accepted)
 {

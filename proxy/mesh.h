@@ -335,6 +335,21 @@ int mesh_stream_write(struct mesh_stream *s, const void *data, size_t len,
                       size_t *accepted);
 /* Room in the send buffer now. */
 size_t mesh_stream_write_room(const struct mesh_stream *s);
+/*
+ * Writes without a copy: room to put up to mesh_stream_write_room()
+ * bytes in place (*len may be less: the end of a chunk), then
+ * mesh_stream_write_commit() of what was put there, e.g. a libuv alloc
+ * callback hands out *p and the read callback that follows commits what
+ * the read returned.  Nothing else may be called on the stream between
+ * the two.  *len 0 when the stream takes no more now: as after a short
+ * mesh_stream_write(), MESH_EV_WRITABLE says when it has room again.
+ * Errors as mesh_stream_write(), WEFT_ENOMEM when memory ran out.
+ */
+int mesh_stream_write_reserve(struct mesh_stream *s, uint8_t **p,
+                              size_t *len);
+/* The first n reserved bytes are data (as mesh_stream_write() of them);
+ * 0 gives the room back. */
+void mesh_stream_write_commit(struct mesh_stream *s, size_t n);
 /* Half-close: END_STREAM after the queued bytes. */
 int mesh_stream_shutdown_write(struct mesh_stream *s);
 

@@ -387,6 +387,75 @@ test_out_high_water_bounds_then_resumes(void **state)
 	assert_memory_equal(got, data, total);
 }
 
+/* Bytes put in place (mesh_stream_write_reserve/commit) arrive as
+ * written ones do; a full stream gives no room and says when it has. */
+static void
+test_write_in_place(void **state)
+{
+	struct mp_world *w = *state;
+	struct mesh_stream *cs, *ss;
+	static uint8_t got[40 * 1024];
+	uint8_t *p;
+	size_t len, total = 0, n = 0;
+	bool eof;
+
+	w->a.mcfg.send_buffer = 16 * 1024;
+	w->b.mcfg.stream_window = 16 * 1024;
+	mp_start(w);
+	cs = open_one(w, "db", 5432);
+	ss = server_stream(w, 0);
+	assert_int_equal(mesh_stream_write_reserve(cs, &p, &len), 0);
+	assert_true(len >= 5);
+	memcpy(p, "hello", 5);
+	mesh_stream_write_commit(cs, 5);
+	/* Room given back: nothing sent. */
+	assert_int_equal(mesh_stream_write_reserve(cs, &p, &len), 0);
+	mesh_stream_write_commit(cs, 0);
+	mp_pump(w);
+	expect_read(ss, "hello", false);
+	/* Fill it: the reader's window and the send buffer run out. */
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(mesh_stream_write_reserve(cs, &p, &len), 0);
+		if (len == 0)
+			break;
+		for (size_t k = 0; k < len; k++)
+			p[k] = pat(total + k);
+		mesh_stream_write_commit(cs, len);
+		total += len;
+		mp_pump(w);
+	}
+	assert_int_equal(len, 0);
+	/* The send buffer and the reader's window, less what "hello" still
+	 * holds of the window (given back in batches). */
+	assert_in_range(total, 32 * 1024 - 5, 32 * 1024);
+	assert_int_equal(mp_count(&w->a, MESH_EV_WRITABLE), 0);
+	/* The reader drains: room again, and the writer is told. */
+	for (int i = 0; i < 100 && n < total; i++) {
+		const uint8_t *v;
+		size_t k;
+
+		mesh_stream_read_peek(ss, &v, &k, &eof);
+		for (size_t j = 0; j < k; j++)
+			got[n + j] = v[j];
+		mesh_stream_read_consume(ss, k);
+		n += k;
+		mp_pump(w);
+	}
+	assert_int_equal(n, total);
+	for (size_t i = 0; i < total; i++)
+		if (got[i] != pat(i))
+			fail_msg("byte %zu differs", i);
+	assert_true(mp_count(&w->a, MESH_EV_WRITABLE) >= 1);
+	assert_int_equal(mesh_stream_write_reserve(cs, &p, &len), 0);
+	assert_true(len > 0);
+	mesh_stream_write_commit(cs, 0);
+	/* Closed for writing: no room. */
+	assert_int_equal(mesh_stream_shutdown_write(cs), 0);
+	assert_int_equal(mesh_stream_write_reserve(cs, &p, &len),
+	    WEFT_ECLOSED);
+	assert_int_equal(len, 0);
+}
+
 static void
 test_flow_control_slow_reader(void **state)
 {
@@ -1070,6 +1139,7 @@ main(void)
 		T(test_reset_client_to_server),
 		T(test_reset_server_to_client),
 		T(test_flow_control_slow_reader),
+		T(test_write_in_place),
 		T(test_out_high_water_bounds_then_resumes),
 		T(test_thousand_streams),
 		T(test_connection_bounds_unread_bytes),

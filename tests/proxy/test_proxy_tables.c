@@ -692,6 +692,63 @@ test_chunkq_boundaries_and_reuse(void **state)
 	chunk_pool_fini(&pool);
 }
 
+/* Reads in place: the reserved room is where the bytes stay, a
+ * reservation given back leaves nothing held, order is kept. */
+static void
+test_chunkq_reserve_commit(void **state)
+{
+	struct chunk_pool pool;
+	struct chunkq q;
+	static uint8_t out[CHUNK_SIZE + 200];
+	const uint8_t *v;
+	uint8_t *p, *p2;
+	size_t len;
+
+	(void)state;
+	chunk_pool_init(&pool, 4);
+	chunkq_init(&q);
+	/* Given back unfilled: no chunk stays live or queued. */
+	assert_int_equal(chunkq_reserve(&q, &pool, 100, &p, &len), 0);
+	assert_non_null(p);
+	assert_int_equal(len, 100);
+	chunkq_commit(&q, &pool, 0);
+	assert_null(q.head);
+	assert_int_equal(q.len, 0);
+	assert_int_equal(pool.n_live, 0);
+	/* Filled: the view is the queue's first bytes. */
+	assert_int_equal(chunkq_reserve(&q, &pool, CHUNK_SIZE * 2, &p, &len),
+	    0);
+	assert_int_equal(len, CHUNK_SIZE);
+	memset(p, 'a', CHUNK_SIZE - 50);
+	chunkq_commit(&q, &pool, CHUNK_SIZE - 50);
+	chunkq_peek(&q, &v, &len);
+	assert_ptr_equal(v, p);
+	assert_int_equal(len, CHUNK_SIZE - 50);
+	/* The tail's free end comes next, then a new chunk. */
+	assert_int_equal(chunkq_reserve(&q, &pool, 1000, &p2, &len), 0);
+	assert_ptr_equal(p2, p + CHUNK_SIZE - 50);
+	assert_int_equal(len, 50);
+	memset(p2, 'b', 50);
+	chunkq_commit(&q, &pool, 50);
+	assert_int_equal(chunkq_reserve(&q, &pool, 150, &p2, &len), 0);
+	assert_int_equal(len, 150);
+	memset(p2, 'c', 150);
+	chunkq_commit(&q, &pool, 150);
+	assert_int_equal(chunkq_append(&q, &pool, "dd", 2, NULL), 0);
+	assert_int_equal(q.len, CHUNK_SIZE + 152);
+	assert_int_equal(chunkq_take(&q, &pool, out, sizeof(out)),
+	    CHUNK_SIZE + 152);
+	for (size_t i = 0; i < CHUNK_SIZE + 152; i++)
+		assert_int_equal(out[i], i < CHUNK_SIZE - 50 ? 'a' :
+		    i < CHUNK_SIZE ? 'b' : i < CHUNK_SIZE + 150 ? 'c' : 'd');
+	/* A reservation never committed goes with clear. */
+	assert_int_equal(chunkq_reserve(&q, &pool, 10, &p, &len), 0);
+	assert_int_equal(pool.n_live, 1);
+	chunkq_clear(&q, &pool);
+	assert_int_equal(pool.n_live, 0);
+	chunk_pool_fini(&pool);
+}
+
 int
 main(void)
 {
@@ -716,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_balance_backoff_moves_on_and_doubles),
 		cmocka_unit_test(test_balance_weights),
 		cmocka_unit_test(test_chunkq_boundaries_and_reuse),
+		cmocka_unit_test(test_chunkq_reserve_commit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
