@@ -4,9 +4,12 @@
 #include <malloc.h>
 #endif
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <uv.h>
 
@@ -77,6 +80,61 @@ default_socket(void)
 	return path;
 }
 
+/*
+ * Starting (config, certificates, every code path run once) leaves
+ * weftd's own text and read-only data resident in 64 KiB runs (the
+ * kernel maps file pages around each fault) that the running agent
+ * never touches again.  Dropping them once started leaves RSS to what
+ * the agent runs; a page it needs comes back from the page cache.  Only
+ * read-only mappings of the executable with no private (copied) page
+ * are dropped: a copied page, such as a relocated one in RELRO, would
+ * lose its contents.
+ */
+static void
+drop_mapping(unsigned long lo, unsigned long hi, bool ours, bool ro,
+             long anon_kb)
+{
+	if (ours && ro && anon_kb == 0 && hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static void
+shed_startup_pages(void)
+{
+#ifdef __linux__
+	char exe[1024], line[1200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	unsigned long lo = 0, hi = 0;
+	bool ours = false, ro = false;
+	long anon_kb = -1;
+	FILE *f;
+
+	if (n <= 0 || (f = fopen("/proc/self/smaps", "re")) == NULL)
+		return;
+	exe[n] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long a, b;
+		char perms[5], path[1024];
+		long kb;
+		int k = sscanf(line, "%lx-%lx %4s %*s %*s %*s %1023s", &a, &b,
+		               perms, path);
+
+		if (k >= 3 && strchr(line, '-') < strchr(line, ' ')) {
+			drop_mapping(lo, hi, ours, ro, anon_kb);
+			lo = a;
+			hi = b;
+			ours = k == 4 && strcmp(path, exe) == 0;
+			ro = perms[1] != 'w';
+			anon_kb = -1;
+		} else if (sscanf(line, "Anonymous: %ld kB", &kb) == 1) {
+			anon_kb = kb;
+		}
+	}
+	drop_mapping(lo, hi, ours, ro, anon_kb);
+	fclose(f);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -115,8 +173,8 @@ main(int argc, char **argv)
 	/* Buffers of 64 KiB and more (push-pull messages, the proxy's) get
 	 * their own mappings and go back to the kernel when freed, instead
 	 * of raising the heap's top; a fixed threshold also stops glibc
-	 * from raising it after the first such free.  One arena: weftd
-	 * runs one loop thread. */
+	 * from raising it after the first such free.  One arena until the
+	 * data plane starts its worker threads (agent/proxy_workers.c). */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 	mallopt(M_ARENA_MAX, 1);
@@ -193,8 +251,10 @@ main(int argc, char **argv)
 	agent_log_stderr(&a.log, level);
 	loop = uv_default_loop();
 	rc = agent_start(&a, loop);
-	if (rc == 0)
+	if (rc == 0) {
+		shed_startup_pages();
 		uv_run(loop, UV_RUN_DEFAULT);
+	}
 	if (a.g) {
 		gossip_free(a.g);
 		a.g = NULL;

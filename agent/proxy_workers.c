@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +431,11 @@ agent_proxy_start(struct agent *a)
 	metrics_register(&a->metrics, "proxy", collect, set);
 	metrics_register(&a->metrics, "proxy_services", proxy_metrics_collect,
 	                 set->pm);
+#ifdef __GLIBC__
+	/* An arena per worker: one shared arena's lock would be taken by
+	 * every worker for every allocation. */
+	mallopt(M_ARENA_MAX, (int)set->n);
+#endif
 	for (unsigned i = 1; i < set->n; i++) {
 		struct slot *s = &set->slots[i];
 
