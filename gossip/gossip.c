@@ -497,6 +497,7 @@ gossip_free(struct gossip *g)
 		member_free_all(g);
 	free(g->m);
 	free(g->free_slots);
+	free(g->sparse_peers);
 	free(g->idx);
 	free(g->order);
 	if (g->self_cert)

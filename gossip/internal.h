@@ -265,6 +265,9 @@ struct gossip {
 	int64_t next_reap;
 	uint64_t mdig[WIRE_DIGEST_MEMBERS];
 	uint64_t odig[WIRE_DIGEST_OBJECTS];
+	/* Push-pull peers that take sparse digests (pushpull.c). */
+	uint64_t *sparse_peers;
+	size_t sparse_cap, sparse_n;
 	struct pull_slot pulls[PULL_SLOTS];
 	int64_t pull_window;
 	unsigned pulls_in_window;

@@ -14,7 +14,11 @@
  *
  * A joining node has an empty digest, so it receives everything: a join
  * is a full state transfer, a periodic exchange between nodes in sync is
- * two digests (2.5 KB).
+ * two digests: 2.5 KB each dense, or 9 bytes per non-zero bucket sparse
+ * (about 150 bytes at 16 members).  Sparse digests go only to a peer
+ * that said it takes them (WIRE_PP_SPARSE_OK in any push-pull message
+ * from its address), so agents from before them still understand every
+ * message sent to them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -23,10 +27,11 @@
 #include "common/err.h"
 #include "gossip/internal.h"
 
+/* Dense: every bucket, u64 big-endian. */
 static void
 pack_digest(msgpack_packer *pk, const uint64_t *d, size_t n)
 {
-	uint8_t t[WIRE_DIGEST_MEMBERS * 8];
+	uint8_t t[WIRE_DIGEST_MEMBERS * 9];
 
 	for (size_t i = 0; i < n; i++)
 		for (int j = 0; j < 8; j++)
@@ -34,14 +39,113 @@ pack_digest(msgpack_packer *pk, const uint64_t *d, size_t n)
 	wire_put_bin(pk, t, n * 8);
 }
 
-static uint64_t
-digest_at(const uint8_t *p, size_t i)
+/* Sparse when smaller: the non-zero buckets, (index, u64) each. */
+static void
+pack_digest_sparse(msgpack_packer *pk, const uint64_t *d, size_t n)
 {
-	uint64_t v = 0;
+	uint8_t t[WIRE_DIGEST_MEMBERS * 9];
+	size_t len = 0;
 
-	for (int j = 0; j < 8; j++)
-		v = v << 8 | p[i * 8 + (size_t)j];
-	return v;
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] == 0)
+			continue;
+		if (len + 9 > n * 8) {
+			pack_digest(pk, d, n);
+			return;
+		}
+		t[len++] = (uint8_t)i;
+		for (int j = 0; j < 8; j++)
+			t[len++] = (uint8_t)(d[i] >> (56 - 8 * j));
+	}
+	wire_put_bin(pk, t, len);
+}
+
+/* Peers known to take sparse digests, by a hash of their gossip address:
+ * an open-addressing set, grown as needed. */
+static uint64_t
+addr_key(const struct gossip_addr *a)
+{
+	uint8_t b[19];
+
+	b[0] = a->family;
+	memcpy(b + 1, a->ip, 16);
+	b[17] = (uint8_t)(a->port >> 8);
+	b[18] = (uint8_t)a->port;
+	return store_hash(b, sizeof(b)) | 1;
+}
+
+static bool
+sparse_peer(const struct gossip *g, const struct gossip_addr *a)
+{
+	uint64_t k = addr_key(a);
+
+	if (g->sparse_cap == 0)
+		return false;
+	for (size_t h = k & (g->sparse_cap - 1); g->sparse_peers[h];
+	     h = (h + 1) & (g->sparse_cap - 1))
+		if (g->sparse_peers[h] == k)
+			return true;
+	return false;
+}
+
+static void
+sparse_insert(uint64_t *set, size_t cap, uint64_t k)
+{
+	size_t h = k & (cap - 1);
+
+	while (set[h] != 0 && set[h] != k)
+		h = (h + 1) & (cap - 1);
+	set[h] = k;
+}
+
+/* A peer that stops saying so (an older agent on the same address) is
+ * never sent one again. */
+static void
+note_sparse_peer(struct gossip *g, const struct gossip_addr *a, bool ok)
+{
+	uint64_t k = addr_key(a);
+
+	if (!ok) {
+		if (!sparse_peer(g, a))
+			return;
+		/* Rebuilt without it: removals are rare. */
+		uint64_t *old = g->sparse_peers;
+		size_t cap = g->sparse_cap;
+
+		g->sparse_peers = calloc(cap, sizeof(*old));
+		g->sparse_n = 0;
+		if (g->sparse_peers == NULL) {
+			g->sparse_cap = 0;
+			free(old);
+			return;
+		}
+		for (size_t i = 0; i < cap; i++)
+			if (old[i] != 0 && old[i] != k) {
+				sparse_insert(g->sparse_peers, cap, old[i]);
+				g->sparse_n++;
+			}
+		free(old);
+		return;
+	}
+	if (sparse_peer(g, a))
+		return;
+	if (2 * (g->sparse_n + 1) > g->sparse_cap) {
+		size_t cap = g->sparse_cap ? 2 * g->sparse_cap : 16;
+		uint64_t *n;
+
+		if (cap > 4 * (size_t)GOSSIP_MAX_MEMBERS)
+			return; /* bounded: the rest get dense digests */
+		if ((n = calloc(cap, sizeof(*n))) == NULL)
+			return;
+		for (size_t i = 0; i < g->sparse_cap; i++)
+			if (g->sparse_peers[i] != 0)
+				sparse_insert(n, cap, g->sparse_peers[i]);
+		free(g->sparse_peers);
+		g->sparse_peers = n;
+		g->sparse_cap = cap;
+	}
+	sparse_insert(g->sparse_peers, g->sparse_cap, k);
+	g->sparse_n++;
 }
 
 static bool
@@ -123,10 +227,15 @@ pushpull_encode(struct gossip *g, uint8_t type, uint32_t flags,
 		break;
 	}
 	msgpack_pack_uint8(&pk, type);
-	msgpack_pack_uint32(&pk, flags);
+	msgpack_pack_uint32(&pk, flags | WIRE_PP_SPARSE_OK);
 	if (type == WIRE_PP_REQ || type == WIRE_PP_RESP) {
-		pack_digest(&pk, g->mdig, WIRE_DIGEST_MEMBERS);
-		pack_digest(&pk, g->odig, WIRE_DIGEST_OBJECTS);
+		if (flags & WIRE_PP_SPARSE) {
+			pack_digest_sparse(&pk, g->mdig, WIRE_DIGEST_MEMBERS);
+			pack_digest_sparse(&pk, g->odig, WIRE_DIGEST_OBJECTS);
+		} else {
+			pack_digest(&pk, g->mdig, WIRE_DIGEST_MEMBERS);
+			pack_digest(&pk, g->odig, WIRE_DIGEST_OBJECTS);
+		}
 	}
 	if (type == WIRE_PP_RESP || type == WIRE_PP_PUSH) {
 		pack_entries(g, &pk, want_m);
@@ -147,9 +256,12 @@ pushpull_start(struct gossip *g, int64_t now, const struct gossip_addr *to,
 {
 	uint8_t *p;
 	size_t n;
-	int rc = pushpull_encode(g, WIRE_PP_REQ, flags, NULL, NULL, &p, &n);
+	int rc;
 
 	(void)now;
+	if (sparse_peer(g, to))
+		flags |= WIRE_PP_SPARSE;
+	rc = pushpull_encode(g, WIRE_PP_REQ, flags, NULL, NULL, &p, &n);
 	if (rc)
 		return rc;
 	return gossip_send_stream(g, to, p, n);
@@ -165,12 +277,12 @@ diff(const struct gossip *g, const struct wire_stream *s, uint64_t *want_m,
 	memset(want_m, 0, WIRE_DIGEST_MEMBERS / 8);
 	memset(want_o, 0, WIRE_DIGEST_OBJECTS / 8);
 	for (size_t i = 0; i < WIRE_DIGEST_MEMBERS; i++)
-		if (g->mdig[i] != digest_at(s->mdigest, i)) {
+		if (g->mdig[i] != s->mdigest[i]) {
 			want_m[i / 64] |= 1ull << (i % 64);
 			any = true;
 		}
 	for (size_t i = 0; i < WIRE_DIGEST_OBJECTS; i++)
-		if (g->odig[i] != digest_at(s->odigest, i)) {
+		if (g->odig[i] != s->odigest[i]) {
 			want_o[i / 64] |= 1ull << (i % 64);
 			any = true;
 		}
@@ -257,11 +369,13 @@ pushpull_recv(struct gossip *g, int64_t now, const struct gossip_addr *from,
 		g->stats.last_reason = why;
 		return rc;
 	}
+	note_sparse_peer(g, from, (s.flags & WIRE_PP_SPARSE_OK) != 0);
 	switch (s.type) {
 	case WIRE_PP_REQ:
 		diff(g, &s, want_m, want_o);
-		rc = pushpull_encode(g, WIRE_PP_RESP, 0, want_m, want_o, &out,
-		                     &out_len);
+		rc = pushpull_encode(g, WIRE_PP_RESP,
+		                     s.flags & WIRE_PP_SPARSE_OK ? WIRE_PP_SPARSE : 0,
+		                     want_m, want_o, &out, &out_len);
 		if (rc == 0)
 			rc = gossip_send_stream(g, from, out, out_len);
 		break;

@@ -373,12 +373,44 @@ get_obj_entry(const msgpack_object *o, struct wire_obj_entry *e)
 	       get_bin_opt(&f[1], WIRE_MAX_CERT, &e->cert, &e->cert_len);
 }
 
+/*
+ * A digest is dense (buckets x u64 big-endian) or, in a message flagged
+ * WIRE_PP_SPARSE, may instead list its non-zero buckets: (index u8, u64
+ * big-endian) each, indices rising.  The two lengths never coincide
+ * (a multiple of 9 against 2048 or 512).
+ */
 static bool
-get_digest(const msgpack_object *o, size_t buckets, const uint8_t **p)
+get_digest(const msgpack_object *o, size_t buckets, bool sparse_ok,
+           uint64_t *out)
 {
+	const uint8_t *p;
 	size_t n;
+	int last = -1;
 
-	return get_bin(o, buckets * 8, p, &n) && n == buckets * 8;
+	if (!get_bin(o, buckets * 9, &p, &n))
+		return false;
+	memset(out, 0, buckets * sizeof(*out));
+	if (n == buckets * 8) {
+		for (size_t i = 0; i < buckets; i++)
+			for (int j = 0; j < 8; j++)
+				out[i] = out[i] << 8 | p[i * 8 + (size_t)j];
+		return true;
+	}
+	if (!sparse_ok || n % 9 != 0)
+		return false;
+	for (size_t k = 0; k < n; k += 9) {
+		uint64_t v = 0;
+
+		if ((size_t)p[k] >= buckets || (int)p[k] <= last)
+			return false;
+		for (int j = 1; j <= 8; j++)
+			v = v << 8 | p[k + (size_t)j];
+		if (v == 0)
+			return false; /* a zero bucket is not listed */
+		out[p[k]] = v;
+		last = p[k];
+	}
+	return true;
 }
 
 static int
@@ -423,6 +455,7 @@ wire_decode_stream(const uint8_t *p, size_t len, struct wire_stream *s,
 	const msgpack_object *f;
 	uint64_t t, flags;
 	size_t n;
+	bool sparse;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -446,18 +479,21 @@ wire_decode_stream(const uint8_t *p, size_t len, struct wire_stream *s,
 	}
 	s->type = (uint8_t)t;
 	s->flags = (uint32_t)flags;
+	sparse = (s->flags & WIRE_PP_SPARSE) != 0;
 	switch (s->type) {
 	case WIRE_PP_REQ:
-		if (n != 4 || !get_digest(&f[2], WIRE_DIGEST_MEMBERS, &s->mdigest) ||
-		    !get_digest(&f[3], WIRE_DIGEST_OBJECTS, &s->odigest)) {
+		if (n != 4 || !get_digest(&f[2], WIRE_DIGEST_MEMBERS, sparse,
+		                          s->mdigest) ||
+		    !get_digest(&f[3], WIRE_DIGEST_OBJECTS, sparse, s->odigest)) {
 			*why = "bad push-pull request";
 			goto out;
 		}
 		rc = 0;
 		break;
 	case WIRE_PP_RESP:
-		if (n != 6 || !get_digest(&f[2], WIRE_DIGEST_MEMBERS, &s->mdigest) ||
-		    !get_digest(&f[3], WIRE_DIGEST_OBJECTS, &s->odigest)) {
+		if (n != 6 || !get_digest(&f[2], WIRE_DIGEST_MEMBERS, sparse,
+		                          s->mdigest) ||
+		    !get_digest(&f[3], WIRE_DIGEST_OBJECTS, sparse, s->odigest)) {
 			*why = "bad push-pull response";
 			goto out;
 		}

@@ -64,7 +64,9 @@ enum wire_type {
 #define GOSSIP_MAX_OUT_STREAMS 64
 
 /* Push-pull flags. */
-#define WIRE_PP_JOIN 0x1u /* the sender is joining */
+#define WIRE_PP_JOIN 0x1u      /* the sender is joining */
+#define WIRE_PP_SPARSE_OK 0x2u /* the sender takes sparse digests */
+#define WIRE_PP_SPARSE 0x4u    /* this message's digests may be sparse */
 
 /* One decoded message; pointers point into the packet. */
 struct wire_msg {
@@ -111,8 +113,9 @@ struct wire_obj_entry {
 struct wire_stream {
 	uint8_t type;
 	uint32_t flags;
-	const uint8_t *mdigest; /* WIRE_DIGEST_MEMBERS x u64 big-endian */
-	const uint8_t *odigest; /* WIRE_DIGEST_OBJECTS x u64 big-endian */
+	/* The digests, expanded (a sparse one lists its non-zero buckets). */
+	uint64_t mdigest[WIRE_DIGEST_MEMBERS];
+	uint64_t odigest[WIRE_DIGEST_OBJECTS];
 	struct wire_entry *entries;
 	size_t n_entries;
 	struct wire_obj_entry *objs;

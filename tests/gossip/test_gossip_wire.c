@@ -256,6 +256,87 @@ test_stream_roundtrip_and_bad(void **state)
 	assert_non_null(why);
 }
 
+/* A REQ with member digest md (len bytes) and a dense object digest. */
+static int
+decode_req(uint32_t flags, const uint8_t *md, size_t len,
+           struct wire_stream *s)
+{
+	static uint8_t p[4096];
+	uint8_t od[WIRE_DIGEST_OBJECTS * 8] = {0};
+	struct buf b;
+	msgpack_packer pk;
+	const char *why = NULL;
+	int rc;
+
+	buf_init(&b, p, sizeof(p));
+	wire_packer_init(&pk, &b);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, WIRE_PP_REQ);
+	msgpack_pack_uint32(&pk, flags);
+	wire_put_bin(&pk, md, len);
+	wire_put_bin(&pk, od, sizeof(od));
+	assert_int_equal(b.err, 0);
+	rc = wire_decode_stream(p, b.len, s, &why);
+	if (rc != 0)
+		assert_non_null(why);
+	return rc;
+}
+
+/* Sparse digests: (index, u64) for each non-zero bucket, in a message
+ * flagged WIRE_PP_SPARSE; expanded to the same array as the dense form. */
+static void
+test_stream_sparse_digest(void **state)
+{
+	uint8_t dense[WIRE_DIGEST_MEMBERS * 8] = {0};
+	uint8_t sp[3 * 9] = {
+		3, 0, 0, 0, 0, 0, 0, 0, 0x11,
+		7, 0x80, 0, 0, 0, 0, 0, 0, 0x22,
+		255, 0, 0, 0, 0, 0, 0, 1, 0,
+	};
+	uint8_t bad[2 * 9];
+	struct wire_stream s;
+
+	(void)state;
+	dense[3 * 8 + 7] = 0x11;
+	dense[7 * 8] = 0x80;
+	dense[7 * 8 + 7] = 0x22;
+	dense[255 * 8 + 6] = 1;
+	assert_int_equal(decode_req(WIRE_PP_SPARSE, sp, sizeof(sp), &s), 0);
+	assert_int_equal(s.mdigest[3], 0x11);
+	assert_int_equal(s.mdigest[7], 0x8000000000000022ull);
+	assert_int_equal(s.mdigest[255], 0x100);
+	assert_int_equal(s.mdigest[4], 0);
+	{
+		struct wire_stream d;
+
+		assert_int_equal(decode_req(0, dense, sizeof(dense), &d), 0);
+		assert_memory_equal(d.mdigest, s.mdigest, sizeof(s.mdigest));
+		wire_stream_fini(&d);
+		/* Dense still decodes in a sparse-flagged message. */
+		assert_int_equal(decode_req(WIRE_PP_SPARSE, dense,
+		                            sizeof(dense), &d), 0);
+		assert_memory_equal(d.mdigest, s.mdigest, sizeof(s.mdigest));
+		wire_stream_fini(&d);
+	}
+	wire_stream_fini(&s);
+	/* Not flagged: refused (an older agent's decoder would too). */
+	assert_int_equal(decode_req(0, sp, sizeof(sp), &s), WEFT_EMALFORMED);
+	/* Indices must rise. */
+	memcpy(bad, sp + 9, 9);
+	memcpy(bad + 9, sp, 9);
+	assert_int_equal(decode_req(WIRE_PP_SPARSE, bad, sizeof(bad), &s),
+	                 WEFT_EMALFORMED);
+	/* A listed bucket is never zero. */
+	memcpy(bad, sp, 9);
+	memset(bad + 9, 0, 9);
+	bad[9] = 9;
+	assert_int_equal(decode_req(WIRE_PP_SPARSE, bad, sizeof(bad), &s),
+	                 WEFT_EMALFORMED);
+	/* Not a whole number of entries. */
+	assert_int_equal(decode_req(WIRE_PP_SPARSE, sp, 10, &s),
+	                 WEFT_EMALFORMED);
+}
+
 static void
 test_record_decoder(void **state)
 {
@@ -484,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_huge_announcements),
 		cmocka_unit_test(test_unknown_type_skipped),
 		cmocka_unit_test(test_stream_roundtrip_and_bad),
+		cmocka_unit_test(test_stream_sparse_digest),
 		cmocka_unit_test(test_record_decoder),
 		cmocka_unit_test(test_object_decoder),
 		cmocka_unit_test(test_bad_packet_changes_nothing),
