@@ -14,6 +14,9 @@
  * apart, before the regular interval takes over. */
 #define JOIN_FOLLOWUPS 2
 #define JOIN_FOLLOWUP_MS 2000
+/* At most this many push-pulls in a row at JOIN_FOLLOWUP_MS while the
+ * membership keeps growing (a minute). */
+#define NEWS_FOLLOWUPS 30
 #define CHURN_PULL_MS 3000
 
 /* Compound framing: array header, type, list header (at most 5). */
@@ -891,6 +894,14 @@ recompute_deadline(struct gossip *g)
 	g->deadline = d;
 }
 
+/* Growth since the last push-pull that counts as members arriving in
+ * numbers: an eighth of the cluster, at least 4. */
+static size_t
+news_threshold(size_t live)
+{
+	return live / 8 > 4 ? live / 8 : 4;
+}
+
 int
 gossip_tick(struct gossip *g, int64_t now)
 {
@@ -912,13 +923,27 @@ gossip_tick(struct gossip *g, int64_t now)
 			g->next_gossip = now + g->cfg.gossip_interval_ms;
 	}
 	if (now >= g->next_pushpull) {
+		size_t live = gossip_live_count(g);
+
 		if (!g->leaving && gossip_random_member(g, GOSSIP_ALIVE, &i))
 			pushpull_start(g, now, &g->m[i].rec->r->addr, 0);
 		g->next_pushpull = now + pushpull_interval(g);
 		if (g->join_followups > 0) {
 			g->join_followups--;
 			g->next_pushpull = now + JOIN_FOLLOWUP_MS;
+		} else if (live >= g->pp_live_last + news_threshold(live) &&
+		           g->news_followups < NEWS_FOLLOWUPS) {
+			/* Members still arriving in numbers (a host's worth
+			 * started at once, a partition healing): UDP gossip
+			 * drops what its queues cannot hold, so another
+			 * push-pull soon, for as long as they keep coming.  A
+			 * single join in a steady cluster stays below this. */
+			g->news_followups++;
+			g->next_pushpull = now + JOIN_FOLLOWUP_MS;
+		} else if (live < g->pp_live_last + news_threshold(live)) {
+			g->news_followups = 0;
 		}
+		g->pp_live_last = live;
 	}
 	if (now >= g->next_reconnect) {
 		/* Dead members may be alive behind a healed partition: try

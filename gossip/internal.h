@@ -222,6 +222,9 @@ struct gossip {
 	 * joined at the same moment may each have missed the other's alive
 	 * record, and the regular interval is minutes at a few hundred. */
 	unsigned join_followups;
+	/* Push-pulls sooner while members keep arriving (gossip.c). */
+	size_t pp_live_last;
+	unsigned news_followups;
 	/* An early push-pull after meeting new members through gossip
 	 * (churn_pull_at: when the last one was brought forward to). */
 	int64_t churn_pull_at;
