@@ -122,7 +122,12 @@ hb_finish(struct hb_req *r)
 		mesh_stream_close(r->ms);
 		r->ms = NULL;
 	}
-	free(r);
+	if (r->set->n_spare < HB_SPARE_MAX) {
+		list_insert_tail(&r->set->spare, &r->link);
+		r->set->n_spare++;
+	} else {
+		free(r);
+	}
 }
 
 static void
@@ -213,6 +218,7 @@ http_back_new(struct agent_proxy *px, struct http_back_set **out)
 		return WEFT_ENOMEM;
 	set->px = px;
 	list_init(&set->reqs);
+	list_init(&set->spare);
 	list_init(&set->h1_idle);
 	list_init(&set->h1_all);
 	list_init(&set->h2_all);
@@ -239,6 +245,15 @@ http_back_stats(const struct http_back_set *set)
 void
 http_back_free(struct http_back_set *set)
 {
+	if (set == NULL)
+		return;
+	while (!list_empty(&set->spare)) {
+		struct hb_req *r = list_entry(set->spare.next, struct hb_req,
+		                              link);
+
+		list_remove(&r->link);
+		free(r);
+	}
 	free(set);
 }
 
@@ -305,7 +320,15 @@ http_back_start(struct http_back_set *set, const struct mesh_event *ev)
 		mesh_stream_close(ev->stream);
 		return WEFT_ESTATE;
 	}
-	r = calloc(1, sizeof(*r));
+	if (!list_empty(&set->spare)) {
+		/* A finished record: no malloc per request. */
+		r = list_entry(set->spare.next, struct hb_req, link);
+		list_remove(&r->link);
+		set->n_spare--;
+		memset(r, 0, sizeof(*r));
+	} else {
+		r = calloc(1, sizeof(*r));
+	}
 	if (r == NULL) {
 		mesh_stream_refuse(ev->stream, 502, "agent out of memory");
 		mesh_stream_close(ev->stream);

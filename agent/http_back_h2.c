@@ -22,6 +22,7 @@
 #include "agent/agent.h"
 #include "agent/http_back_int.h"
 #include "common/err.h"
+#include "proxy/h2mem.h"
 #include "proxy/mesh.h"
 
 #define HB_H2_WINDOW (128 * 1024)          /* per stream, to the app */
@@ -37,6 +38,9 @@ struct hb_h2 {
 	uv_connect_t connect;
 	uv_write_t wreq;
 	nghttp2_session *sess;
+	/* The session's blocks, recycled: a warm session opens and closes
+	 * streams without malloc. */
+	struct h2mem mem;
 	bool connected, closing, writing, dead;
 	size_t streams;
 	int64_t idle_since;
@@ -527,6 +531,7 @@ h2s_freed(uv_handle_t *hd)
 
 	if (h->sess != NULL)
 		nghttp2_session_del(h->sess);
+	h2mem_clear(&h->mem);
 	free(h->wbuf);
 	free(h->hbuf);
 	free(h);
@@ -731,6 +736,7 @@ h2s_new(struct http_back_set *set, const struct hb_req *r)
 	struct hb_h2 *h = calloc(1, sizeof(*h));
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
+	nghttp2_mem mem;
 	nghttp2_settings_entry iv[2] = {
 		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HB_H2_WINDOW},
@@ -739,6 +745,7 @@ h2s_new(struct http_back_set *set, const struct hb_req *r)
 
 	if (h == NULL)
 		return NULL;
+	h2mem_init(&h->mem, 0);
 	if (nghttp2_session_callbacks_new(&cb) != 0) {
 		free(h);
 		return NULL;
@@ -757,7 +764,8 @@ h2s_new(struct http_back_set *set, const struct hb_req *r)
 		return NULL;
 	}
 	nghttp2_option_set_no_auto_window_update(opt, 1);
-	rc = nghttp2_session_client_new2(&h->sess, cb, h, opt);
+	h2mem_mem(&h->mem, &mem);
+	rc = nghttp2_session_client_new3(&h->sess, cb, h, opt, &mem);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	if (rc != 0 ||
@@ -766,6 +774,7 @@ h2s_new(struct http_back_set *set, const struct hb_req *r)
 	                                          HB_H2_CONN_WINDOW) != 0) {
 		if (h->sess != NULL)
 			nghttp2_session_del(h->sess);
+		h2mem_clear(&h->mem);
 		free(h);
 		return NULL;
 	}

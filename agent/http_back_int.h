@@ -26,6 +26,8 @@
 #define HB_IDLE_MAX 256
 #define HB_IDLE_MS (30 * 1000)
 #define HB_ADDR_MAX 80
+/* Finished request records kept for the next requests, per set. */
+#define HB_SPARE_MAX 64
 
 enum hb_proto {
 	HB_H1 = 1,
@@ -38,6 +40,8 @@ struct hb_h2;
 struct http_back_set {
 	struct agent_proxy *px;
 	struct list reqs;    /* struct hb_req, live */
+	struct list spare;   /* struct hb_req, finished, to reuse */
+	size_t n_spare;
 	struct list h1_idle; /* struct hb_h1, most recently used first */
 	size_t n_idle;
 	struct list h1_all;  /* every struct hb_h1 not closing */

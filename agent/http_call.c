@@ -32,6 +32,12 @@
 #define SERVICE_MAX 64
 #define MAX_BUDGETS 1024
 #define RAND_BLOCK 1024
+/* Freed calls kept per caller for the next requests, each with its
+ * request-head block when that is at most NV_KEEP_MAX bytes; a head block
+ * is at least NV_BLOCK_MIN so that most heads fit a kept one. */
+#define SPARE_MAX 64
+#define NV_BLOCK_MIN 1024u
+#define NV_KEEP_MAX 8192u
 
 /* Retries are budgeted per virtual service, across calls. */
 struct call_budget {
@@ -59,6 +65,8 @@ struct http_caller {
 	/* The connection whose event is being handled: proxy_io.c flushes
 	 * it afterwards, so it is not kicked from inside. */
 	struct mesh_conn *ev_conn;
+	struct list spare; /* struct http_call, freed, to reuse */
+	size_t n_spare;
 };
 
 enum call_state {
@@ -83,6 +91,8 @@ struct http_call {
 	char service[SERVICE_MAX];
 	nghttp2_nv *nv; /* the request head, owned (one block) */
 	size_t n_nv;
+	size_t nv_cap;  /* the block's bytes, kept with a spare call */
+	struct list spare_link; /* on hc->spare once freed */
 	nghttp2_nv *tr; /* request trailers kept for a retry, owned */
 	size_t n_tr;
 	uint8_t *body; /* the body sent so far, for retries */
@@ -208,14 +218,16 @@ nv_find(const nghttp2_nv *nv, size_t n, const char *name)
 
 /*
  * Copies a header block into one allocation, every name and value
- * NUL-terminated (route matching wants C strings), with room for one
- * more field (name, value) appended at the end.
+ * NUL-terminated (route matching wants C strings), with one more field
+ * (xname, xval) appended at the end when xname is set.  *blk (of *cap
+ * bytes, NULL and 0 for none) is reused when the copy fits, else
+ * replaced.  Returns the block, NULL when out of memory (*blk freed).
  */
 static nghttp2_nv *
-nv_copy(const nghttp2_nv *nv, size_t n, const char *xname, const char *xval,
-        size_t *n_out)
+nv_copy(nghttp2_nv **blk, size_t *cap, const nghttp2_nv *nv, size_t n,
+        const char *xname, const char *xval, size_t *n_out)
 {
-	size_t bytes = 0, k = n + (xname != NULL);
+	size_t bytes = 0, k = n + (xname != NULL), need;
 	nghttp2_nv *out;
 	char *p;
 
@@ -223,9 +235,16 @@ nv_copy(const nghttp2_nv *nv, size_t n, const char *xname, const char *xval,
 		bytes += nv[i].namelen + nv[i].valuelen + 2;
 	if (xname != NULL)
 		bytes += strlen(xname) + strlen(xval) + 2;
-	out = malloc(k * sizeof(*out) + bytes);
-	if (out == NULL)
-		return NULL;
+	need = k * sizeof(*out) + bytes;
+	if (need > *cap) {
+		free(*blk);
+		*cap = need > NV_BLOCK_MIN ? need : NV_BLOCK_MIN;
+		if ((*blk = malloc(*cap)) == NULL) {
+			*cap = 0;
+			return NULL;
+		}
+	}
+	out = *blk;
 	p = (char *)(out + k);
 	for (size_t i = 0; i < k; i++) {
 		const uint8_t *name, *value;
@@ -305,6 +324,7 @@ http_caller_new(struct agent_proxy *px, const struct http_caller_config *cfg,
 	if (hc->cfg.idle_timeout_ms == 0)
 		hc->cfg.idle_timeout_ms = HTTP_CALL_IDLE_TIMEOUT_MS;
 	list_init(&hc->budgets);
+	list_init(&hc->spare);
 	hc->rng.fill = caller_rand_fill;
 	hc->rng.ctx = hc;
 	hc->rand_pos = RAND_BLOCK; /* drawn at first use */
@@ -324,6 +344,14 @@ http_caller_free(struct http_caller *hc)
 		list_remove(&b->link);
 		free(b);
 	}
+	while (!list_empty(&hc->spare)) {
+		struct http_call *c = list_entry(hc->spare.next,
+		                                 struct http_call, spare_link);
+
+		list_remove(&c->spare_link);
+		free(c->nv);
+		free(c);
+	}
 	free(hc);
 }
 
@@ -337,16 +365,51 @@ http_caller_stats(const struct http_caller *hc)
 
 static void call_rearm(struct http_call *c);
 
+/* A zeroed call, a spare one (its head block kept) when there is one. */
+static struct http_call *
+call_get(struct http_caller *hc)
+{
+	struct http_call *c;
+	nghttp2_nv *nv;
+	size_t cap;
+
+	if (list_empty(&hc->spare))
+		return calloc(1, sizeof(struct http_call));
+	c = list_entry(hc->spare.next, struct http_call, spare_link);
+	list_remove(&c->spare_link);
+	hc->n_spare--;
+	nv = c->nv;
+	cap = c->nv_cap;
+	memset(c, 0, sizeof(*c));
+	c->nv = nv;
+	c->nv_cap = cap;
+	return c;
+}
+
+/* c's timer is closed (or was never initialized) and its table let go. */
+static void
+call_put(struct http_caller *hc, struct http_call *c)
+{
+	free(c->tr);
+	c->tr = NULL;
+	free(c->body);
+	c->body = NULL;
+	if (hc->n_spare < SPARE_MAX && c->nv_cap <= NV_KEEP_MAX) {
+		list_insert_head(&hc->spare, &c->spare_link);
+		hc->n_spare++;
+		return;
+	}
+	free(c->nv);
+	free(c);
+}
+
 static void
 call_freed(uv_handle_t *h)
 {
 	struct http_call *c = h->data;
 
 	table_unref(c->table);
-	free(c->nv);
-	free(c->tr);
-	free(c->body);
-	free(c);
+	call_put(c->hc, c);
 }
 
 static enum balance_result
@@ -842,7 +905,7 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	memset(err, 0, sizeof(*err));
 	weft_str_copy(err->agent, sizeof(err->agent), self_name(hc));
 	COUNTER_INC(hc->st.requests);
-	c = calloc(1, sizeof(*c));
+	c = call_get(hc);
 	if (c == NULL) {
 		err->status = 503;
 		snprintf(err->reason, sizeof(err->reason), "agent out of memory");
@@ -860,17 +923,17 @@ http_call_start(struct http_caller *hc, const struct http_call_request *req,
 	c->end_stream = req->end_stream && !c->upgrade;
 	if (trace_head(c, req, tnv, sizeof(tnv) / sizeof(tnv[0]), &head,
 	               &n_head, theader) != 0) {
-		free(c);
+		call_put(hc, c);
 		err->status = 431;
 		snprintf(err->reason, sizeof(err->reason), "too many header "
 		         "fields to add a traceparent");
 		COUNTER_INC(hc->st.errors[4]);
 		return WEFT_EINVAL;
 	}
-	c->nv = nv_copy(head, n_head, c->upgrade ? MESH_UPGRADE_HEADER : NULL,
-	                req->upgrade, &c->n_nv);
-	if (c->nv == NULL) {
-		free(c);
+	if (nv_copy(&c->nv, &c->nv_cap, head, n_head,
+	            c->upgrade ? MESH_UPGRADE_HEADER : NULL, req->upgrade,
+	            &c->n_nv) == NULL) {
+		call_put(hc, c);
 		err->status = 503;
 		snprintf(err->reason, sizeof(err->reason), "agent out of memory");
 		return WEFT_ENOMEM;
@@ -959,8 +1022,7 @@ fail:
 	snprintf(c->why, sizeof(c->why), "%s", err->reason);
 	observe(c);
 	table_unref(c->table);
-	free(c->nv);
-	free(c);
+	call_put(hc, c);
 	return rc;
 }
 
@@ -1084,8 +1146,10 @@ http_call_end(struct http_call *c, const nghttp2_nv *trailers, size_t n)
 	if (c->end_stream)
 		return 0;
 	if (n > 0) {
-		c->tr = nv_copy(trailers, n, NULL, NULL, &c->n_tr);
-		if (c->tr == NULL)
+		size_t cap = 0;
+
+		if (nv_copy(&c->tr, &cap, trailers, n, NULL, NULL,
+		            &c->n_tr) == NULL)
 			c->n_tr = 0;
 	}
 	if (c->ms != NULL && c->replay_off == c->body_len && !c->end_sent) {

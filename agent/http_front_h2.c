@@ -30,6 +30,7 @@
 #include "common/err.h"
 #include "common/list.h"
 #include "proxy/circuit.h"
+#include "proxy/h2mem.h"
 #include "proxy/mesh.h"
 
 #define FH2_WINDOW (128 * 1024)            /* per stream, given to the app */
@@ -68,6 +69,9 @@ struct fh2_conn {
 	uv_tcp_t tcp;
 	uv_write_t wreq;
 	nghttp2_session *sess;
+	/* The session's blocks and the stream records, recycled: a warm
+	 * connection opens and closes streams without malloc. */
+	struct h2mem mem;
 	struct list streams;
 	bool writing, closing;
 	uint8_t *wbuf;
@@ -143,7 +147,7 @@ stream_free(struct fh2_stream *s)
 	free(s->pend);
 	free(s->tblock);
 	free(s->tnv);
-	free(s);
+	h2mem_release(&s->c->mem, s);
 }
 
 static void
@@ -164,6 +168,7 @@ conn_freed(uv_handle_t *h)
 		                       link));
 	if (c->sess != NULL)
 		nghttp2_session_del(c->sess);
+	h2mem_clear(&c->mem);
 	free(c->wbuf);
 	free(c->hbuf);
 	free(c);
@@ -525,7 +530,7 @@ on_begin_headers(nghttp2_session *sess, const nghttp2_frame *fr, void *user)
 	if (fr->hd.type != NGHTTP2_HEADERS ||
 	    fr->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	s = calloc(1, sizeof(*s));
+	s = h2mem_calloc(&c->mem, 1, sizeof(*s));
 	if (s == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	s->c = c;
@@ -863,6 +868,7 @@ conn_session(struct fh2_conn *c)
 {
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
+	nghttp2_mem mem;
 	nghttp2_settings_entry iv[2] = {
 		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, FH2_MAX_STREAMS},
 		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, FH2_WINDOW},
@@ -884,7 +890,8 @@ conn_session(struct fh2_conn *c)
 		return WEFT_ENOMEM;
 	}
 	nghttp2_option_set_no_auto_window_update(opt, 1);
-	rc = nghttp2_session_server_new2(&c->sess, cb, c, opt);
+	h2mem_mem(&c->mem, &mem);
+	rc = nghttp2_session_server_new3(&c->sess, cb, c, opt, &mem);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	if (rc != 0)
@@ -908,6 +915,7 @@ on_accept(uv_stream_t *server, int status)
 	if (c == NULL)
 		return;
 	c->f = f;
+	h2mem_init(&c->mem, 0);
 	list_init(&c->streams);
 	uv_tcp_init(agent_proxy_loop(f->px), &c->tcp);
 	c->tcp.data = c;
