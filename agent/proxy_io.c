@@ -9,12 +9,13 @@
  *           agent made to a local service for an inbound stream (server).
  *   uplisten an upstream port: `local_bind` of a configured upstream.
  *
- * Bytes from an app are read only as far as the stream has room
- * (mesh_stream_write_room), into one shared buffer, so an app that sends
- * faster than the mesh carries is simply not read: no buffer grows.
- * Bytes for an app are written straight from the stream's receive buffer,
- * one write at a time, and consumed when the write completes, which is
- * what re-opens the HTTP/2 window.
+ * Bytes from an app are read straight into the stream's send buffer
+ * (mesh_stream_write_reserve/commit: the read's buffer is the room the
+ * stream has), so an app that sends faster than the mesh carries is
+ * simply not read: no buffer grows, and no copy is made.
+ * Bytes for an app are written straight from the stream's receive buffer
+ * and consumed once the socket took them, which is what re-opens the
+ * HTTP/2 window.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -92,6 +93,8 @@ struct pstream {
 	bool app_open;     /* the app socket is usable */
 	bool reading;      /* uv_read_start is in force */
 	bool app_eof;      /* the app half-closed */
+	bool reserved;     /* alloc_app holds room in the stream */
+	int reserve_err;   /* why alloc_app had none, 0: the stream was full */
 	bool writing;      /* a write to the app is in flight */
 	size_t write_len;  /* its length, consumed when done */
 	bool shut_app;     /* we half-closed the app side */
@@ -165,7 +168,6 @@ struct agent_proxy {
 	struct proxy_metrics *pm;     /* shared by the workers */
 	struct agent_proxy_stats stats;
 	bool stopping;
-	uint8_t rbuf[RELAY_CHUNK]; /* app reads land here, one at a time */
 	uint8_t mbuf[RELAY_CHUNK]; /* mesh socket reads */
 };
 
@@ -523,19 +525,27 @@ pstream_maybe_done(struct pstream *ps)
 		pstream_close(ps);
 }
 
+/* The read lands in the stream's own chunk: on_app_read commits what it
+ * returned (libuv calls it after every alloc), and gives back the rest. */
 static void
 alloc_app(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct pstream *ps = h->data;
-	size_t room = ps->ms ? mesh_stream_write_room(ps->ms) : 0;
+	uint8_t *p = NULL;
+	size_t len = 0;
 
 	(void)hint;
-	if (room > sizeof(ps->px->rbuf))
-		room = sizeof(ps->px->rbuf);
+	ps->reserve_err = 0;
+	if (ps->ms != NULL && !ps->closed) {
+		ps->reserve_err = mesh_stream_write_reserve(ps->ms, &p, &len);
+		if (ps->reserve_err != 0)
+			len = 0;
+	}
+	ps->reserved = len > 0;
 	/* A zero-length buffer makes libuv report UV_ENOBUFS; the read
 	 * callback then stops reading until the stream has room. */
-	buf->base = (char *)ps->px->rbuf;
-	buf->len = room;
+	buf->base = (char *)p;
+	buf->len = len;
 }
 
 /*
@@ -548,24 +558,43 @@ static void
 pause_app(struct pstream *ps)
 {
 	size_t accepted = 0;
+	uint8_t one = 0;
 
 	if (mesh_stream_write_room(ps->ms) > 0)
 		return; /* room already: keep reading */
 	uv_read_stop((uv_stream_t *)&ps->app);
 	ps->reading = false;
 	/* No room, so nothing is taken (accepted stays 0). */
-	mesh_stream_write(ps->ms, ps->px->rbuf, 1, &accepted);
+	mesh_stream_write(ps->ms, &one, 1, &accepted);
 }
 
 static void
 on_app_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct pstream *ps = s->data;
-	size_t accepted = 0;
 
+	(void)buf;
+	if (ps->reserved) {
+		/* First, before anything else touches the stream. */
+		ps->reserved = false;
+		if (ps->ms != NULL)
+			mesh_stream_write_commit(ps->ms, n > 0 ? (size_t)n : 0);
+	}
 	if (ps->closed)
 		return;
 	if (n == UV_ENOBUFS) {
+		if (ps->reserve_err == WEFT_ENOMEM) {
+			mesh_stream_reset(ps->ms);
+			pstream_close(ps);
+			return;
+		}
+		if (ps->reserve_err != 0) {
+			/* The stream takes no more (shut or reset): its
+			 * event closes it. */
+			uv_read_stop(s);
+			ps->reading = false;
+			return;
+		}
 		pause_app(ps);
 		return;
 	}
@@ -587,18 +616,12 @@ on_app_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	if (n == 0)
 		return;
-	mesh_stream_write(ps->ms, buf->base, (size_t)n, &accepted);
+	/* Committed above: the read went into the room it was given. */
 	if (ps->client) {
-		COUNTER_ADD(ps->px->stats.bytes_up, accepted);
-		ps->bytes_in += accepted;
+		COUNTER_ADD(ps->px->stats.bytes_up, (size_t)n);
+		ps->bytes_in += (size_t)n;
 	} else {
-		ps->bytes_out += accepted;
-	}
-	/* The read was sized to the room, so all of it was taken. */
-	if (accepted < (size_t)n) {
-		mesh_stream_reset(ps->ms);
-		pstream_close(ps);
-		return;
+		ps->bytes_out += (size_t)n;
 	}
 	if (mesh_stream_write_room(ps->ms) == 0)
 		pause_app(ps);
@@ -650,15 +673,32 @@ on_app_written(uv_write_t *req, int status)
 	pstream_pump_down(ps);
 }
 
-/* TCP_CORK on the app socket: while on, the kernel sends only full
- * segments; turning it off sends what is left. */
-static void
-app_cork(struct pstream *ps, int on)
+/*
+ * One run to the app socket now, without blocking: bytes taken, 0 when
+ * the socket is full, or a negative libuv error.  more: another run
+ * follows at once, so the kernel holds a partial segment for it
+ * (MSG_MORE, a TCP_CORK for this one call: no setsockopt pair per pump);
+ * the last run goes without it and pushes what is held.  Only while no
+ * libuv write is queued on the socket (ps->writing false), as
+ * uv_try_write.
+ */
+static int
+app_send(struct pstream *ps, const uint8_t *p, size_t len, bool more)
 {
 	uv_os_fd_t fd;
+	ssize_t n;
 
-	if (uv_fileno((uv_handle_t *)&ps->app, &fd) == 0)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	if (uv_fileno((uv_handle_t *)&ps->app, &fd) != 0)
+		return UV_EBADF;
+	do
+		n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL |
+		                          (more ? MSG_MORE : 0));
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return 0;
+	return uv_translate_sys_error(errno);
 }
 
 /*
@@ -666,7 +706,7 @@ app_cork(struct pstream *ps, int on)
  * a chunk (16 KiB).  Runs go out synchronously while the socket takes
  * them, each consumed at once (which re-opens the window); with
  * TCP_NODELAY they would leave as one 16 KiB segment each, every one
- * waking the app, so while more than one run waits the socket is corked.
+ * waking the app, so every run but the last is sent with MSG_MORE.
  * What the socket does not take goes through one asynchronous write,
  * consumed when it completes.
  */
@@ -675,7 +715,7 @@ pstream_pump_down(struct pstream *ps)
 {
 	const uint8_t *p;
 	size_t len, done = 0;
-	bool eof, corked = false;
+	bool eof;
 	uv_buf_t b;
 	int n = 0;
 
@@ -686,14 +726,7 @@ pstream_pump_down(struct pstream *ps)
 		mesh_stream_read_peek(ps->ms, &p, &len, &eof);
 		if (len == 0)
 			break;
-		if (!corked && mesh_stream_read_pending(ps->ms) > len) {
-			app_cork(ps, 1);
-			corked = true;
-		}
-		b = uv_buf_init((char *)p, (unsigned)len);
-		n = uv_try_write((uv_stream_t *)&ps->app, &b, 1);
-		if (n == UV_EAGAIN)
-			n = 0;
+		n = app_send(ps, p, len, mesh_stream_read_pending(ps->ms) > len);
 		if (n < 0)
 			break;
 		mesh_stream_read_consume(ps->ms, (size_t)n);
@@ -710,8 +743,6 @@ pstream_pump_down(struct pstream *ps)
 			break;
 		}
 	}
-	if (corked)
-		app_cork(ps, 0);
 	if (ps->client) {
 		COUNTER_ADD(ps->px->stats.bytes_down, done);
 		ps->bytes_out += done;
