@@ -26,7 +26,8 @@ agent_proxy_peer_services(const struct session_peer *peer, char *out,
 		return;
 	out[0] = '\0';
 	if (peer == NULL || peer->n_services == 0) {
-		snprintf(out, cap, "unknown");
+		/* Per request on the remote side: no printf. */
+		weft_str_copy(out, cap, "unknown");
 		return;
 	}
 	/* A peer is known by its certificate, which may list several
