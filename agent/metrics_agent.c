@@ -125,6 +125,9 @@ collect_gossip(void *ctx, struct metrics_writer *w)
 	        "packets from unknown keys.", s->unknown_pulls);
 	counter(w, "weft_gossip_broadcast_dropped_total", "Broadcasts dropped "
 	        "from a full queue.", s->queue_dropped);
+	counter(w, "weft_gossip_refusals_total", "Packets to members that "
+	        "their host answered with ICMP port unreachable (a gone agent; "
+	        "probed at once).", s->refusals);
 	counter(w, "weft_gossip_signature_verifications_total", "Record "
 	        "signatures verified.", s->sig_verifies);
 	counter(w, "weft_gossip_signature_cache_hits_total", "Records already "

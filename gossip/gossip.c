@@ -696,6 +696,15 @@ apply(struct gossip *g, int64_t now, const struct gossip_addr *from,
 
 static void recompute_deadline(struct gossip *g);
 
+void
+gossip_recv_refused(struct gossip *g, int64_t now,
+                    const struct gossip_addr *to)
+{
+	g->stats.refusals++;
+	probe_on_refused(g, now, to);
+	recompute_deadline(g);
+}
+
 int
 gossip_recv_packet(struct gossip *g, int64_t now,
                    const struct gossip_addr *from, const uint8_t *p,

@@ -295,6 +295,14 @@ int gossip_recv_packet(struct gossip *g, int64_t now,
                        const struct gossip_addr *from, const uint8_t *p,
                        size_t len);
 
+/*
+ * A packet we sent to `to` was answered with ICMP port unreachable (the
+ * host is up, nothing listens on that port: a crashed agent).  A hint
+ * that hastens probing that address; it kills no one by itself.
+ */
+void gossip_recv_refused(struct gossip *g, int64_t now,
+                         const struct gossip_addr *to);
+
 /* Runs every timer due at now. */
 int gossip_tick(struct gossip *g, int64_t now);
 
@@ -412,6 +420,7 @@ struct gossip_stats {
 	uint64_t suspicions, refutations, deaths_declared;
 	uint64_t sig_verifies, sig_cache_hits;
 	uint64_t queue_dropped;
+	uint64_t refusals; /* ICMP port unreachable for our packets */
 	/* Round trips of direct probes answered in time, in milliseconds
 	 * (the core's clock): counts per bucket of gossip_rtt_bounds_ms(),
 	 * the last one above every bound. */

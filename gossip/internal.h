@@ -182,6 +182,7 @@ struct probe {
 	uint32_t seq;
 	int64_t start, ack_deadline, end;
 	unsigned nacks_expected, nacks;
+	bool refused; /* the target's host said its port is closed */
 };
 
 struct indirect {
@@ -190,6 +191,7 @@ struct indirect {
 	uint32_t orig_seq; /* the requester's */
 	uint8_t orig_id[KEY_ID_LEN];
 	struct gossip_addr orig_addr;
+	struct gossip_addr target_addr;
 	int64_t deadline;
 };
 
@@ -248,8 +250,10 @@ struct gossip {
 	/* A suspect to probe next, out of turn, to confirm or clear a
 	 * suspicion heard from others sooner than the round robin would. */
 	bool probe_soon;
+	bool probe_soon_alive; /* a refusal hint: alive members too */
 	uint32_t probe_soon_idx;
 	uint8_t probe_soon_id[KEY_ID_LEN];
+	int64_t last_refusal_hint;
 	uint32_t seq;
 	struct indirect pend[GOSSIP_MAX_PENDING_INDIRECT];
 	struct awareness aw;
@@ -366,6 +370,8 @@ void probe_on_nack(struct gossip *g, int64_t now, const struct wire_msg *m);
 void probe_add_member(struct gossip *g, uint32_t idx);
 void probe_last_chance(struct gossip *g, struct member *m);
 void probe_suspect_soon(struct gossip *g, int64_t now, uint32_t idx);
+void probe_on_refused(struct gossip *g, int64_t now,
+                      const struct gossip_addr *to);
 int64_t suspicion_ask_at(const struct gossip *g, const struct suspicion *s);
 int64_t probe_deadline(const struct gossip *g);
 

@@ -81,7 +81,8 @@ next_target(struct gossip *g, uint32_t *out)
 		uint32_t i = g->probe_soon_idx;
 
 		g->probe_soon = false;
-		if (probeable(g, i) && g->m[i].state == GOSSIP_SUSPECT &&
+		if (probeable(g, i) &&
+		    (g->m[i].state == GOSSIP_SUSPECT || g->probe_soon_alive) &&
 		    memcmp(member_id(&g->m[i]), g->probe_soon_id,
 		           KEY_ID_LEN) == 0) {
 			*out = i;
@@ -159,6 +160,7 @@ probe_suspect_soon(struct gossip *g, int64_t now, uint32_t idx)
 	if (gossip_rand_below(g, (uint32_t)(n - 1)) >= g->cfg.suspicion_probers)
 		return;
 	g->probe_soon = true;
+	g->probe_soon_alive = false;
 	g->probe_soon_idx = idx;
 	memcpy(g->probe_soon_id, member_id(&g->m[idx]), KEY_ID_LEN);
 	/* A probe already answered waits only to pace the round robin: the
@@ -292,25 +294,97 @@ finish_probe(struct gossip *g, int64_t now)
 	member_on_suspect(g, now, member_id(t), t->inc, g->self_id);
 }
 
+/* Our ping for a requester got no answer: tell it (memberlist's nack),
+ * so that it knows its own link to us works. */
+static void
+send_nack(struct gossip *g, struct indirect *p)
+{
+	struct member *o;
+	uint8_t tmp[16];
+	struct buf b;
+
+	p->used = false;
+	o = member_find(g, p->orig_id);
+	if (o == NULL)
+		return;
+	buf_init(&b, tmp, sizeof(tmp));
+	wire_put_ack(&b, WIRE_NACK, p->orig_seq);
+	if (b.err == 0)
+		gossip_send(g, o, &p->orig_addr, tmp, b.len, 1, false);
+}
+
 static void
 indirect_tick(struct gossip *g, int64_t now)
 {
-	for (size_t i = 0; i < GOSSIP_MAX_PENDING_INDIRECT; i++) {
-		struct indirect *p = &g->pend[i];
-		struct member *o;
-		uint8_t tmp[16];
-		struct buf b;
+	for (size_t i = 0; i < GOSSIP_MAX_PENDING_INDIRECT; i++)
+		if (g->pend[i].used && g->pend[i].deadline <= now)
+			send_nack(g, &g->pend[i]);
+}
 
-		if (!p->used || p->deadline > now)
+/* Refused, and every member we asked has said it got no answer either:
+ * waiting out the probe interval would only delay the suspicion. */
+static void
+maybe_finish_refused(struct gossip *g, int64_t now)
+{
+	if (g->probe.active && !g->probe.acked && g->probe.refused &&
+	    g->probe.indirect_sent &&
+	    g->probe.nacks >= g->probe.nacks_expected)
+		finish_probe(g, now);
+}
+
+/*
+ * The host of `to` answered a packet of ours with ICMP port unreachable:
+ * no process listens there, the mark of a crashed agent on a live host.
+ * It shortens what the protocol does anyway, never replaces it: our probe
+ * of that member goes indirect at once and ends when every helper has
+ * nacked (each of them got its own refusal), a helper's ping for someone
+ * else is nacked at once, and an address we were not probing is probed
+ * next.  A suspicion still needs its confirmations and its time, and a
+ * live member still refutes, so a forged ICMP message can hasten a probe
+ * but not kill anyone.
+ */
+void
+probe_on_refused(struct gossip *g, int64_t now, const struct gossip_addr *to)
+{
+	bool ours = false;
+
+	for (size_t i = 0; i < GOSSIP_MAX_PENDING_INDIRECT; i++)
+		if (g->pend[i].used &&
+		    gossip_addr_eq(&g->pend[i].target_addr, to))
+			send_nack(g, &g->pend[i]);
+	if (g->probe.active && !g->probe.acked) {
+		struct member *t = probe_member(g);
+
+		if (t != NULL && gossip_addr_eq(&t->rec->r->addr, to)) {
+			ours = true;
+			g->probe.refused = true;
+			if (!g->probe.indirect_sent)
+				send_indirect(g, t);
+			maybe_finish_refused(g, now);
+		}
+	}
+	/* The scan is paced too: a dead member's address draws refusals
+	 * for as long as we gossip to it. */
+	if (ours || g->probe_soon || g->leaving ||
+	    now - g->last_refusal_hint < g->cfg.probe_timeout_ms)
+		return;
+	g->last_refusal_hint = now;
+	for (uint32_t i = 0; i < g->n_slots; i++) {
+		struct member *m = &g->m[i];
+
+		if (m->rec == NULL || i == g->self || !probeable(g, i) ||
+		    !gossip_addr_eq(&m->rec->r->addr, to))
 			continue;
-		p->used = false;
-		o = member_find(g, p->orig_id);
-		if (o == NULL)
-			continue;
-		buf_init(&b, tmp, sizeof(tmp));
-		wire_put_ack(&b, WIRE_NACK, p->orig_seq);
-		if (b.err == 0)
-			gossip_send(g, o, &p->orig_addr, tmp, b.len, 1, false);
+		g->probe_soon = true;
+		g->probe_soon_alive = true;
+		g->probe_soon_idx = i;
+		memcpy(g->probe_soon_id, member_id(m), KEY_ID_LEN);
+		if (!g->probe.active || g->probe.acked) {
+			g->probe.active = false;
+			if (g->next_probe > now)
+				g->next_probe = now;
+		}
+		return;
 	}
 }
 
@@ -392,6 +466,7 @@ probe_on_ping_req(struct gossip *g, int64_t now,
 	p->orig_seq = m->seq;
 	memcpy(p->orig_id, member_id(sender), KEY_ID_LEN);
 	p->orig_addr = *from;
+	p->target_addr = m->addr;
 	p->deadline = now + g->cfg.probe_timeout_ms;
 	buf_init(&b, tmp, sizeof(tmp));
 	wire_put_ping(&b, WIRE_PING, p->seq, m->id, NULL);
@@ -437,7 +512,8 @@ probe_on_ack(struct gossip *g, int64_t now, const struct wire_msg *m)
 void
 probe_on_nack(struct gossip *g, int64_t now, const struct wire_msg *m)
 {
-	(void)now;
-	if (g->probe.active && m->seq == g->probe.seq)
+	if (g->probe.active && m->seq == g->probe.seq) {
 		g->probe.nacks++;
+		maybe_finish_refused(g, now);
+	}
 }

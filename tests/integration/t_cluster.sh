@@ -32,6 +32,19 @@ all_see_failed() {
 	done
 }
 wait_for 30 "n5 (kill -9) seen failed by all" all_see_failed
+# Its host answered packets to its closed port with ICMP port
+# unreachable, which the agents read (IP_RECVERR) and act on.
+refusals() {
+	local i n=0 v
+	for i in "${LIVE[@]}"; do
+		v=$(api "n$i" GET /v1/metrics | awk '$1 == "weft_gossip_refusals_total" {print $2}')
+		n=$((n + ${v:-0}))
+	done
+	echo $n
+}
+r=$(refusals)
+[ "$r" -gt 0 ] && ok "the agents heard $r ICMP refusals for n5's port" ||
+	fail "no ICMP refusal counted after n5's crash"
 
 "$WEFT" leave --socket "$(sock n8)" >/dev/null || fail "weft leave"
 wait_for 10 "n8 exits after leave" bash -c "! kill -0 ${PIDS[n8]} 2>/dev/null"

@@ -6,7 +6,7 @@
 #include "crypto/cert.h"
 #include "simnet.h"
 
-enum simev_kind { EV_TIMER, EV_PACKET, EV_STREAM, EV_RESUME };
+enum simev_kind { EV_TIMER, EV_PACKET, EV_STREAM, EV_RESUME, EV_REFUSED };
 
 struct simev {
 	int64_t t;
@@ -639,10 +639,33 @@ simnet_run_until(struct simnet *s, int64_t t)
 			if (n->up && n->paused_until && ev.gen == n->timer_gen)
 				resume(s, n);
 			break;
+		case EV_REFUSED:
+			/* n sent to ev.from, whose host answered port
+			 * unreachable. */
+			if (n->up && !n->paused_until) {
+				struct gossip_addr to = addr_of(ev.from);
+
+				gossip_recv_refused(n->g, abs_now(s), &to);
+				flush(s, n);
+			}
+			break;
 		case EV_PACKET:
 		case EV_STREAM:
-			if (!n->up)
+			if (!n->up) {
+				/* A crashed process on a live host: its port is
+				 * closed, and the host says so (ICMP). */
+				if (ev.kind == EV_PACKET && s->cfg.icmp) {
+					struct simev r;
+
+					memset(&r, 0, sizeof(r));
+					r.t = s->now + delay(s);
+					r.kind = EV_REFUSED;
+					r.node = ev.from;
+					r.from = ev.node;
+					heap_push(s, r);
+				}
 				break;
+			}
 			if (n->paused_until) {
 				if (n->inbox_n == n->inbox_cap) {
 					size_t nc = n->inbox_cap ? 2 * n->inbox_cap : 64;

@@ -27,6 +27,7 @@ struct simnet_config {
 	int64_t delay_max_ms;
 	bool real_crypto;      /* crypto/ for everything, else testcrypto */
 	bool share_store;      /* one record store for all nodes */
+	bool icmp;             /* a crashed node's host refuses packets */
 	size_t operators;      /* nodes 0..operators-1 are in "operator" */
 	struct gossip_config gossip;
 	/* Called for every event any node reports (t relative ms). */
