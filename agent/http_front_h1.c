@@ -4,12 +4,16 @@
  * One request at a time per app connection: parsing stops at the end of
  * each request (H1_PAUSE) and goes on once its response is written, which
  * answers pipelined requests in order without holding more than one
- * call.  Input is read into one buffer per connection and fed to the
- * parser only as far as the call can take body bytes; what a feed still
- * hands over past that (the body after a head, in the same read) waits in
- * a spill buffer of the same bound.  Response bytes are written straight
- * from the mesh stream's buffer (a chunk header around them when chunked)
- * and consumed when the write completes, which re-opens the window.
+ * call.  Input is read into one buffer and fed to the parser only as far
+ * as the call can take body bytes; what a feed still hands over past that
+ * (the body after a head, in the same read) waits in a spill buffer of
+ * the same bound.  The input buffer, the parser and the buffer for the
+ * answer's head (struct h1work) are a connection's only from a request's
+ * first byte until it sits idle again, when they go back to the front's
+ * few spare ones: an idle keep-alive connection holds none of them.
+ * Response bytes are written straight from the mesh stream's buffer (a
+ * chunk header around them when chunked) and consumed when the write
+ * completes, which re-opens the window.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,8 @@
 #define HEAD_INLINE 4096
 #define HEAD_MAX (MESH_HEADER_BLOCK_MAX + 8192)
 #define SERVICE_MAX 64
+/* Idle connections' work sets kept per front for the next request. */
+#define SPARE_WORK 16
 
 struct http_front {
 	struct agent_proxy *px;
@@ -59,6 +65,17 @@ struct http_front {
 	size_t nv_cap;
 	char *scratch;
 	size_t scratch_len;
+	struct list spare_work; /* struct h1work, idle */
+	size_t n_spare_work;
+};
+
+/* What a connection needs while a request is under way. */
+struct h1work {
+	struct list link;  /* on f->spare_work while spare */
+	struct h1conn *c;  /* served now; the parser's sink context */
+	struct h1_parser *p; /* between requests whenever spare */
+	uint8_t head[HEAD_INLINE]; /* hbuf unless a head is larger */
+	uint8_t in[IN_CAP];
 };
 
 /* The request being answered on a connection. */
@@ -89,7 +106,7 @@ struct h1conn {
 	uv_tcp_t tcp;
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
-	struct h1_parser *p;
+	struct h1work *w; /* NULL while idle */
 	struct req r;
 	bool reading;
 	bool writing;
@@ -100,13 +117,12 @@ struct h1conn {
 	bool counted;     /* holds CIRCUIT_CONNECTIONS */
 	size_t consume;   /* body bytes of the write in flight */
 	bool last_chunk;  /* the write in flight ends the answer */
-	uint8_t *hbuf;    /* a head, error or last chunk to write */
+	uint8_t *hbuf;    /* a head, error or last chunk to write: w->head,
+	                   * or its own block when larger; NULL while idle */
 	size_t hlen;
 	size_t hcap;
-	uint8_t hinline[HEAD_INLINE];
 	char chunk_line[24];
-	uint8_t in[IN_CAP];
-	size_t in_off, in_len;
+	size_t in_off, in_len; /* input waiting in w->in */
 	uint8_t *spill; /* lazily, IN_CAP */
 	size_t spill_off, spill_len;
 	int64_t deadline_ms; /* 0: none; see head_wait */
@@ -174,6 +190,14 @@ static void
 front_maybe_free(struct http_front *f)
 {
 	if (f->closing && f->handles == 0) {
+		while (!list_empty(&f->spare_work)) {
+			struct h1work *w = list_entry(f->spare_work.next,
+			                              struct h1work, link);
+
+			list_remove(&w->link);
+			h1_parser_free(w->p);
+			free(w);
+		}
 		free(f->nv);
 		free(f->scratch);
 		free(f);
@@ -186,8 +210,12 @@ on_conn_closed(uv_handle_t *h)
 	struct h1conn *c = h->data;
 	struct http_front *f = c->f;
 
-	if (c->hbuf != c->hinline)
+	if (c->w == NULL || c->hbuf != c->w->head)
 		free(c->hbuf);
+	if (c->w != NULL) {
+		h1_parser_free(c->w->p);
+		free(c->w);
+	}
 	free(c->spill);
 	free(c);
 	f->handles--;
@@ -220,8 +248,8 @@ conn_close(struct h1conn *c)
 	if (c->counted)
 		circuit_release(c->f->circuit, CIRCUIT_CONNECTIONS);
 	c->counted = false;
-	h1_parser_free(c->p);
-	c->p = NULL;
+	/* The work set goes with the connection (on_conn_closed): a feed
+	 * or a write may still use it. */
 	list_remove(&c->link);
 	/* A write in flight completes (cancelled) before the close
 	 * callback: freeing there is safe. */
@@ -252,14 +280,93 @@ conn_finish(struct h1conn *c)
 
 /* ---- output ---- */
 
-/* Room for n bytes in hbuf (kept inline unless a head is large). */
+/* ---- the work set ---- */
+
+static int p_on_head(void *ctx, const struct h1_head *h);
+static int p_on_body(void *ctx, const uint8_t *p, size_t n);
+static int p_on_end(void *ctx);
+
+/* c gets a work set: a spare one (its parser between requests), or a
+ * new one. */
+static int
+work_take(struct h1conn *c)
+{
+	struct http_front *f = c->f;
+	struct h1work *w;
+
+	if (c->w != NULL)
+		return 0;
+	if (!list_empty(&f->spare_work)) {
+		w = list_entry(f->spare_work.next, struct h1work, link);
+		list_remove(&w->link);
+		f->n_spare_work--;
+	} else {
+		struct h1_sink sink = {
+			.on_head = p_on_head,
+			.on_body = p_on_body,
+			.on_end = p_on_end,
+			.on_tunnel = p_on_body,
+		};
+
+		if ((w = malloc(sizeof(*w))) == NULL)
+			return WEFT_ENOMEM;
+		sink.ctx = w;
+		if (h1_parser_new(&f->limits, &sink, &w->p) != 0) {
+			free(w);
+			return WEFT_ENOMEM;
+		}
+	}
+	w->c = c;
+	c->w = w;
+	c->in_off = c->in_len = 0;
+	return 0;
+}
+
+/* Between requests, nothing read and nothing being written: the work
+ * set goes back to the front (the parser sits between requests, so the
+ * next connection's request starts it as a new connection's would), and
+ * so does the spill. */
+static void
+work_release(struct h1conn *c)
+{
+	struct http_front *f = c->f;
+	struct h1work *w = c->w;
+
+	if (w == NULL || c->in_feed || c->closing || c->writing ||
+	    c->r.active || c->in_len > 0 || c->spill_len > 0 ||
+	    c->app_eof || c->close_after || !h1_idle(w->p))
+		return;
+	if (c->hbuf != w->head)
+		free(c->hbuf);
+	c->hbuf = NULL;
+	c->hcap = 0;
+	free(c->spill);
+	c->spill = NULL;
+	c->spill_off = 0;
+	c->w = NULL;
+	w->c = NULL;
+	if (f->n_spare_work < SPARE_WORK && !f->closing) {
+		list_insert_head(&f->spare_work, &w->link);
+		f->n_spare_work++;
+		return;
+	}
+	h1_parser_free(w->p);
+	free(w);
+}
+
+/* Room for n bytes in hbuf (the work set's unless a head is large);
+ * none (writes fail) when memory ran out. */
 static struct buf
 hbuf_for(struct h1conn *c, size_t n)
 {
 	struct buf b;
 
+	if (c->w == NULL && work_take(c) != 0) {
+		buf_init(&b, NULL, 0);
+		return b;
+	}
 	if (n > HEAD_INLINE && c->hcap < n) {
-		uint8_t *nb = c->hbuf != c->hinline ? realloc(c->hbuf, n)
+		uint8_t *nb = c->hbuf != c->w->head ? realloc(c->hbuf, n)
 		                                    : malloc(n);
 
 		if (nb != NULL) {
@@ -268,7 +375,7 @@ hbuf_for(struct h1conn *c, size_t n)
 		}
 	}
 	if (c->hbuf == NULL) {
-		c->hbuf = c->hinline;
+		c->hbuf = c->w->head;
 		c->hcap = HEAD_INLINE;
 	}
 	buf_init(&b, c->hbuf, c->hcap);
@@ -683,7 +790,7 @@ static const struct http_call_sink call_sink = {
 static int
 p_on_head(void *ctx, const struct h1_head *h)
 {
-	struct h1conn *c = ctx;
+	struct h1conn *c = ((struct h1work *)ctx)->c;
 	struct http_front *f = c->f;
 	struct http_call_request req = {0};
 	struct http_call_error err;
@@ -756,7 +863,7 @@ p_on_head(void *ctx, const struct h1_head *h)
 static int
 p_on_body(void *ctx, const uint8_t *p, size_t n)
 {
-	struct h1conn *c = ctx;
+	struct h1conn *c = ((struct h1work *)ctx)->c;
 	size_t acc = 0;
 
 	if (c->r.call == NULL || n == 0)
@@ -779,7 +886,7 @@ p_on_body(void *ctx, const uint8_t *p, size_t n)
 static int
 p_on_end(void *ctx)
 {
-	struct h1conn *c = ctx;
+	struct h1conn *c = ((struct h1work *)ctx)->c;
 
 	if (c->r.upgrade)
 		return 0; /* the tunnel bytes follow: on_tunnel */
@@ -796,13 +903,16 @@ alloc_in(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct h1conn *c = h->data;
 
 	(void)hint;
-	if (c->in_len > 0) {
+	/* A request's first byte is coming (or the app left): the work
+	 * set from here.  Without one, zero length: libuv says
+	 * UV_ENOBUFS, and on_read ends the connection. */
+	if (c->in_len > 0 || work_take(c) != 0) {
 		/* Zero length: libuv says UV_ENOBUFS, reading stops. */
-		*b = uv_buf_init((char *)c->in, 0);
+		*b = uv_buf_init(NULL, 0);
 		return;
 	}
 	c->in_off = 0;
-	*b = uv_buf_init((char *)c->in, IN_CAP);
+	*b = uv_buf_init((char *)c->w->in, IN_CAP);
 }
 
 static void
@@ -817,7 +927,12 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		if (n == UV_ENOBUFS) {
 			uv_read_stop(s);
 			c->reading = false;
+			if (c->w == NULL) {
+				conn_close(c); /* out of memory */
+				return;
+			}
 		}
+		work_release(c); /* nothing came after all */
 		return;
 	}
 	if (n < 0) {
@@ -894,7 +1009,7 @@ conn_drive(struct h1conn *c)
 				lim = room;
 		}
 		c->in_feed = true;
-		rc = h1_feed(c->p, c->in + c->in_off, lim, &used);
+		rc = h1_feed(c->w->p, c->w->in + c->in_off, lim, &used);
 		c->in_feed = false;
 		c->in_off += used;
 		c->in_len -= used;
@@ -902,7 +1017,7 @@ conn_drive(struct h1conn *c)
 			int status;
 			const char *why;
 
-			h1_error(c->p, &status, &why);
+			h1_error(c->w->p, &status, &why);
 			COUNTER_INC(c->f->st.bad_requests);
 			log_refusal(c->f, status, why);
 			c->in_len = 0;
@@ -927,6 +1042,7 @@ conn_drive(struct h1conn *c)
 		if (uv_read_start((uv_stream_t *)&c->tcp, alloc_in, on_read) == 0)
 			c->reading = true;
 	}
+	work_release(c);
 }
 
 /* ---- the listener ---- */
@@ -936,12 +1052,6 @@ on_accept(uv_stream_t *server, int status)
 {
 	struct http_front *f = server->data;
 	struct h1conn *c;
-	struct h1_sink sink = {
-		.on_head = p_on_head,
-		.on_body = p_on_body,
-		.on_end = p_on_end,
-		.on_tunnel = p_on_body,
-	};
 
 	if (status < 0 || f->closing)
 		return;
@@ -949,15 +1059,11 @@ on_accept(uv_stream_t *server, int status)
 	if (c == NULL)
 		return;
 	c->f = f;
-	c->hbuf = c->hinline;
-	c->hcap = HEAD_INLINE;
 	uv_tcp_init(agent_proxy_loop(f->px), &c->tcp);
 	c->tcp.data = c;
 	f->handles++;
 	list_insert_tail(&f->conns, &c->link);
-	sink.ctx = c;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
-	    h1_parser_new(&f->limits, &sink, &c->p) != 0) {
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
 		return;
 	}
@@ -994,6 +1100,7 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 	f->px = px;
 	f->hc = hc;
 	list_init(&f->conns);
+	list_init(&f->spare_work);
 	snprintf(f->service, sizeof(f->service), "%s", u->service);
 	snprintf(f->owner, sizeof(f->owner), "%s", u->owner ? u->owner : "");
 	f->limits.max_head_bytes = a->cfg.proxy.max_head_bytes;
