@@ -390,9 +390,12 @@ call_get(struct http_caller *hc)
 static void
 call_put(struct http_caller *hc, struct http_call *c)
 {
-	free(c->tr);
+	/* Mostly NULL: no call into free then. */
+	if (c->tr != NULL)
+		free(c->tr);
 	c->tr = NULL;
-	free(c->body);
+	if (c->body != NULL)
+		free(c->body);
 	c->body = NULL;
 	if (hc->n_spare < SPARE_MAX && c->nv_cap <= NV_KEEP_MAX) {
 		list_insert_head(&hc->spare, &c->spare_link);

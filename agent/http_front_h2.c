@@ -38,6 +38,7 @@
 #define FH2_MAX_STREAMS 256                /* concurrent, per connection */
 #define FH2_NV_MAX (MESH_HEADER_FIELDS_MAX + 8)
 #define FH2_READ (64u * 1024)
+#define FH2_MEM_CACHE (128u * 1024) /* recycled blocks per connection */
 
 struct http_front_h2 {
 	struct agent_proxy *px;
@@ -144,9 +145,12 @@ stream_free(struct fh2_stream *s)
 	list_remove(&s->link);
 	if (s->call != NULL)
 		http_call_free(s->call);
-	free(s->pend);
-	free(s->tblock);
-	free(s->tnv);
+	if (s->pend != NULL) /* mostly NULL: no call into free then */
+		free(s->pend);
+	if (s->tblock != NULL || s->tnv != NULL) {
+		free(s->tblock);
+		free(s->tnv);
+	}
 	h2mem_release(&s->c->mem, s);
 }
 
@@ -915,7 +919,8 @@ on_accept(uv_stream_t *server, int status)
 	if (c == NULL)
 		return;
 	c->f = f;
-	h2mem_init(&c->mem, 0);
+	/* As the mesh's: 64 streams' blocks stay warm. */
+	h2mem_init(&c->mem, FH2_MEM_CACHE);
 	list_init(&c->streams);
 	uv_tcp_init(agent_proxy_loop(f->px), &c->tcp);
 	c->tcp.data = c;
