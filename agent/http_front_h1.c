@@ -75,6 +75,7 @@ struct h1work {
 	struct h1conn *c;  /* served now; the parser's sink context */
 	struct h1_parser *p; /* between requests whenever spare */
 	uint8_t head[HEAD_INLINE]; /* hbuf unless a head is larger */
+	uint8_t *spill; /* lazily, IN_CAP; kept with the work set */
 	uint8_t in[IN_CAP];
 };
 
@@ -123,8 +124,7 @@ struct h1conn {
 	size_t hcap;
 	char chunk_line[24];
 	size_t in_off, in_len; /* input waiting in w->in */
-	uint8_t *spill; /* lazily, IN_CAP */
-	size_t spill_off, spill_len;
+	size_t spill_off, spill_len; /* body waiting in w->spill */
 	int64_t deadline_ms; /* 0: none; see head_wait */
 	bool head_wait;      /* the deadline is for a head, not idleness */
 };
@@ -196,6 +196,7 @@ front_maybe_free(struct http_front *f)
 
 			list_remove(&w->link);
 			h1_parser_free(w->p);
+			free(w->spill);
 			free(w);
 		}
 		free(f->nv);
@@ -214,9 +215,9 @@ on_conn_closed(uv_handle_t *h)
 		free(c->hbuf);
 	if (c->w != NULL) {
 		h1_parser_free(c->w->p);
+		free(c->w->spill);
 		free(c->w);
 	}
-	free(c->spill);
 	free(c);
 	f->handles--;
 	front_maybe_free(f);
@@ -310,6 +311,7 @@ work_take(struct h1conn *c)
 
 		if ((w = malloc(sizeof(*w))) == NULL)
 			return WEFT_ENOMEM;
+		w->spill = NULL;
 		sink.ctx = w;
 		if (h1_parser_new(&f->limits, &sink, &w->p) != 0) {
 			free(w);
@@ -324,8 +326,7 @@ work_take(struct h1conn *c)
 
 /* Between requests, nothing read and nothing being written: the work
  * set goes back to the front (the parser sits between requests, so the
- * next connection's request starts it as a new connection's would), and
- * so does the spill. */
+ * next connection's request starts it as a new connection's would). */
 static void
 work_release(struct h1conn *c)
 {
@@ -336,12 +337,11 @@ work_release(struct h1conn *c)
 	    c->r.active || c->in_len > 0 || c->spill_len > 0 ||
 	    c->app_eof || c->close_after || !h1_idle(w->p))
 		return;
-	if (c->hbuf != w->head)
+	/* Mostly as it was: no call into free then. */
+	if (c->hbuf != NULL && c->hbuf != w->head)
 		free(c->hbuf);
 	c->hbuf = NULL;
 	c->hcap = 0;
-	free(c->spill);
-	c->spill = NULL;
 	c->spill_off = 0;
 	c->w = NULL;
 	w->c = NULL;
@@ -351,6 +351,7 @@ work_release(struct h1conn *c)
 		return;
 	}
 	h1_parser_free(w->p);
+	free(w->spill);
 	free(w);
 }
 
@@ -872,13 +873,13 @@ p_on_body(void *ctx, const uint8_t *p, size_t n)
 		http_call_write(c->r.call, p, n, &acc);
 	if (acc == n)
 		return 0;
-	if (c->spill == NULL && (c->spill = malloc(IN_CAP)) == NULL)
+	if (c->w->spill == NULL && (c->w->spill = malloc(IN_CAP)) == NULL)
 		return WEFT_ENOMEM;
 	/* Only an empty spill is fed past (spill_off 0), and a feed is at
 	 * most IN_CAP bytes, so the rest of one fits. */
 	if (c->spill_len + (n - acc) > IN_CAP)
 		return WEFT_ETOOBIG;
-	memcpy(c->spill + c->spill_len, p + acc, n - acc);
+	memcpy(c->w->spill + c->spill_len, p + acc, n - acc);
 	c->spill_len += n - acc;
 	return 0;
 }
@@ -978,7 +979,8 @@ conn_drive(struct h1conn *c)
 		if (c->spill_len > 0) {
 			if (c->r.call != NULL) {
 				acc = 0;
-				http_call_write(c->r.call, c->spill + c->spill_off,
+				http_call_write(c->r.call,
+				                c->w->spill + c->spill_off,
 				                c->spill_len, &acc);
 				c->spill_off += acc;
 				c->spill_len -= acc;
