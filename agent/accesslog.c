@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -15,6 +17,9 @@ struct accesslog {
 	const struct weft_log *log;
 	uv_file fd;
 	bool own_fd;
+	/* A pipe (stderr to journald): several workers write to it, and
+	 * only writes of at most PIPE_BUF keep their lines whole. */
+	size_t atomic_max;
 	/* buf[fill] collects lines while buf[fill ^ 1] is being written. */
 	char *buf[2];
 	size_t len[2];
@@ -72,6 +77,12 @@ accesslog_open(uv_loop_t *loop, const struct accesslog_opts *opts,
 			return WEFT_EIO;
 		}
 		l->own_fd = true;
+	}
+	{
+		struct stat st;
+
+		if (fstat(l->fd, &st) == 0 && !S_ISREG(st.st_mode))
+			l->atomic_max = PIPE_BUF;
 	}
 	*out = l;
 	return 0;
@@ -237,6 +248,16 @@ start_write(struct accesslog *l)
 	}
 	w = l->fill ^ 1;
 	b = uv_buf_init(l->buf[w], (unsigned)l->len[w]);
+	if (l->atomic_max > 0 && b.len > l->atomic_max) {
+		/* Whole lines up to PIPE_BUF (one longer line alone); the
+		 * rest goes as a short write's does. */
+		const char *nl = memrchr(b.base, '\n', l->atomic_max);
+
+		if (nl == NULL)
+			nl = memchr(b.base, '\n', b.len);
+		if (nl != NULL)
+			b.len = (unsigned)(nl - b.base + 1);
+	}
 	l->req.data = l;
 	if (uv_fs_write(l->loop, &l->req, l->fd, &b, 1, -1, on_written) != 0) {
 		l->stats.errors++;

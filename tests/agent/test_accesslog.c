@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,6 +154,59 @@ test_slow_sink_drops(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Into a pipe or a socket (stderr under systemd) several workers write at
+ * once, and only writes of at most PIPE_BUF stay whole: every write is
+ * whole lines of at most PIPE_BUF.  A SOCK_SEQPACKET pair on stderr shows
+ * each write as one record. */
+static void
+test_pipe_writes_whole_lines(void **state)
+{
+	struct accesslog_opts o = {"-", 0};
+	struct accesslog *l;
+	struct accesslog_entry e;
+	uv_loop_t loop;
+	bool done = false;
+	int sv[2], saved, records = 0, lines = 0;
+	char path[300], rec[65536];
+	ssize_t n = 0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_true((saved = dup(2)) >= 0);
+	assert_true(dup2(sv[0], 2) >= 0);
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(accesslog_open(&loop, &o, NULL, &l, NULL, 0), 0);
+	for (int i = 0; i < 300; i++) {
+		entry(&e, i, path);
+		assert_int_equal(accesslog_write(l, &e), 0);
+	}
+	accesslog_close(l, on_done, &done);
+	/* Read as it is written: a socket buffer that fills would block
+	 * the writer. */
+	for (int k = 0; k < 5000 && (!done || n > 0); k++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		while ((n = recv(sv[1], rec, sizeof(rec), MSG_DONTWAIT)) > 0) {
+			records++;
+			assert_true(n <= PIPE_BUF);
+			assert_int_equal(rec[n - 1], '\n');
+			for (ssize_t i = 0; i < n; i++)
+				lines += rec[i] == '\n';
+		}
+		usleep(1000);
+	}
+	assert_true(done);
+	dup2(saved, 2);
+	close(saved);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(lines, 300);
+	assert_true(records > 300 * 400 / PIPE_BUF);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void
 test_open_error_names_path(void **state)
 {
@@ -177,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_lines_in_order),
 		cmocka_unit_test(test_slow_sink_drops),
 		cmocka_unit_test(test_open_error_names_path),
+		cmocka_unit_test(test_pipe_writes_whole_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
