@@ -248,15 +248,17 @@ start_write(struct accesslog *l)
 	}
 	w = l->fill ^ 1;
 	b = uv_buf_init(l->buf[w], (unsigned)l->len[w]);
-	if (l->atomic_max > 0 && b.len > l->atomic_max) {
+	if (l->atomic_max > 0 && l->buf[w] != NULL &&
+	    l->len[w] > l->atomic_max) {
 		/* Whole lines up to PIPE_BUF (one longer line alone); the
 		 * rest goes as a short write's does. */
-		const char *nl = memrchr(b.base, '\n', l->atomic_max);
+		const char *p = l->buf[w];
+		const char *nl = memrchr(p, '\n', l->atomic_max);
 
 		if (nl == NULL)
-			nl = memchr(b.base, '\n', b.len);
+			nl = memchr(p, '\n', l->len[w]);
 		if (nl != NULL)
-			b.len = (unsigned)(nl - b.base + 1);
+			b.len = (unsigned)(nl - p + 1);
 	}
 	l->req.data = l;
 	if (uv_fs_write(l->loop, &l->req, l->fd, &b, 1, -1, on_written) != 0) {
