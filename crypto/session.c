@@ -65,6 +65,8 @@ struct session {
 	struct session_peer peer;
 
 	struct bq out;   /* framed bytes to send */
+	bool reserved;   /* session_write_reserve's room is out... */
+	size_t reserved_at; /* ...at this offset in out.p */
 	struct bq plain; /* decrypted bytes to read */
 	size_t frame_len; /* bytes of a partial frame held in frame[] */
 	uint8_t frame[FRAME_HDR + NOISE_MAX_MSG];
@@ -622,7 +624,7 @@ session_write(struct session *s, const uint8_t *data, size_t len)
 {
 	if (s->state == SESSION_CLOSED)
 		return WEFT_ECLOSED;
-	if (s->state != SESSION_ESTABLISHED)
+	if (s->state != SESSION_ESTABLISHED || s->reserved)
 		return WEFT_ESTATE;
 	while (len > 0) {
 		size_t chunk = len > SESSION_CHUNK_MAX ? SESSION_CHUNK_MAX : len;
@@ -646,6 +648,59 @@ session_write(struct session *s, const uint8_t *data, size_t len)
 		data += chunk;
 		len -= chunk;
 	}
+	return 0;
+}
+
+int
+session_write_reserve(struct session *s, uint8_t **plain)
+{
+	uint8_t *dst;
+
+	*plain = NULL;
+	if (s->state == SESSION_CLOSED)
+		return WEFT_ECLOSED;
+	if (s->state != SESSION_ESTABLISHED || s->reserved)
+		return WEFT_ESTATE;
+	dst = bq_reserve(&s->out, FRAME_HDR + SESSION_CHUNK_MAX + NOISE_TAGLEN);
+	if (dst == NULL)
+		return close_with(s, WEFT_ENOMEM, "out of memory");
+	s->reserved = true;
+	s->reserved_at = (size_t)(dst - s->out.p);
+	*plain = dst + FRAME_HDR;
+	return 0;
+}
+
+int
+session_write_commit(struct session *s, size_t len)
+{
+	uint8_t *dst;
+	size_t n;
+	int rc;
+
+	if (!s->reserved)
+		return WEFT_EINVAL;
+	s->reserved = false; /* given back whatever happens next */
+	if (len > SESSION_CHUNK_MAX)
+		return WEFT_EINVAL;
+	if (s->state == SESSION_CLOSED)
+		return WEFT_ECLOSED;
+	if (len == 0)
+		return 0;
+	/* Output sent in between may have moved the queue's end down:
+	 * the plaintext follows it. */
+	dst = s->out.p + s->out.off + s->out.len;
+	if (s->out.p + s->reserved_at != dst)
+		memmove(dst + FRAME_HDR, s->out.p + s->reserved_at + FRAME_HDR,
+		        len);
+	bulk_check(s, &s->tx, &s->big_tx, len);
+	rc = noise_cipher_encrypt(&s->tx, NULL, 0, dst + FRAME_HDR, len,
+	    dst + FRAME_HDR, len + NOISE_TAGLEN, &n);
+	if (rc)
+		return close_with(s, rc, "cannot encrypt: %s", weft_strerror(rc));
+	put_u16be(dst, (uint16_t)n);
+	s->out.len += FRAME_HDR + n;
+	if (++s->tx_msgs % s->cfg.rekey_after == 0)
+		noise_cipher_rekey(&s->tx);
 	return 0;
 }
 

@@ -136,6 +136,19 @@ int session_recv(struct session *s, const uint8_t *data, size_t len);
  */
 int session_write(struct session *s, const uint8_t *data, size_t len);
 
+/*
+ * The same without a copy: *plain points at room for SESSION_CHUNK_MAX
+ * plaintext bytes inside the output, where the caller writes one
+ * message's plaintext; session_write_commit(s, len) seals those len bytes
+ * in place (0: nothing was written, the room is given back).  Between
+ * the two, no other call may touch the session's output (session_write
+ * refuses with WEFT_ESTATE).  WEFT_ESTATE before the session is
+ * established or when room is out already; WEFT_EINVAL for a commit
+ * without room or past SESSION_CHUNK_MAX (the room is given back).
+ */
+int session_write_reserve(struct session *s, uint8_t **plain);
+int session_write_commit(struct session *s, size_t len);
+
 /* Bytes waiting to be sent; the view is valid until the next call. */
 void session_out_peek(const struct session *s, const uint8_t **p, size_t *len);
 void session_out_consume(struct session *s, size_t n);

@@ -156,7 +156,10 @@ struct mesh_conn {
 	struct h2mem mem;
 	size_t in_buffered; /* bytes read by no agent yet, all streams */
 	size_t conn_debt;   /* connection window not yet given back */
-	uint8_t *stage;     /* frames gathered into one secure message */
+	/* Frames gathered into one secure message, written straight into
+	 * the session's output (session_write_reserve) and sealed there in
+	 * place; NULL between pumps. */
+	uint8_t *stage;
 	size_t stage_len;
 	int stage_err;      /* session_write failed inside a send callback */
 	bool hw_deferred;   /* a data source waits for out_high_water */
@@ -1447,7 +1450,6 @@ mesh_conn_free(struct mesh_conn *c)
 	session_free(c->sess);
 	chunk_pool_fini(&c->pool);
 	h2mem_clear(&c->mem);
-	free(c->stage);
 	free(c->hs_field);
 	free(c->hs_buf);
 	free(c->nv_out);
@@ -1471,10 +1473,6 @@ established(struct mesh_conn *c)
 		hex_encode(want, c->expect_id, KEY_ID_LEN);
 		conn_fail(c, WEFT_EAUTH, "peer is node %s (key %s), not the "
 		    "node gossip named (key %s)", p->name, got, want);
-		return;
-	}
-	if ((c->stage = malloc(SESSION_CHUNK_MAX)) == NULL) {
-		conn_fail(c, WEFT_ENOMEM, "out of memory");
 		return;
 	}
 	c->state = MESH_CONN_OPEN;
@@ -1558,27 +1556,35 @@ mesh_conn_abort(struct mesh_conn *c, int err, const char *reason)
 	dispatch(c);
 }
 
+/* Seals what is staged (and gives the room back when nothing is). */
 static int
 stage_flush(struct mesh_conn *c)
 {
 	int rc;
 
-	if (c->stage_len == 0)
+	if (c->stage == NULL)
 		return 0;
-	rc = session_write(c->sess, c->stage, c->stage_len);
+	rc = session_write_commit(c->sess, c->stage_len);
+	c->stage = NULL;
 	c->stage_len = 0;
 	return rc;
 }
 
-/* Room for n more staged bytes: flushes the stage when they do not fit. */
+/* Room for n more staged bytes: a new message when they do not fit. */
 static int
 stage_room(struct mesh_conn *c, size_t n)
 {
-	int rc;
+	int rc = 0;
 
-	if (n <= SESSION_CHUNK_MAX - c->stage_len)
+	if (c->stage != NULL && n <= SESSION_CHUNK_MAX - c->stage_len)
 		return 0;
-	if ((rc = stage_flush(c)) != 0)
+	if (n > SESSION_CHUNK_MAX)
+		rc = WEFT_ETOOBIG;
+	if (rc == 0)
+		rc = stage_flush(c);
+	if (rc == 0)
+		rc = session_write_reserve(c->sess, &c->stage);
+	if (rc != 0)
 		c->stage_err = rc;
 	return rc;
 }
@@ -1593,13 +1599,14 @@ send_frames(nghttp2_session *h2, const uint8_t *d, size_t n, int flags,
 	(void)flags;
 	if (out_room(c) == 0)
 		return NGHTTP2_ERR_WOULDBLOCK;
-	if (stage_room(c, n) != 0)
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (n >= SESSION_CHUNK_MAX) {
-		if ((c->stage_err = session_write(c->sess, d, n)) != 0)
+		if ((c->stage_err = stage_flush(c)) != 0 ||
+		    (c->stage_err = session_write(c->sess, d, n)) != 0)
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		return (ssize_t)n;
 	}
+	if (stage_room(c, n) != 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	memcpy(c->stage + c->stage_len, d, n);
 	c->stage_len += n;
 	return (ssize_t)n;
@@ -1668,12 +1675,15 @@ pump(struct mesh_conn *c)
 	c->stage_err = 0;
 	rc = nghttp2_session_send(c->h2);
 	if (rc != 0 && c->stage_err == 0) {
+		(void)stage_flush(c);
 		conn_fail(c, WEFT_EMALFORMED, "HTTP/2: %s",
 		    nghttp2_strerror(rc));
 		return;
 	}
 	if (c->stage_err == 0)
 		c->stage_err = stage_flush(c);
+	else
+		(void)stage_flush(c);
 	if (c->stage_err != 0) {
 		conn_fail(c, c->stage_err, "secure session: %s",
 		    session_reason(c->sess));

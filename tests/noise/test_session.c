@@ -464,6 +464,57 @@ take_frame(struct session *s, uint8_t *out, size_t cap)
 	return fl;
 }
 
+/* Writing in place: room reserved inside the output, the plaintext
+ * written there and sealed by the commit, is what session_write sends;
+ * the rules around it hold. */
+static void
+test_write_in_place(void **state)
+{
+	struct fixture *f = *state;
+	struct pair p;
+	uint8_t *room, *again;
+	const uint8_t *out;
+	size_t len, before;
+
+	connect_pair(f, &p, false);
+	/* Interleaved with session_write, order kept. */
+	assert_int_equal(session_write(p.a, (const uint8_t *)"one,", 4), 0);
+	assert_int_equal(session_write_reserve(p.a, &room), 0);
+	assert_non_null(room);
+	/* One room at a time; no plain write while it is out. */
+	assert_int_equal(session_write_reserve(p.a, &again), WEFT_ESTATE);
+	assert_null(again);
+	assert_int_equal(session_write(p.a, (const uint8_t *)"x", 1),
+	    WEFT_ESTATE);
+	memcpy(room, "two,", 4);
+	/* Output sent in between (the queue emptied and restarted at its
+	 * start) does not lose the room's bytes. */
+	session_out_peek(p.a, &out, &len);
+	assert_int_equal(move(p.a, p.b), 0);
+	assert_int_equal(session_write_commit(p.a, 4), 0);
+	assert_int_equal(session_write_commit(p.a, 4), WEFT_EINVAL);
+	assert_int_equal(session_write_reserve(p.a, &room), 0);
+	memset(room, 'z', SESSION_CHUNK_MAX);
+	assert_int_equal(session_write_commit(p.a, SESSION_CHUNK_MAX + 1),
+	    WEFT_EINVAL);
+	assert_int_equal(session_write_reserve(p.a, &room), 0);
+	session_out_peek(p.a, &out, &before);
+	assert_int_equal(session_write_commit(p.a, 0), 0); /* given back */
+	session_out_peek(p.a, &out, &len);
+	assert_int_equal(len, before);
+	assert_int_equal(session_write_reserve(p.a, &room), 0);
+	memcpy(room, "three", 5);
+	assert_int_equal(session_write_commit(p.a, 5), 0);
+	assert_int_equal(move(p.a, p.b), 0);
+	expect_plain(p.b, "one,two,three", 13);
+	stop(&p);
+	/* Not before the handshake. */
+	start(f, &p, false);
+	assert_int_equal(session_write_reserve(p.a, &room), WEFT_ESTATE);
+	assert_int_equal(session_write_commit(p.a, 1), WEFT_EINVAL);
+	stop(&p);
+}
+
 static void
 test_transport_damage_refused(void **state)
 {
@@ -999,6 +1050,7 @@ main(void)
 		cmocka_unit_test(test_refuses_key_mismatch),
 		cmocka_unit_test(test_ik_stale_key_refused),
 		cmocka_unit_test(test_transport_damage_refused),
+		cmocka_unit_test(test_write_in_place),
 		cmocka_unit_test(test_handshake_damage_refused),
 		cmocka_unit_test(test_oversized_and_malformed),
 		cmocka_unit_test(test_byte_at_a_time),
