@@ -239,6 +239,8 @@ req_release(struct h1conn *c)
 	c->r.pending = c->r.counted = false;
 }
 
+static void work_put(struct http_front *f, struct h1conn *c);
+
 static void
 conn_close(struct h1conn *c)
 {
@@ -249,8 +251,13 @@ conn_close(struct h1conn *c)
 	if (c->counted)
 		circuit_release(c->f->circuit, CIRCUIT_CONNECTIONS);
 	c->counted = false;
-	/* The work set goes with the connection (on_conn_closed): a feed
-	 * or a write may still use it. */
+	/* The work set goes back now unless a feed or a write still uses
+	 * it (then with the connection, on_conn_closed): apps that leave
+	 * by the thousand at once must not each hold one until their
+	 * close callbacks run (tools/bench/rss: 10,000 idle connections
+	 * closing raised RSS from 11 to 68 MiB). */
+	if (c->w != NULL && !c->in_feed && !c->writing)
+		work_put(c->f, c);
 	list_remove(&c->link);
 	/* A write in flight completes (cancelled) before the close
 	 * callback: freeing there is safe. */
@@ -324,6 +331,31 @@ work_take(struct h1conn *c)
 	return 0;
 }
 
+/* c's work set leaves it: on the front's spares when its parser is
+ * between requests and there is room (mostly as it was: no call into
+ * free then), else freed. */
+static void
+work_put(struct http_front *f, struct h1conn *c)
+{
+	struct h1work *w = c->w;
+
+	if (c->hbuf != NULL && c->hbuf != w->head)
+		free(c->hbuf);
+	c->hbuf = NULL;
+	c->hcap = 0;
+	c->spill_off = 0;
+	c->w = NULL;
+	w->c = NULL;
+	if (h1_idle(w->p) && f->n_spare_work < SPARE_WORK && !f->closing) {
+		list_insert_head(&f->spare_work, &w->link);
+		f->n_spare_work++;
+		return;
+	}
+	h1_parser_free(w->p);
+	free(w->spill);
+	free(w);
+}
+
 /* Between requests, nothing read and nothing being written: the work
  * set goes back to the front (the parser sits between requests, so the
  * next connection's request starts it as a new connection's would). */
@@ -337,22 +369,7 @@ work_release(struct h1conn *c)
 	    c->r.active || c->in_len > 0 || c->spill_len > 0 ||
 	    c->app_eof || c->close_after || !h1_idle(w->p))
 		return;
-	/* Mostly as it was: no call into free then. */
-	if (c->hbuf != NULL && c->hbuf != w->head)
-		free(c->hbuf);
-	c->hbuf = NULL;
-	c->hcap = 0;
-	c->spill_off = 0;
-	c->w = NULL;
-	w->c = NULL;
-	if (f->n_spare_work < SPARE_WORK && !f->closing) {
-		list_insert_head(&f->spare_work, &w->link);
-		f->n_spare_work++;
-		return;
-	}
-	h1_parser_free(w->p);
-	free(w->spill);
-	free(w);
+	work_put(f, c);
 }
 
 /* Room for n bytes in hbuf (the work set's unless a head is large);
