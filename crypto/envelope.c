@@ -133,7 +133,8 @@ envelope_bin(const msgpack_object *o, uint8_t *out, size_t n)
 {
 	if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
 		return WEFT_EMALFORMED;
-	memcpy(out, o->via.bin.ptr, n);
+	if (n > 0)
+		memcpy(out, o->via.bin.ptr, n);
 	return 0;
 }
 
@@ -144,9 +145,12 @@ envelope_str(const msgpack_object *o, char *out, size_t max)
 		return WEFT_EMALFORMED;
 	if (o->via.str.size > max)
 		return WEFT_ETOOBIG;
-	if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
-		return WEFT_EMALFORMED;
-	memcpy(out, o->via.str.ptr, o->via.str.size);
+	/* msgpack-c gives an empty string a NULL pointer. */
+	if (o->via.str.size > 0) {
+		if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+			return WEFT_EMALFORMED;
+		memcpy(out, o->via.str.ptr, o->via.str.size);
+	}
 	out[o->via.str.size] = '\0';
 	return 0;
 }
