@@ -136,6 +136,18 @@ add_entry(struct outlier *o, const struct outlier_key *k, struct oentry **out)
 	return 0;
 }
 
+/* One may always go while none is out, even when one is over the share;
+ * past that, only while the share after this one holds. */
+static bool
+share_allows(const struct outlier *o, const struct outlier_key *k,
+             size_t n_endpoints, int64_t now_ms)
+{
+	size_t out = outlier_ejected_count(o, k->service, now_ms);
+
+	return out == 0 ||
+	       (out + 1) * 100 <= (size_t)o->cfg.max_percent * n_endpoints;
+}
+
 int
 outlier_report(struct outlier *o, const struct outlier_key *k,
                enum outlier_result r, size_t n_endpoints, int64_t now_ms,
@@ -143,7 +155,6 @@ outlier_report(struct outlier *o, const struct outlier_key *k,
 {
 	struct oentry *e;
 	int64_t t;
-	size_t out;
 
 	if (ejected != NULL)
 		*ejected = false;
@@ -174,11 +185,7 @@ outlier_report(struct outlier *o, const struct outlier_key *k,
 		return 0; /* answers still arriving from before */
 	if (++e->errors < o->cfg.consecutive_errors)
 		return 0;
-	/* One may always go while none is out, even when one is over the
-	 * share; past that, only while the share after this one holds. */
-	out = outlier_ejected_count(o, k->service, now_ms);
-	if (out > 0 &&
-	    (out + 1) * 100 > (size_t)o->cfg.max_percent * n_endpoints)
+	if (!share_allows(o, k, n_endpoints, now_ms))
 		return 0;
 	e->ejections++;
 	t = o->cfg.base_ms * (int64_t)e->ejections;
@@ -199,7 +206,6 @@ outlier_eject(struct outlier *o, const struct outlier_key *k,
               bool *ejected)
 {
 	struct oentry *e;
-	size_t out;
 	int rc;
 
 	if (ejected != NULL)
@@ -212,10 +218,7 @@ outlier_eject(struct outlier *o, const struct outlier_key *k,
 		return rc;
 	if (out_at(e, now_ms))
 		return 0;
-	/* The same share rule as an ejection of our own. */
-	out = outlier_ejected_count(o, k->service, now_ms);
-	if (out > 0 &&
-	    (out + 1) * 100 > (size_t)o->cfg.max_percent * n_endpoints)
+	if (!share_allows(o, k, n_endpoints, now_ms))
 		return 0;
 	if (for_ms > o->cfg.max_ms)
 		for_ms = o->cfg.max_ms;
