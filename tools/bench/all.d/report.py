@@ -509,8 +509,9 @@ def proxy_section(px, goals, plots):
     out.append("iperf3, one stream, %g s x %g rounds interleaved, median "
                "(best); CPU seconds both proxies spent per GB carried; "
                "connections per second with 16 in flight (connect, one byte "
-               "each way, close). weft ran its %s suite. No warm-up run: the "
-               "first round counts.\n" % (
+               "each way, close). weft ran its %s suite. A 1 s warm-up per "
+               "path comes first (runs before 23:00 UTC on 2026-11-26 had "
+               "none: their first round counted).\n" % (
                    secs or 0, rounds or 0, suite))
     bulk = {p: med(px[("bulk_gbit_per_s", p)]) for p in paths}
     d, h = bulk.get("direct"), bulk.get("haproxy")
