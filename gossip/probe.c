@@ -294,10 +294,11 @@ finish_probe(struct gossip *g, int64_t now)
 	member_on_suspect(g, now, member_id(t), t->inc, g->self_id);
 }
 
-/* Our ping for a requester got no answer: tell it (memberlist's nack),
- * so that it knows its own link to us works. */
+/* Ends a relayed probe: the requester hears our target's ack, or a nack
+ * when our ping got no answer (memberlist's: it tells the requester its
+ * own link to us works). */
 static void
-send_nack(struct gossip *g, struct indirect *p)
+answer_requester(struct gossip *g, struct indirect *p, uint8_t type)
 {
 	struct member *o;
 	uint8_t tmp[16];
@@ -308,7 +309,7 @@ send_nack(struct gossip *g, struct indirect *p)
 	if (o == NULL)
 		return;
 	buf_init(&b, tmp, sizeof(tmp));
-	wire_put_ack(&b, WIRE_NACK, p->orig_seq);
+	wire_put_ack(&b, type, p->orig_seq);
 	if (b.err == 0)
 		gossip_send(g, o, &p->orig_addr, tmp, b.len, 1, false);
 }
@@ -318,7 +319,7 @@ indirect_tick(struct gossip *g, int64_t now)
 {
 	for (size_t i = 0; i < GOSSIP_MAX_PENDING_INDIRECT; i++)
 		if (g->pend[i].used && g->pend[i].deadline <= now)
-			send_nack(g, &g->pend[i]);
+			answer_requester(g, &g->pend[i], WIRE_NACK);
 }
 
 /* Refused, and every member we asked has said it got no answer either:
@@ -351,7 +352,7 @@ probe_on_refused(struct gossip *g, int64_t now, const struct gossip_addr *to)
 	for (size_t i = 0; i < GOSSIP_MAX_PENDING_INDIRECT; i++)
 		if (g->pend[i].used &&
 		    gossip_addr_eq(&g->pend[i].target_addr, to))
-			send_nack(g, &g->pend[i]);
+			answer_requester(g, &g->pend[i], WIRE_NACK);
 	if (g->probe.active && !g->probe.acked) {
 		struct member *t = probe_member(g);
 
@@ -491,21 +492,11 @@ probe_on_ack(struct gossip *g, int64_t now, const struct wire_msg *m)
 	}
 	for (size_t i = 0; i < GOSSIP_MAX_PENDING_INDIRECT; i++) {
 		struct indirect *p = &g->pend[i];
-		struct member *o;
-		uint8_t tmp[16];
-		struct buf b;
 
-		if (!p->used || p->seq != m->seq)
-			continue;
-		p->used = false;
-		o = member_find(g, p->orig_id);
-		if (o == NULL)
+		if (p->used && p->seq == m->seq) {
+			answer_requester(g, p, WIRE_ACK);
 			return;
-		buf_init(&b, tmp, sizeof(tmp));
-		wire_put_ack(&b, WIRE_ACK, p->orig_seq);
-		if (b.err == 0)
-			gossip_send(g, o, &p->orig_addr, tmp, b.len, 1, false);
-		return;
+		}
 	}
 }
 
