@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/str.h"
+#include "proxy/h1.h"
 
 #define BUF_START 2048
 
@@ -44,6 +45,7 @@ struct http_resp {
 	bool head_request, want_upgrade;
 	bool interim, upgraded, skip_body;
 	bool in_trailers;
+	struct h1_chunk_end chunk_end;
 
 	char *buf; /* names and values back to back, NUL-ended */
 	size_t buf_len, buf_cap;
@@ -446,6 +448,12 @@ on_body(http_parser *hp, const char *at, size_t n)
 	struct http_resp *r = hp->data;
 	int err;
 
+	if (h1_chunk_end_body(&r->chunk_end,
+	                      (hp->flags & F_CHUNKED) && hp->content_length == 0,
+	                      (const uint8_t *)at, n) != 0) {
+		r->err = "chunk data not followed by CRLF";
+		return -1;
+	}
 	if (r->sink.on_body != NULL &&
 	    (err = r->sink.on_body(r->sink.ctx, (const uint8_t *)at, n)) != 0) {
 		r->cb_err = err < 0 ? err : WEFT_EINVAL;
@@ -641,9 +649,14 @@ parser_failed(struct http_resp *r)
 static int
 run(struct http_resp *r, const uint8_t *d, size_t n, size_t *used)
 {
-	size_t k = http_parser_execute(&r->hp, &r->hs, (const char *)d, n);
-	enum http_errno e = HTTP_PARSER_ERRNO(&r->hp);
+	size_t k;
+	enum http_errno e;
 
+	*used = 0;
+	if (h1_chunk_end_feed(&r->chunk_end, d, n) != 0)
+		return refuse(r, "chunk data not followed by CRLF");
+	k = http_parser_execute(&r->hp, &r->hs, (const char *)d, n);
+	e = HTTP_PARSER_ERRNO(&r->hp);
 	*used = k;
 	if (e == HPE_PAUSED) {
 		http_parser_pause(&r->hp, 0);

@@ -42,6 +42,7 @@ struct h1_parser {
 	bool paused; /* the sink asked to stop after this message */
 	bool in_trailers;
 	size_t trailer_bytes;
+	struct h1_chunk_end chunk_end;
 
 	/* The head as gathered: strings back to back, each NUL-ended. */
 	char *buf;
@@ -512,6 +513,13 @@ on_body(http_parser *hp, const char *at, size_t n)
 	struct h1_parser *p = hp->data;
 	int err;
 
+	if (h1_chunk_end_body(&p->chunk_end,
+	                      (hp->flags & F_CHUNKED) && hp->content_length == 0,
+	                      (const uint8_t *)at, n) != 0) {
+		p->err_status = 400;
+		p->err_reason = "chunk data not followed by CRLF";
+		return -1;
+	}
 	if (p->sink.on_body != NULL &&
 	    (err = p->sink.on_body(p->sink.ctx, (const uint8_t *)at, n)) != 0) {
 		p->cb_err = err < 0 ? err : WEFT_EINVAL;
@@ -717,9 +725,14 @@ parser_failed(struct h1_parser *p)
 static int
 run(struct h1_parser *p, const uint8_t *d, size_t n, size_t *used)
 {
-	size_t k = http_parser_execute(&p->hp, &p->hs, (const char *)d, n);
-	enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+	size_t k;
+	enum http_errno e;
 
+	*used = 0;
+	if (h1_chunk_end_feed(&p->chunk_end, d, n) != 0)
+		return refuse(p, 400, "chunk data not followed by CRLF");
+	k = http_parser_execute(&p->hp, &p->hs, (const char *)d, n);
+	e = HTTP_PARSER_ERRNO(&p->hp);
 	*used = k;
 	if (e == HPE_PAUSED) {
 		http_parser_pause(&p->hp, 0);
@@ -798,6 +811,37 @@ h1_feed(struct h1_parser *p, const uint8_t *data, size_t len,
 	}
 	*consumed = off;
 	return 0;
+}
+
+/* ---- chunk ends ---- */
+
+/* Checks what of the CRLF still owed lies in [d, end). */
+static int
+chunk_end_check(struct h1_chunk_end *c, const uint8_t *d)
+{
+	while (c->need > 0 && d < c->end) {
+		if (*d++ != (c->need == 2 ? '\r' : '\n'))
+			return WEFT_EMALFORMED;
+		c->need--;
+	}
+	return 0;
+}
+
+int
+h1_chunk_end_feed(struct h1_chunk_end *c, const uint8_t *d, size_t n)
+{
+	c->end = d + n;
+	return chunk_end_check(c, d);
+}
+
+int
+h1_chunk_end_body(struct h1_chunk_end *c, bool chunk_done, const uint8_t *at,
+                  size_t n)
+{
+	if (!chunk_done)
+		return 0;
+	c->need = 2;
+	return chunk_end_check(c, at + n);
 }
 
 /* ---- responses ---- */

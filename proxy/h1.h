@@ -101,6 +101,29 @@ void h1_error(const struct h1_parser *p, int *status, const char **reason);
 /* Whether the parser sits between requests (nothing half read). */
 bool h1_idle(const struct h1_parser *p);
 
+/*
+ * The CRLF after each chunk's data.  Debian's http-parser is built
+ * without HTTP_PARSER_STRICT and skips those two bytes unread, so
+ * "5\r\nhelloXX0\r\n\r\n" would be one chunk to weft and something else
+ * to a stricter parser in front of or behind it.  A parser keeps one of
+ * these: h1_chunk_end_feed() before each http_parser_execute() with the
+ * same bytes, h1_chunk_end_body() from its on_body.  The bytes are only
+ * read, never consumed: http-parser still walks over them.
+ */
+struct h1_chunk_end {
+	const uint8_t *end; /* end of the bytes being executed */
+	unsigned need;      /* bytes of the CRLF not yet seen: 0, 1 or 2 */
+};
+
+/* WEFT_EMALFORMED when d starts with something else than the rest of a
+ * pending CRLF. */
+int h1_chunk_end_feed(struct h1_chunk_end *c, const uint8_t *d, size_t n);
+/* chunk_done: the parser is chunked and this body piece ends a chunk's
+ * data (http-parser's content_length is 0).  WEFT_EMALFORMED when what
+ * follows the piece within the executed bytes is not CRLF. */
+int h1_chunk_end_body(struct h1_chunk_end *c, bool chunk_done,
+                      const uint8_t *at, size_t n);
+
 /* ---- responses ---- */
 
 enum h1_framing {

@@ -328,20 +328,26 @@ test_fields_that_do_not_cross(void **state)
 	http_resp_free(r);
 }
 
+/* Whole and a byte at a time: a refusal must not depend on where the
+ * reads split the response. */
 static void
 refused(const char *resp, const char *why)
 {
-	struct seen s;
-	struct http_resp *r = mk(&s);
-	size_t taken;
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct seen s;
+		struct http_resp *r = mk(&s);
+		size_t taken;
 
-	http_resp_expect(r, false, false);
-	assert_int_equal(feed(r, resp, false, &taken), WEFT_EMALFORMED);
-	assert_string_equal(http_resp_error(r), why);
-	assert_int_equal(http_resp_feed(r, (const uint8_t *)"x", 1, &taken),
-	                 WEFT_ECLOSED);
-	assert_int_equal(s.ends, 0);
-	http_resp_free(r);
+		http_resp_expect(r, false, false);
+		assert_int_equal(feed(r, resp, bytewise, &taken),
+		                 WEFT_EMALFORMED);
+		assert_string_equal(http_resp_error(r), why);
+		assert_int_equal(http_resp_feed(r, (const uint8_t *)"x", 1,
+		                                &taken),
+		                 WEFT_ECLOSED);
+		assert_int_equal(s.ends, 0);
+		http_resp_free(r);
+	}
 }
 
 static void
@@ -365,6 +371,10 @@ test_refusals(void **state)
 	        "transfer coding other than chunked");
 	refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 	        "bad chunk size");
+	refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	        "5\r\nhelloXX0\r\n\r\n", "chunk data not followed by CRLF");
+	refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	        "5\r\nhello\rX", "chunk data not followed by CRLF");
 	refused("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n",
 	        "bare LF in response head");
 	refused("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", "bare CR in response head");

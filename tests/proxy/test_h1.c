@@ -367,6 +367,15 @@ static const struct bad_case bad_cases[] = {
 	 "fffffffffffffffffff\r\n", 400, ""},
 	{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	 "3\r\nabcX\r\n", 400, ""},
+	{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhelloXX0\r\n\r\n", 400, "chunk data not followed by CRLF"},
+	{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\rX0\r\n\r\n", 400, "chunk data not followed by CRLF"},
+	{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "5\r\nhello\n0\r\n\r\n", 400, "chunk data not followed by CRLF"},
+	{"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	 "2\r\nab\r\n3\r\ncde\n\r0\r\n\r\n", 400,
+	 "chunk data not followed by CRLF"},
 	{"GET / HTTP/1.1\nHost: h\r\n\r\n", 400, "bare LF"},
 	{"GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n", 400, "bare LF"},
 	{"GET / HTTP/1.1\r\nHost: h\r\n\n", 400, "bare LF"},
