@@ -101,6 +101,8 @@ static const struct field proxy_fields[] = {
 	{"access_log", T_STR, NULL, 0, 0, NULL},
 	{"head_timeout", T_DURATION, NULL, 0, 0, NULL},
 	{"client_idle_timeout", T_DURATION, NULL, 0, 0, NULL},
+	{"body_timeout", T_DURATION, NULL, 0, 0, NULL},
+	{"body_min_rate", T_INT, NULL, 0, 1073741824, NULL},
 	{"access_log_buffer", T_INT, NULL, 4096, 67108864, NULL},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
@@ -594,6 +596,9 @@ build_proxy(const json_t *p, struct agent_proxy_config *out,
 	if (out->client_idle_timeout_ms <= 0)
 		return fail(err, "config", "proxy.client_idle_timeout",
 		            "must be longer than 0");
+	out->body_timeout_ms = get_ms(p, "body_timeout", 20000);
+	out->body_min_rate = (uint64_t)get_int(p, "body_min_rate", 500);
+
 	out->access_log_buffer = (size_t)get_int(p, "access_log_buffer",
 	                                         ACCESSLOG_BUFFER_DEFAULT);
 	if (out->access_log != NULL && out->access_log[0] == '\0')

@@ -65,6 +65,8 @@ struct agent_proxy_config {
 	size_t access_log_buffer;     /* "access_log_buffer"; 256 KiB */
 	int64_t head_timeout_ms;      /* "head_timeout"; "10s" */
 	int64_t client_idle_timeout_ms; /* "client_idle_timeout"; "60s" */
+	int64_t body_timeout_ms;      /* "body_timeout"; "20s"; 0: none */
+	uint64_t body_min_rate;       /* "body_min_rate" (bytes/s); 500 */
 };
 
 struct agent_check {

@@ -23,6 +23,7 @@ struct http_front_stats {
 	uint64_t bad_requests;      /* refused by the parser (400, 431, ...) */
 	uint64_t circuit_overflows; /* answered 503 for a circuit limit */
 	uint64_t head_timeouts;     /* 408: a head not complete in time */
+	uint64_t body_timeouts;     /* 408 (or a cut): a body too slow */
 };
 
 /*

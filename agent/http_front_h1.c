@@ -58,6 +58,8 @@ struct http_front {
 	uv_timer_t sweep;
 	int64_t head_timeout_ms; /* a request head must arrive within this */
 	int64_t idle_timeout_ms; /* keep-alive between requests */
+	int64_t body_timeout_ms; /* a body's first allowance; 0: none */
+	uint64_t body_min_rate;  /* bytes a second that earn one more */
 	int64_t last_refusal_log_ms;
 	unsigned refusals_unlogged;
 	/* Request heads are converted one at a time, synchronously. */
@@ -97,8 +99,17 @@ struct req {
 	bool error;         /* the answer is weft's own: done after hbuf */
 	bool resp_done;     /* every byte of the answer was written */
 	int version_minor;
+	uint64_t body_credit; /* body bytes x 1000 not yet worth a ms */
 	char upgrade_to[64];
 	enum h1_framing framing;
+};
+
+/* What a connection's deadline is for. */
+enum conn_wait {
+	WAIT_NONE = 0, /* a request is served: the call has its timeouts */
+	WAIT_IDLE,     /* between requests: closed quietly */
+	WAIT_HEAD,     /* from a head's first byte to its end: 408 */
+	WAIT_BODY,     /* a request body still coming in: 408 */
 };
 
 struct h1conn {
@@ -125,8 +136,8 @@ struct h1conn {
 	char chunk_line[24];
 	size_t in_off, in_len; /* input waiting in w->in */
 	size_t spill_off, spill_len; /* body waiting in w->spill */
-	int64_t deadline_ms; /* 0: none; see head_wait */
-	bool head_wait;      /* the deadline is for a head, not idleness */
+	int64_t deadline_ms; /* 0: none; what for: wait */
+	enum conn_wait wait;
 };
 
 static void conn_drive(struct h1conn *c);
@@ -141,19 +152,38 @@ front_now(const struct http_front *f)
 }
 
 /* Between requests: idle; from a request's first byte to its head's
- * end: the head deadline (slowloris); none while a request is served. */
+ * end: the head deadline (slowloris); then, while a body comes in, the
+ * body deadline, which each body_min_rate bytes push back a second
+ * (a slow body ties up the circuit as a slow head does); none while a
+ * request is served. */
 static void
 wait_idle(struct h1conn *c)
 {
 	c->deadline_ms = front_now(c->f) + c->f->idle_timeout_ms;
-	c->head_wait = false;
+	c->wait = WAIT_IDLE;
 }
 
 static void
 wait_head(struct h1conn *c)
 {
 	c->deadline_ms = front_now(c->f) + c->f->head_timeout_ms;
-	c->head_wait = true;
+	c->wait = WAIT_HEAD;
+}
+
+static void
+wait_none(struct h1conn *c)
+{
+	c->deadline_ms = 0;
+	c->wait = WAIT_NONE;
+}
+
+static void
+wait_body(struct h1conn *c)
+{
+	if (c->f->body_timeout_ms <= 0)
+		return;
+	c->deadline_ms = front_now(c->f) + c->f->body_timeout_ms;
+	c->wait = WAIT_BODY;
 }
 
 /*
@@ -816,6 +846,8 @@ p_on_head(void *ctx, const struct h1_head *h)
 	size_t n = 0, k = 0;
 	int rc;
 
+	/* The head is whole: its deadline is met. */
+	wait_none(c);
 	memset(&c->r, 0, sizeof(c->r));
 	c->r.active = true;
 	c->r.keep_alive = h->keep_alive;
@@ -864,6 +896,8 @@ p_on_head(void *ctx, const struct h1_head *h)
 		req_error(c, err.status, err.reason, err.agent);
 		return 0;
 	}
+	if (c->r.has_body && !h->upgrade)
+		wait_body(c);
 	if (h->expect_continue && c->r.has_body) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		uv_buf_t b = uv_buf_init((char *)(uintptr_t)cont,
@@ -882,8 +916,14 @@ static int
 p_on_body(void *ctx, const uint8_t *p, size_t n)
 {
 	struct h1conn *c = ((struct h1work *)ctx)->c;
+	uint64_t rate = c->f->body_min_rate;
 	size_t acc = 0;
 
+	if (c->wait == WAIT_BODY && rate > 0) {
+		c->r.body_credit += (uint64_t)n * 1000;
+		c->deadline_ms += (int64_t)(c->r.body_credit / rate);
+		c->r.body_credit %= rate;
+	}
 	if (c->r.call == NULL || n == 0)
 		return 0; /* answered already: dropped */
 	if (c->spill_len == 0)
@@ -908,6 +948,8 @@ p_on_end(void *ctx)
 
 	if (c->r.upgrade)
 		return 0; /* the tunnel bytes follow: on_tunnel */
+	if (c->wait == WAIT_BODY)
+		wait_none(c);
 	c->r.req_ended = true;
 	c->r.end_pending = c->r.call != NULL;
 	return H1_PAUSE;
@@ -976,7 +1018,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	c->in_off = 0;
 	c->in_len = (size_t)n;
-	if (!c->r.active && !c->head_wait)
+	if (!c->r.active && c->wait != WAIT_HEAD)
 		wait_head(c);
 	/* Reading stays on: while these bytes wait, the next read gets a
 	 * zero-length buffer and stops (UV_ENOBUFS), which costs nothing
@@ -1146,6 +1188,8 @@ http_front_h1_open(struct agent_proxy *px, struct http_caller *hc,
 	}
 	f->head_timeout_ms = a->cfg.proxy.head_timeout_ms;
 	f->idle_timeout_ms = a->cfg.proxy.client_idle_timeout_ms;
+	f->body_timeout_ms = a->cfg.proxy.body_timeout_ms;
+	f->body_min_rate = a->cfg.proxy.body_min_rate;
 	uv_tcp_init(agent_proxy_loop(px), &f->listener);
 	f->listener.data = f;
 	uv_timer_init(agent_proxy_loop(px), &f->sweep);
@@ -1186,18 +1230,44 @@ on_sweep(uv_timer_t *t)
 		struct h1conn *c = list_entry(pos, struct h1conn, link);
 
 		next = pos->next;
-		if (c->closing || c->deadline_ms == 0 || now < c->deadline_ms)
+		if (c->closing || c->deadline_ms == 0)
 			continue;
-		c->deadline_ms = 0;
-		if (!c->head_wait) {
-			conn_close(c); /* idle keep-alive connection */
+		/* Not reading: weft holds the body back (the call is full),
+		 * not the client; the second is not the client's to lose. */
+		if (c->wait == WAIT_BODY && !c->reading) {
+			c->deadline_ms += 1000;
 			continue;
 		}
-		/* A head still incomplete: 408, and the connection goes. */
-		COUNTER_INC(f->st.head_timeouts);
-		snprintf(why, sizeof(why), "request head not complete within "
-		         "%lld ms", (long long)f->head_timeout_ms);
+		if (now < c->deadline_ms)
+			continue;
+		c->deadline_ms = 0;
+		switch (c->wait) {
+		case WAIT_NONE:
+			continue;
+		case WAIT_IDLE:
+			conn_close(c); /* idle keep-alive connection */
+			continue;
+		case WAIT_HEAD:
+			/* A head still incomplete: 408, the connection goes. */
+			COUNTER_INC(f->st.head_timeouts);
+			snprintf(why, sizeof(why), "request head not complete "
+			         "within %lld ms", (long long)f->head_timeout_ms);
+			break;
+		case WAIT_BODY:
+			COUNTER_INC(f->st.body_timeouts);
+			snprintf(why, sizeof(why), "request body too slow: not "
+			         "complete within %lld ms plus 1 s per %llu bytes",
+			         (long long)f->body_timeout_ms,
+			         (unsigned long long)f->body_min_rate);
+			break;
+		}
+		c->wait = WAIT_NONE;
 		log_refusal(f, 408, why);
+		if (c->r.active && c->r.head_sent) {
+			/* The answer has begun: nothing left to say. */
+			conn_close(c);
+			continue;
+		}
 		c->in_len = 0;
 		c->r.active = true;
 		c->r.keep_alive = false;

@@ -231,6 +231,8 @@ test_proxy_keys(void **state)
 	assert_int_equal(c.proxy.access_log_buffer, 256 * 1024);
 	assert_int_equal(c.proxy.head_timeout_ms, 10000);
 	assert_int_equal(c.proxy.client_idle_timeout_ms, 60000);
+	assert_int_equal(c.proxy.body_timeout_ms, 20000);
+	assert_int_equal(c.proxy.body_min_rate, 500);
 	agent_config_free(&c);
 	build_from("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", "
 	    "\"identity\": {\"key\": \"k\", \"cert\": \"c\", \"ca\": \"a\"},"
@@ -241,7 +243,8 @@ test_proxy_keys(void **state)
 	    " \"max_headers\": 50, \"lb\": \"round_robin\", \"outlier\": "
 	    "{\"consecutive_errors\": 3, \"base_ejection\": \"10s\", "
 	    "\"max_ejection\": \"1m\", \"max_ejection_percent\": 20},"
-	    " \"access_log\": \"-\", \"access_log_buffer\": 8192}}", &c);
+	    " \"access_log\": \"-\", \"access_log_buffer\": 8192,"
+	    " \"body_timeout\": \"0s\", \"body_min_rate\": 0}}", &c);
 	assert_int_equal(c.upstreams[0].protocol, TABLE_PROTO_GRPC);
 	assert_int_equal(c.upstreams[0].max_connections, 8);
 	assert_int_equal(c.upstreams[0].max_pending, 16);
@@ -257,7 +260,14 @@ test_proxy_keys(void **state)
 	assert_int_equal(c.proxy.max_ejection_percent, 20);
 	assert_string_equal(c.proxy.access_log, "-");
 	assert_int_equal(c.proxy.access_log_buffer, 8192);
+	assert_int_equal(c.proxy.body_timeout_ms, 0);
+	assert_int_equal(c.proxy.body_min_rate, 0);
 	agent_config_free(&c);
+	expect_doc_error("{\"proxy\": {\"body_min_rate\": -1}}",
+	                 "proxy.body_min_rate: -1 is out of range "
+	                 "0-1073741824");
+	expect_doc_error("{\"proxy\": {\"body_timeout\": 20}}",
+	                 "proxy.body_timeout: expected a duration");
 	expect_doc_error("{\"proxy\": {\"access_log_buffer\": 100}}",
 	                 "proxy.access_log_buffer: 100 is out of range "
 	                 "4096-67108864");

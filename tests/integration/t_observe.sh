@@ -35,7 +35,8 @@ write_config a $A "" "" ", \"services\": [{\"name\": \"web\", \"port\": 1,
    {\"service\": \"db\", \"local_bind\": \"$A:$UP_DB\"},
    {\"service\": \"secret\", \"local_bind\": \"$A:$UP_SECRET\", \"protocol\": \"http\"}]}],
  \"proxy\": {\"access_log\": \"$T/a-access.log\", \"head_timeout\": \"1s\",
-   \"client_idle_timeout\": \"2s\"}"
+   \"client_idle_timeout\": \"2s\", \"body_timeout\": \"2s\",
+   \"body_min_rate\": 100}"
 write_config b $B $A "" ", \"services\": [
  {\"name\": \"api\", \"port\": $APP, \"protocol\": \"http\"},
  {\"name\": \"db\", \"port\": $ECHO},
@@ -44,12 +45,21 @@ write_config b $B $A "" ", \"services\": [
 
 # An app that answers with the trace headers it was given.
 cat >"$T/app.py" <<'PY'
-import http.server, json, sys
+import http.server, json, sys, time
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
+        if self.path.startswith("/sleep"):
+            time.sleep(2.5)
         b = json.dumps({"traceparent": self.headers.get_all("traceparent"),
                         "tracestate": self.headers.get_all("tracestate")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_POST(self):
+        n = len(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        b = b"got %d" % n
         self.send_response(200)
         self.send_header("Content-Length", str(len(b)))
         self.end_headers()
@@ -174,6 +184,59 @@ read -r st secs <<<"$idle"
 	fail "idle keep-alive: '$idle'"
 grep -q 'msg="http request refused" service=api status=408' "$T/a.log" &&
 	ok "the 408 is logged with its reason" || fail "no log line for the 408"
+
+# The head deadline ends with the head: an answer that takes 2.5 s
+# (head_timeout 1 s) is still the app's.
+long=$(c -o /dev/null -w '%{http_code} %{time_total}' "http://$A:$UP_API/sleep")
+[ "${long%% *}" = 200 ] && ok "a request answered after 2.5 s gets its 200 ($long)" ||
+	fail "a slow answer was cut: '$long'"
+
+# A body must be whole within body_timeout (2 s), plus 1 s for each
+# body_min_rate (100) bytes: 10 bytes a second is cut off with 408
+# (about 2.3 s in); 400 bytes a second for 5 s is served.
+slowbody() {
+	python3 - $A $UP_API "$@" <<'PY'
+import socket, sys, time
+host, port, total, step, every = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+t0 = time.time()
+s = socket.create_connection((host, port), timeout=15)
+s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % total)
+sent = 0
+s.settimeout(every)
+d = b""
+while True:
+    if sent < total:
+        k = int(min(step, total - sent))
+        try:
+            s.sendall(b"b" * k)
+        except OSError:
+            break
+        sent += k
+    try:
+        c = s.recv(4096)
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+    d += c
+    if not c or b"got " in d:
+        break
+print(d.split(b" ")[1].decode() if d else "none", round(time.time() - t0, 1),
+      d.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")[:60].replace(" ", "_"))
+PY
+}
+read -r st secs body <<<"$(slowbody 1000 10 1)"
+[ "$st" = 408 ] && [[ $body == request_body_too_slow* ]] &&
+	python3 -c "import sys; sys.exit(0 if 1.9 <= float('$secs') <= 5 else 1)" &&
+	ok "a body sent at 10 bytes a second gets 408 after ${secs} s ($body)" ||
+	fail "slow body: '$st $secs $body'"
+grep -q 'msg="http request refused" service=api status=408 reason="request body too slow' "$T/a.log" &&
+	ok "the slow body's 408 is logged with its reason" || fail "no log line for the slow body's 408"
+read -r st secs body <<<"$(slowbody 2000 200 0.5)"
+[ "$st" = 200 ] && [ "$body" = "got_2000" ] &&
+	python3 -c "import sys; sys.exit(0 if float('$secs') >= 4 else 1)" &&
+	ok "a body sent at 400 bytes a second for ${secs} s is served whole ($body)" ||
+	fail "a body at 400 bytes a second: '$st $secs $body'"
 
 # ---- denial: counted and streamed to the monitor ----
 "$WEFT" monitor --socket "$(sock b)" >"$T/monitor.out" 2>&1 &
