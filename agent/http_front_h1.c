@@ -23,6 +23,7 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/heap_trim.h"
 #include "agent/http_call.h"
 #include "agent/http_front.h"
 #include "agent/proxy_int.h"
@@ -46,6 +47,8 @@ struct http_front {
 	struct http_caller *hc;
 	uv_tcp_t listener;
 	struct list conns;
+	uint64_t n_conns;
+	struct agent_trim trim; /* n_conns (allocated) after a crowd */
 	struct circuit *circuit; /* the upstream's, shared by workers */
 	struct h1_limits limits;
 	struct http_front_stats st;
@@ -249,6 +252,10 @@ on_conn_closed(uv_handle_t *h)
 		free(c->w);
 	}
 	free(c);
+	/* Counted here, not at conn_close: a crowd cut off at once is freed
+	 * only as its close callbacks run, and a trim before that finds
+	 * nothing free. */
+	agent_trim_note(&f->trim, --f->n_conns);
 	f->handles--;
 	front_maybe_free(f);
 }
@@ -1124,6 +1131,7 @@ on_accept(uv_stream_t *server, int status)
 	c->tcp.data = c;
 	f->handles++;
 	list_insert_tail(&f->conns, &c->link);
+	agent_trim_note(&f->trim, ++f->n_conns);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
 		return;

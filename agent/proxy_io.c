@@ -18,7 +18,6 @@
  * HTTP/2 window.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sodium.h>
@@ -30,6 +29,7 @@
 
 #include "agent/accesslog.h"
 #include "agent/agent.h"
+#include "agent/heap_trim.h"
 #include "agent/http_back.h"
 #include "agent/http_call.h"
 #include "agent/http_front.h"
@@ -169,7 +169,7 @@ struct agent_proxy {
 	struct proxy_metrics *pm;     /* shared by the workers */
 	struct agent_proxy_stats stats;
 	bool stopping;
-	uint64_t streams_peak; /* active streams at most, since the last trim */
+	struct agent_trim streams_trim; /* agent/heap_trim.h */
 	uint8_t mbuf[RELAY_CHUNK]; /* mesh socket reads */
 };
 
@@ -487,28 +487,6 @@ pstream_observe(struct pstream *ps)
 	agent_proxy_observe(ps->px, &e, !ps->client, false, false);
 }
 
-/*
- * Thousands of connections that came and went leave their memory free
- * but resident (glibc gives back only the top of a heap): about 29 MiB
- * after 10,000 TCP streams.  Once the streams open fall to a quarter of
- * a peak of a thousand or more, the free pages go back to the kernel;
- * rare, so the call's cost does not matter.
- */
-static void
-maybe_trim(struct agent_proxy *px)
-{
-	uint64_t now = px->stats.active_streams;
-
-	if (now > px->streams_peak)
-		px->streams_peak = now;
-	if (px->streams_peak < 1000 || now > px->streams_peak / 4)
-		return;
-	px->streams_peak = now;
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
-}
-
 static void
 pstream_close(struct pstream *ps)
 {
@@ -524,7 +502,7 @@ pstream_close(struct pstream *ps)
 		mesh_stream_close(ps->ms);
 		ps->ms = NULL;
 		COUNTER_DEC(px->stats.active_streams);
-		maybe_trim(px);
+		agent_trim_note(&px->streams_trim, px->stats.active_streams);
 		if (ps->client && ps->ep)
 			balance_stream_ended(px->bal, ps->ep);
 	}
