@@ -1240,9 +1240,11 @@ on_sweep(uv_timer_t *t)
 		next = pos->next;
 		if (c->closing || c->deadline_ms == 0)
 			continue;
-		/* Not reading: weft holds the body back (the call is full),
-		 * not the client; the second is not the client's to lose. */
-		if (c->wait == WAIT_BODY && !c->reading) {
+		/* Body bytes waiting, or not reading: weft holds the body
+		 * back (the call is full), not the client, whose second it
+		 * is not to lose. */
+		if (c->wait == WAIT_BODY &&
+		    (!c->reading || c->in_len > 0 || c->spill_len > 0)) {
 			c->deadline_ms += 1000;
 			continue;
 		}
