@@ -9,6 +9,13 @@
  * nghttp2 pulls the body from the call (http_call_read_peek/consume) as
  * the app's window allows, deferred until on_readable when nothing waits.
  *
+ * Deadlines, checked by a one-second sweep per front as in the HTTP/1.1
+ * front end: the connection preface and first SETTINGS within
+ * proxy.head_timeout of the accept, and each header block within it of
+ * its first frame (closed otherwise: there is no stream to answer on);
+ * with no stream open, proxy.client_idle_timeout (GOAWAY, then closed
+ * once it is out).  Bytes alone (PINGs, a trickled frame) extend none.
+ *
  * Lifetimes: a stream is freed (and its call with it) when nghttp2 closes
  * it, or with its connection.  A connection closes on a socket error, an
  * HTTP/2 error, or when neither side wants more; its memory goes in the
@@ -57,11 +64,27 @@ struct http_front_h2 {
 	bool closing;
 	unsigned handles; /* listener and connections not yet closed */
 	struct http_front_h2_stats stats;
+	uv_timer_t sweep;
+	int64_t head_timeout_ms;
+	int64_t idle_timeout_ms;
 	nghttp2_nv out[FH2_NV_MAX]; /* blocks handed to nghttp2 (copied) */
+};
+
+/* What a connection's deadline is for. */
+enum fh2_wait {
+	FH2_WAIT_NONE = 0, /* streams open: the calls have their timeouts */
+	FH2_WAIT_PREFACE,  /* accepted, no SETTINGS yet */
+	FH2_WAIT_HEAD,     /* a header block begun, not ended */
+	FH2_WAIT_IDLE,     /* no stream open */
+	FH2_WAIT_GOAWAY,   /* GOAWAY queued: closed at the latest then */
 };
 
 struct fh2_conn {
 	struct list link;
+	int64_t deadline_ms;
+	enum fh2_wait wait;
+	bool settled;    /* the app's first SETTINGS came */
+	int32_t head_id; /* the stream whose header block is open, or 0 */
 	bool counted;    /* holds one CIRCUIT_CONNECTIONS */
 	bool over_limit; /* over it: every stream is answered 503 */
 	struct list dirty_link; /* on f->dirty while marked */
@@ -123,6 +146,42 @@ conn_mark(struct fh2_conn *c)
 	c->dirty = true;
 	list_insert_tail(&c->f->dirty, &c->dirty_link);
 	uv_idle_start(&c->f->awake, on_awake);
+}
+
+/* ---- deadlines ---- */
+
+static int64_t
+fh2_now(const struct http_front_h2 *f)
+{
+	return agent_proxy_now(f->px);
+}
+
+/* The deadline for what the connection waits for now; one already
+ * running for the same thing is kept. */
+static void
+conn_rewait(struct fh2_conn *c)
+{
+	enum fh2_wait w;
+	int64_t ms = 0;
+
+	if (c->wait == FH2_WAIT_GOAWAY)
+		return;
+	if (!c->settled) {
+		w = FH2_WAIT_PREFACE;
+		ms = c->f->head_timeout_ms;
+	} else if (c->head_id != 0) {
+		w = FH2_WAIT_HEAD;
+		ms = c->f->head_timeout_ms;
+	} else if (list_empty(&c->streams)) {
+		w = FH2_WAIT_IDLE;
+		ms = c->f->idle_timeout_ms;
+	} else {
+		w = FH2_WAIT_NONE;
+	}
+	if (w == c->wait)
+		return;
+	c->wait = w;
+	c->deadline_ms = w == FH2_WAIT_NONE ? 0 : fh2_now(c->f) + ms;
 }
 
 /* ---- connections ---- */
@@ -528,6 +587,8 @@ on_begin_headers(nghttp2_session *sess, const nghttp2_frame *fr, void *user)
 	struct fh2_conn *c = user;
 	struct fh2_stream *s;
 
+	c->head_id = fr->hd.stream_id;
+	conn_rewait(c);
 	c->hlen = 0;
 	c->n_nv = 0;
 	c->hbad = false;
@@ -737,6 +798,12 @@ on_frame_recv(nghttp2_session *sess, const nghttp2_frame *fr, void *user)
 	struct fh2_stream *s;
 	bool end = (fr->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 
+	if (fr->hd.type == NGHTTP2_SETTINGS && !c->settled) {
+		c->settled = true;
+		conn_rewait(c);
+	}
+	if (fr->hd.type == NGHTTP2_HEADERS && fr->hd.stream_id == c->head_id)
+		c->head_id = 0; /* the block is whole: called at its end */
 	if (fr->hd.stream_id == 0)
 		return 0;
 	s = nghttp2_session_get_stream_user_data(sess, fr->hd.stream_id);
@@ -819,13 +886,17 @@ static int
 on_stream_close(nghttp2_session *sess, int32_t id, uint32_t code, void *user)
 {
 	struct fh2_stream *s = nghttp2_session_get_stream_user_data(sess, id);
+	struct fh2_conn *c = user;
 
 	(void)code;
-	(void)user;
-	if (s == NULL)
-		return 0;
-	nghttp2_session_set_stream_user_data(sess, id, NULL);
-	stream_free(s);
+	if (id == c->head_id)
+		c->head_id = 0;
+	if (s != NULL) {
+		nghttp2_session_set_stream_user_data(sess, id, NULL);
+		stream_free(s);
+	}
+	if (!c->closing)
+		conn_rewait(c);
 	return 0;
 }
 
@@ -864,6 +935,7 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
+	conn_rewait(c);
 	conn_flush(c);
 }
 
@@ -932,6 +1004,7 @@ on_accept(uv_stream_t *server, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
+	conn_rewait(c); /* the preface's deadline */
 	COUNTER_INC(f->stats.connections);
 	if (circuit_acquire(f->circuit, CIRCUIT_CONNECTIONS) != 0) {
 		/* HTTP/2 has no answer without a stream: the session runs,
@@ -946,6 +1019,57 @@ on_accept(uv_stream_t *server, int status)
 		return;
 	}
 	conn_flush(c); /* our SETTINGS */
+}
+
+static void
+on_sweep(uv_timer_t *t)
+{
+	struct http_front_h2 *f = t->data;
+	int64_t now = fh2_now(f);
+	struct list *pos, *next;
+
+	for (pos = f->conns.next; pos != &f->conns; pos = next) {
+		struct fh2_conn *c = list_entry(pos, struct fh2_conn, link);
+		const char *why;
+
+		next = pos->next;
+		if (c->closing || c->deadline_ms == 0 || now < c->deadline_ms)
+			continue;
+		c->deadline_ms = 0;
+		switch (c->wait) {
+		case FH2_WAIT_IDLE:
+			/* GOAWAY; the flush closes the connection once it is
+			 * out and the session wants nothing more. */
+			COUNTER_INC(f->stats.idle_closed);
+			if (nghttp2_session_terminate_session(
+			        c->sess, NGHTTP2_NO_ERROR) != 0) {
+				conn_close(c);
+				continue;
+			}
+			/* An app that does not read cannot hold it open. */
+			c->wait = FH2_WAIT_GOAWAY;
+			c->deadline_ms = now + f->head_timeout_ms;
+			conn_flush(c);
+			continue;
+		case FH2_WAIT_GOAWAY:
+			conn_close(c);
+			continue;
+		case FH2_WAIT_PREFACE:
+			why = "no HTTP/2 preface and SETTINGS within head_timeout";
+			break;
+		case FH2_WAIT_HEAD:
+			why = "header block not complete within head_timeout";
+			break;
+		default:
+			continue;
+		}
+		COUNTER_INC(f->stats.head_timeouts);
+		weft_logf(agent_proxy_log(f->px), WEFT_LOG_INFO,
+		          "msg=\"h2c app connection ended\" service=%s "
+		          "reason=\"%s (%lld ms)\"", f->service, why,
+		          (long long)f->head_timeout_ms);
+		conn_close(c);
+	}
 }
 
 static void
@@ -988,7 +1112,15 @@ http_front_h2_open(struct agent_proxy *px, struct http_caller *hc,
 	uv_check_start(&f->flusher, on_flusher);
 	uv_idle_init(agent_proxy_loop(px), &f->awake);
 	f->awake.data = f;
-	f->handles = 3;
+	f->head_timeout_ms = agent_proxy_agent(px)->cfg.proxy.head_timeout_ms;
+	f->idle_timeout_ms =
+	    agent_proxy_agent(px)->cfg.proxy.client_idle_timeout_ms;
+	uv_timer_init(agent_proxy_loop(px), &f->sweep);
+	f->sweep.data = f;
+	uv_timer_start(&f->sweep, on_sweep, 1000, 1000);
+	/* The sweep alone must not keep the loop running at shutdown. */
+	uv_unref((uv_handle_t *)&f->sweep);
+	f->handles = 4;
 	rc = agent_addr_from_hostport(&u->local_bind, &ga);
 	if (rc == 0)
 		rc = agent_addr_to_sockaddr(&ga, &ss);
@@ -1019,6 +1151,8 @@ http_front_h2_close(struct http_front_h2 *f)
 	uv_close((uv_handle_t *)&f->listener, listener_closed);
 	uv_close((uv_handle_t *)&f->flusher, listener_closed);
 	uv_close((uv_handle_t *)&f->awake, listener_closed);
+	uv_timer_stop(&f->sweep);
+	uv_close((uv_handle_t *)&f->sweep, listener_closed);
 	while (!list_empty(&f->conns))
 		conn_close(list_entry(f->conns.next, struct fh2_conn, link));
 }

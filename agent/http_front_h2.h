@@ -34,6 +34,8 @@ struct http_front_h2_stats {
 	uint64_t streams;     /* requests started */
 	uint64_t bad;         /* connections ended for an HTTP/2 error */
 	uint64_t circuit_overflows; /* answered 503 for a circuit limit */
+	uint64_t head_timeouts; /* closed: preface or a header block late */
+	uint64_t idle_closed;   /* GOAWAY: no stream for client_idle_timeout */
 };
 
 /*

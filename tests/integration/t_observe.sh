@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 A=127.0.0.210 B=127.0.0.211
-UP_API=15210 UP_DB=15211 UP_SECRET=15212
+UP_API=15210 UP_DB=15211 UP_SECRET=15212 UP_API2=15213
 APP=17410 ECHO=17411 SECRET=17412
 
 make_ca "$T/ca" it-root
@@ -32,6 +32,7 @@ make_cert "$T/ca" b "api,db,secret"
 write_config a $A "" "" ", \"services\": [{\"name\": \"web\", \"port\": 1,
   \"upstreams\": [
    {\"service\": \"api\", \"local_bind\": \"$A:$UP_API\", \"protocol\": \"http\"},
+   {\"service\": \"api\", \"local_bind\": \"$A:$UP_API2\", \"protocol\": \"http2\"},
    {\"service\": \"db\", \"local_bind\": \"$A:$UP_DB\"},
    {\"service\": \"secret\", \"local_bind\": \"$A:$UP_SECRET\", \"protocol\": \"http\"}]}],
  \"proxy\": {\"access_log\": \"$T/a-access.log\", \"head_timeout\": \"1s\",
@@ -237,6 +238,71 @@ read -r st secs body <<<"$(slowbody 2000 200 0.5)"
 	python3 -c "import sys; sys.exit(0 if float('$secs') >= 4 else 1)" &&
 	ok "a body sent at 400 bytes a second for ${secs} s is served whole ($body)" ||
 	fail "a body at 400 bytes a second: '$st $secs $body'"
+
+# The h2c front end has the same deadlines: no preface, or a header
+# block left open, closed after head_timeout (1 s); no stream open for
+# client_idle_timeout (2 s): GOAWAY, then closed, however many PINGs come;
+# a stream answered after 2.5 s is served.
+h2slow() {
+	python3 - $A $UP_API2 "$1" <<'PY'
+import socket, struct, sys, time
+host, port, case = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def frame(t, flags, sid, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([t, flags]) + struct.pack(">I", sid) + payload
+s = socket.create_connection((host, port), timeout=10)
+t0 = time.time()
+if case != "silent":
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
+if case == "headers":
+    time.sleep(0.2)
+    t0 = time.time()
+    # GET http / and a literal field x-a whose 30-byte value never comes
+    block = b"\x82\x86\x84" + b"\x10\x03x-a\x1e" + b"v" * 30
+    hd = frame(1, 4 | 1, 1, block)          # END_HEADERS|END_STREAM
+    s.sendall(hd[:9 + 10])                  # the frame header, 10 bytes
+goaway = None
+buf = b""
+s.settimeout(0.5)
+while time.time() - t0 < 10:
+    try:
+        c = s.recv(65536)
+    except socket.timeout:
+        if case == "idle":
+            s.sendall(frame(6, 0, 0, b"12345678"))  # PING: bytes, no stream
+        continue
+    except OSError:
+        break
+    if not c:
+        break
+    buf += c
+    while len(buf) >= 9:
+        n = int.from_bytes(buf[:3], "big")
+        if len(buf) < 9 + n:
+            break
+        if buf[3] == 7 and goaway is None:
+            goaway = round(time.time() - t0, 1)
+        buf = buf[9 + n:]
+print(round(time.time() - t0, 1), goaway)
+PY
+}
+read -r secs ga <<<"$(h2slow silent)"
+python3 -c "import sys; sys.exit(0 if 0.9 <= float('$secs') <= 4 else 1)" &&
+	ok "h2c: a connection that sends no preface is closed after ${secs} s" ||
+	fail "h2c silent connection: '$secs $ga'"
+read -r secs ga <<<"$(h2slow headers)"
+# No GOAWAY: the head deadline closed it, not the idle one.
+[ "$ga" = None ] && python3 -c "import sys; sys.exit(0 if 0.9 <= float('$secs') <= 4 else 1)" &&
+	ok "h2c: a header block left open is closed after ${secs} s" ||
+	fail "h2c open header block: '$secs $ga'"
+read -r secs ga <<<"$(h2slow idle)"
+[ "$ga" != None ] && python3 -c "import sys; sys.exit(0 if 1.9 <= float('$ga') <= 5 and float('$secs') <= 6 else 1)" &&
+	ok "h2c: no stream for 2 s, PINGs every 0.5 s: GOAWAY after $ga s, closed after $secs s" ||
+	fail "h2c idle connection: '$secs $ga'"
+grep -q 'msg="h2c app connection ended" service=api reason="header block not complete' "$T/a.log" &&
+	ok "the h2c close is logged with its reason" || fail "no log line for the h2c header block"
+long=$(c --http2-prior-knowledge -o /dev/null -w '%{http_code} %{http_version} %{time_total}' "http://$A:$UP_API2/sleep")
+[ "${long%% *}" = 200 ] && ok "h2c: a stream answered after 2.5 s gets its 200 ($long)" ||
+	fail "h2c: a slow answer was cut: '$long'"
 
 # ---- denial: counted and streamed to the monitor ----
 "$WEFT" monitor --socket "$(sock b)" >"$T/monitor.out" 2>&1 &
