@@ -536,6 +536,7 @@ static void
 next_head(struct http_resp *r)
 {
 	memset(&r->scan, 0, sizeof(r->scan));
+	memset(&r->chunk_end, 0, sizeof(r->chunk_end));
 	http_parser_init(&r->hp, HTTP_RESPONSE);
 	r->hp.data = r;
 	r->state = ST_HEAD;

@@ -156,9 +156,9 @@ front_now(const struct http_front *f)
 
 /* Between requests: idle; from a request's first byte to its head's
  * end: the head deadline (slowloris); then, while a body comes in, the
- * body deadline, which each body_min_rate bytes push back a second
- * (a slow body ties up the circuit as a slow head does); none while a
- * request is served. */
+ * body deadline, which each body_min_rate bytes push back a second, at
+ * most to body_timeout from now (a slow body ties up the circuit as a
+ * slow head does); none while a request is served. */
 static void
 wait_idle(struct h1conn *c)
 {
@@ -927,9 +927,15 @@ p_on_body(void *ctx, const uint8_t *p, size_t n)
 	size_t acc = 0;
 
 	if (c->wait == WAIT_BODY && rate > 0) {
+		int64_t most = front_now(c->f) + c->f->body_timeout_ms;
+
 		c->r.body_credit += (uint64_t)n * 1000;
 		c->deadline_ms += (int64_t)(c->r.body_credit / rate);
 		c->r.body_credit %= rate;
+		/* No banking: a burst buys at most body_timeout of stall, so
+		 * a client cannot pay once and then trickle for an hour. */
+		if (c->deadline_ms > most)
+			c->deadline_ms = most;
 	}
 	if (c->r.call == NULL || n == 0)
 		return 0; /* answered already: dropped */

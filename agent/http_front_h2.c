@@ -802,8 +802,12 @@ on_frame_recv(nghttp2_session *sess, const nghttp2_frame *fr, void *user)
 		c->settled = true;
 		conn_rewait(c);
 	}
-	if (fr->hd.type == NGHTTP2_HEADERS && fr->hd.stream_id == c->head_id)
-		c->head_id = 0; /* the block is whole: called at its end */
+	if (fr->hd.type == NGHTTP2_HEADERS && fr->hd.stream_id == c->head_id) {
+		/* The block is whole (called at its end); the next one, in
+		 * this same read perhaps, gets a deadline of its own. */
+		c->head_id = 0;
+		conn_rewait(c);
+	}
 	if (fr->hd.stream_id == 0)
 		return 0;
 	s = nghttp2_session_get_stream_user_data(sess, fr->hd.stream_id);

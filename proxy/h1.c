@@ -749,6 +749,7 @@ static void
 next_message(struct h1_parser *p)
 {
 	memset(&p->scan, 0, sizeof(p->scan));
+	memset(&p->chunk_end, 0, sizeof(p->chunk_end));
 	p->state = p->hp.upgrade ? ST_TUNNEL : ST_HEAD;
 }
 
@@ -830,6 +831,8 @@ chunk_end_check(struct h1_chunk_end *c, const uint8_t *d)
 int
 h1_chunk_end_feed(struct h1_chunk_end *c, const uint8_t *d, size_t n)
 {
+	if (n == 0)
+		return 0; /* d may be NULL: an end of input, nothing to see */
 	c->end = d + n;
 	return chunk_end_check(c, d);
 }

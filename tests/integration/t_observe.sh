@@ -233,6 +233,12 @@ read -r st secs body <<<"$(slowbody 1000 10 1)"
 	fail "slow body: '$st $secs $body'"
 grep -q 'msg="http request refused" service=api status=408 reason="request body too slow' "$T/a.log" &&
 	ok "the slow body's 408 is logged with its reason" || fail "no log line for the slow body's 408"
+# No banking: 2,000 bytes at once (20 s of credit at 100 B/s), then
+# nothing: cut after the 2 s body_timeout all the same.
+read -r st secs body <<<"$(slowbody 4000 2000 8)"
+[ "$st" = 408 ] && python3 -c "import sys; sys.exit(0 if 1.9 <= float('$secs') <= 5 else 1)" &&
+	ok "a body that stalls after a 2,000-byte burst gets 408 after ${secs} s" ||
+	fail "burst then stall: '$st $secs $body'"
 read -r st secs body <<<"$(slowbody 2000 200 0.5)"
 [ "$st" = 200 ] && [ "$body" = "got_2000" ] &&
 	python3 -c "import sys; sys.exit(0 if float('$secs') >= 4 else 1)" &&
