@@ -575,6 +575,8 @@ build_upstreams(const json_t *a, const char *owner,
 	return 0;
 }
 
+#define DAY_MS 86400000
+
 static int
 build_proxy(const json_t *p, struct agent_proxy_config *out,
             struct agent_config_err *err)
@@ -598,6 +600,17 @@ build_proxy(const json_t *p, struct agent_proxy_config *out,
 		            "must be longer than 0");
 	out->body_timeout_ms = get_ms(p, "body_timeout", 20000);
 	out->body_min_rate = (uint64_t)get_int(p, "body_min_rate", 500);
+	/* Added to a clock's milliseconds: a day is long enough and keeps
+	 * the sum far from overflowing. */
+	if (out->head_timeout_ms > DAY_MS)
+		return fail(err, "config", "proxy.head_timeout",
+		            "must be at most 1d");
+	if (out->client_idle_timeout_ms > DAY_MS)
+		return fail(err, "config", "proxy.client_idle_timeout",
+		            "must be at most 1d");
+	if (out->body_timeout_ms > DAY_MS)
+		return fail(err, "config", "proxy.body_timeout",
+		            "must be at most 1d");
 
 	out->access_log_buffer = (size_t)get_int(p, "access_log_buffer",
 	                                         ACCESSLOG_BUFFER_DEFAULT);

@@ -276,6 +276,13 @@ test_proxy_keys(void **state)
 	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
 	                   ", \"proxy\": {\"client_idle_timeout\": \"0s\"}}",
 	                   "proxy.client_idle_timeout: must be longer than 0");
+	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
+	                   ", \"proxy\": {\"body_timeout\": "
+	                   "\"9223372036854775807ms\"}}",
+	                   "proxy.body_timeout: must be at most 1d");
+	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
+	                   ", \"proxy\": {\"head_timeout\": \"25h\"}}",
+	                   "proxy.head_timeout: must be at most 1d");
 	expect_doc_error("{\"proxy\": {\"access_log\": 1}}",
 	                 "proxy.access_log: expected a string");
 	expect_build_error("{\"node_name\": \"n\", \"bind\": \"127.0.0.1\", " ID
