@@ -585,6 +585,10 @@ req_finish(struct h1conn *c)
 	}
 	wait_idle(c);
 	conn_drive(c);
+	/* Pipelined bytes were part of a head: its deadline, not idleness
+	 * (no read is coming to start it: they were read already). */
+	if (!c->closing && !c->r.active && c->w != NULL && !h1_idle(c->w->p))
+		wait_head(c);
 }
 
 /*

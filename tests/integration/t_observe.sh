@@ -186,6 +186,24 @@ read -r st secs <<<"$idle"
 grep -q 'msg="http request refused" service=api status=408' "$T/a.log" &&
 	ok "the 408 is logged with its reason" || fail "no log line for the 408"
 
+# A head begun behind a pipelined request (read with it) gets the head
+# deadline, not the idle one: 408, not a quiet close.
+pl=$(python3 - $A $UP_API <<'PY'
+import re, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHo")
+d = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    d += c
+print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", d)))
+PY
+)
+[ "$pl" = "200 408" ] && ok "a pipelined head left unfinished gets 408 after the first answer ($pl)" ||
+	fail "pipelined partial head: '$pl'"
+
 # The head deadline ends with the head: an answer that takes 2.5 s
 # (head_timeout 1 s) is still the app's.
 long=$(c -o /dev/null -w '%{http_code} %{time_total}' "http://$A:$UP_API/sleep")
