@@ -24,6 +24,7 @@ struct http_front_stats {
 	uint64_t circuit_overflows; /* answered 503 for a circuit limit */
 	uint64_t head_timeouts;     /* 408: a head not complete in time */
 	uint64_t body_timeouts;     /* 408 (or a cut): a body too slow */
+	uint64_t idle_closed;       /* keep-alive idle past its timeout */
 };
 
 /*

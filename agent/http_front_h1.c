@@ -1265,6 +1265,7 @@ on_sweep(uv_timer_t *t)
 		case WAIT_NONE:
 			continue;
 		case WAIT_IDLE:
+			COUNTER_INC(f->st.idle_closed);
 			conn_close(c); /* idle keep-alive connection */
 			continue;
 		case WAIT_HEAD:

@@ -1423,6 +1423,7 @@ struct sums {
 	uint64_t hs_ok[2], hs_failed[2][HS_CODES];
 	struct http_call_stats hs;
 	uint64_t bad, overflow, conns, conns_h2, bad_h2;
+	uint64_t late_head, late_body, idle; /* slow or idle app clients */
 };
 
 static void
@@ -1467,6 +1468,9 @@ sum_worker(const struct agent_proxy *px, struct sums *s)
 		s->bad += COUNTER_GET(f->bad_requests);
 		s->overflow += COUNTER_GET(f->circuit_overflows);
 		s->conns += COUNTER_GET(f->connections);
+		s->late_head += COUNTER_GET(f->head_timeouts);
+		s->late_body += COUNTER_GET(f->body_timeouts);
+		s->idle += COUNTER_GET(f->idle_closed);
 	}
 	for (size_t i = 0; i < px->n_fronts_h2; i++) {
 		const struct http_front_h2_stats *f =
@@ -1475,6 +1479,8 @@ sum_worker(const struct agent_proxy *px, struct sums *s)
 		s->conns_h2 += COUNTER_GET(f->connections);
 		s->bad_h2 += COUNTER_GET(f->bad);
 		s->overflow += COUNTER_GET(f->circuit_overflows);
+		s->late_head += COUNTER_GET(f->head_timeouts);
+		s->idle += COUNTER_GET(f->idle_closed);
 	}
 }
 
@@ -1532,6 +1538,17 @@ collect_http(const struct sums *s, struct metrics_writer *w)
 	        "end refused as malformed.", NULL, NULL, s->bad, NULL, 0);
 	counter(w, "weft_http_circuit_overflows_total", "Requests answered 503 "
 	        "for a circuit limit.", NULL, NULL, s->overflow, NULL, 0);
+	metrics_family(w, "weft_http_client_timeouts_total", METRICS_COUNTER,
+	               "App connections on HTTP upstream ports cut for "
+	               "slowness or idleness: a request head (or h2c preface "
+	               "or header block) past head_timeout, a body past "
+	               "body_timeout, no request past client_idle_timeout.");
+	metrics_sample(w, &(struct metrics_label){"kind", "head"}, 1,
+	               (double)s->late_head);
+	metrics_sample(w, &(struct metrics_label){"kind", "body"}, 1,
+	               (double)s->late_body);
+	metrics_sample(w, &(struct metrics_label){"kind", "idle"}, 1,
+	               (double)s->idle);
 }
 
 /* Handshakes by direction, and failures by what ended them. */

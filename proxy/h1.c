@@ -820,6 +820,8 @@ h1_feed(struct h1_parser *p, const uint8_t *data, size_t len,
 static int
 chunk_end_check(struct h1_chunk_end *c, const uint8_t *d)
 {
+	if (c->end == NULL)
+		return 0;
 	while (c->need > 0 && d < c->end) {
 		if (*d++ != (c->need == 2 ? '\r' : '\n'))
 			return WEFT_EMALFORMED;
@@ -831,8 +833,12 @@ chunk_end_check(struct h1_chunk_end *c, const uint8_t *d)
 int
 h1_chunk_end_feed(struct h1_chunk_end *c, const uint8_t *d, size_t n)
 {
-	if (n == 0)
-		return 0; /* d may be NULL: an end of input, nothing to see */
+	if (n == 0) {
+		/* An end of input (d may be NULL): nothing to peek at, and
+		 * no pointer into a buffer that is gone. */
+		c->end = NULL;
+		return 0;
+	}
 	c->end = d + n;
 	return chunk_end_check(c, d);
 }

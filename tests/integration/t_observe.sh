@@ -150,20 +150,26 @@ n=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.
 # A head that never ends is answered 408 once head_timeout (1 s) passes,
 # and an idle keep-alive connection is closed after client_idle_timeout
 # (2 s); both within the front end's one-second sweep.
-slow=$(python3 - $A $UP_API <<'PY'
-import socket, sys, time
+# raw BYTES: sends BYTES (a Python bytes literal) to api's HTTP upstream,
+# reads until the agent closes; prints the statuses it answered (or
+# "none") and the seconds that took.
+raw() {
+	python3 - $A $UP_API "$1" <<'PY'
+import ast, re, socket, sys, time
 t0 = time.time()
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nX-a: ")
+s.sendall(ast.literal_eval(sys.argv[3]))
 d = b""
 while True:
-    c = s.recv(4096)
+    c = s.recv(65536)
     if not c:
         break
     d += c
-print(d.split(b" ")[1].decode() if d else "none", round(time.time() - t0, 1))
+st = [m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", d)]
+print(",".join(st) or "none", round(time.time() - t0, 1))
 PY
-)
+}
+slow=$(raw 'b"GET /slow HTTP/1.1\r\nHost: x\r\nX-a: "')
 read -r st secs <<<"$slow"
 [ "$st" = 408 ] && python3 -c "import sys; sys.exit(0 if 0.9 <= float('$secs') <= 4 else 1)" &&
 	ok "a request head that never ends gets 408 after ${secs} s" ||
@@ -188,20 +194,8 @@ grep -q 'msg="http request refused" service=api status=408' "$T/a.log" &&
 
 # A head begun behind a pipelined request (read with it) gets the head
 # deadline, not the idle one: 408, not a quiet close.
-pl=$(python3 - $A $UP_API <<'PY'
-import re, socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-s.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHo")
-d = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    d += c
-print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", d)))
-PY
-)
-[ "$pl" = "200 408" ] && ok "a pipelined head left unfinished gets 408 after the first answer ($pl)" ||
+read -r pl secs <<<"$(raw 'b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHo"')"
+[ "$pl" = "200,408" ] && ok "a pipelined head left unfinished gets 408 after the first answer ($pl, ${secs} s)" ||
 	fail "pipelined partial head: '$pl'"
 
 # The head deadline ends with the head: an answer that takes 2.5 s
@@ -355,6 +349,13 @@ grep -q 'weft_proxy_requests_total{direction="inbound",protocol="tcp",source="we
 	ok "b counts the TCP stream by source and destination" ||
 	fail "b tcp requests: $(grep 'weft_proxy_requests_total' <<<"$m")"
 m=$(api a GET /v1/metrics | tail -n +2)
+# The slow and idle clients above: heads (h1 and h2c), bodies (two), idle
+# connections (h1 keep-alive and the h2c GOAWAY).
+grep -qE '^weft_http_client_timeouts_total\{kind="head"\} ([3-9]|[1-9][0-9]+)$' <<<"$m" &&
+	grep -qE '^weft_http_client_timeouts_total\{kind="body"\} ([2-9]|[1-9][0-9]+)$' <<<"$m" &&
+	grep -qE '^weft_http_client_timeouts_total\{kind="idle"\} ([2-9]|[1-9][0-9]+)$' <<<"$m" &&
+	ok "a counts its slow and idle app clients by kind" ||
+	fail "client timeouts: $(grep client_timeouts <<<"$m")"
 grep -qE 'weft_proxy_requests_total\{direction="outbound",protocol="http",source="web",destination="api",code_class="2xx"\} ([5-9]|[1-9][0-9]+)' <<<"$m" &&
 	ok "a counts its HTTP requests to api by class" ||
 	fail "a http requests: $(grep 'weft_proxy_requests_total' <<<"$m")"
